@@ -1,0 +1,60 @@
+package dev.berth.agent.runtime;
+
+import java.nio.file.Path;
+
+/**
+ * The one seam between the agent and the kernel: every native call the JVM makes goes
+ * through here, so that everything above can be unit-tested with a recording fake and the
+ * real implementation ({@link LinuxSyscalls}) is tested as root by a contract suite.
+ *
+ * <p>Each method throws {@link SyscallException} carrying the errno when the call fails.
+ * Implementations are thread-safe. Calls that act on the calling thread only (setns) are
+ * not offered here: the agent never moves its own threads into another namespace.
+ */
+public interface Syscalls {
+  // mount(2) flags, as the kernel defines them.
+  long MS_RDONLY = 1L;
+  long MS_NOSUID = 2L;
+  long MS_NODEV = 4L;
+  long MS_NOEXEC = 8L;
+  long MS_REMOUNT = 32L;
+  long MS_BIND = 4096L;
+  long MS_REC = 16384L;
+  long MS_PRIVATE = 1L << 18;
+
+  // umount2(2) flags.
+  int MNT_DETACH = 2;
+
+  /** mount(2). {@code data} may be null. */
+  void mount(String source, Path target, String fsType, long flags, String data);
+
+  /** umount2(2). */
+  void umount(Path target, int flags);
+
+  /** mknod(2) of a character ({@code 'c'}) or block ({@code 'b'}) device or a fifo ({@code 'p'}). */
+  void mknod(Path path, char type, int mode, int major, int minor);
+
+  /** lchown(2): never follows a symlink. */
+  void lchown(Path path, int uid, int gid);
+
+  /** lsetxattr(2): never follows a symlink. */
+  void lsetxattr(Path path, String name, byte[] value);
+
+  /**
+   * lgetxattr(2): the value of the extended attribute {@code name} of {@code path}, never
+   * following a symlink. Fails with ENODATA when the attribute is not set.
+   *
+   * <p>Added so that the contract suite can observe {@link #lsetxattr}; the default
+   * implementation throws {@link UnsupportedOperationException} so that other
+   * implementations written before it keep compiling.
+   */
+  default byte[] lgetxattr(Path path, String name) {
+    throw new UnsupportedOperationException("lgetxattr is not implemented by " + getClass().getName());
+  }
+
+  /** kill(2). Returns false when the process does not exist (ESRCH) instead of throwing. */
+  boolean kill(int pid, int signal);
+
+  /** The calling process's pid. */
+  int getpid();
+}

@@ -1,0 +1,240 @@
+package dev.berth.agent.runtime.cgroup;
+
+import static java.nio.charset.StandardCharsets.US_ASCII;
+
+import dev.berth.agent.BerthException;
+import dev.berth.agent.runtime.Syscalls;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+/** What v1 and v2 share: naming, reading and writing control files, and the destroy loop. */
+abstract sealed class CgroupFs implements Cgroups permits CgroupV1, CgroupV2 {
+  static final Duration DEFAULT_DESTROY_TIMEOUT = Duration.ofSeconds(5);
+  static final int SIGKILL = 9;
+  private static final long POLL_MILLIS = 10;
+
+  final Path root;
+  final Syscalls syscalls;
+  private final Duration destroyTimeout;
+
+  CgroupFs(Path root, Syscalls syscalls, Duration destroyTimeout) {
+    this.root = root.toAbsolutePath().normalize();
+    this.syscalls = syscalls;
+    this.destroyTimeout = destroyTimeout;
+  }
+
+  /** Sends SIGKILL to the processes of a cgroup subtree (its top directories and all pids in it). */
+  abstract void killAll(List<Path> tops, List<Integer> pids);
+
+  @Override
+  public boolean exists(String relPath) {
+    return dirs(relPath).stream().anyMatch(Files::isDirectory);
+  }
+
+  @Override
+  public List<Integer> pids(String relPath) {
+    return dirs(relPath).stream().flatMap(d -> procs(d).stream()).distinct().sorted().toList();
+  }
+
+  @Override
+  public void destroy(String relPath) {
+    List<Path> tops = dirs(relPath).stream().filter(Files::isDirectory).toList();
+    long deadline = System.nanoTime() + destroyTimeout.toNanos();
+    while (true) {
+      List<Integer> pids = tops.stream().flatMap(t -> subtree(t).stream()).flatMap(d -> procs(d).stream())
+          .distinct().toList();
+      if (pids.isEmpty()) {
+        break;
+      }
+      if (System.nanoTime() - deadline > 0) {
+        throw new BerthException(BerthException.Kind.INTERNAL,
+            "cgroup " + relPath + " still has processes " + pids + " after " + destroyTimeout.toMillis() + " ms of SIGKILL");
+      }
+      killAll(tops, pids);
+      pause();
+    }
+    for (Path top : tops) {
+      remove(top, relPath, deadline);
+    }
+  }
+
+  /** rmdir of each cgroup directory, deepest first, retrying while the kernel still reports it busy. */
+  private void remove(Path top, String relPath, long deadline) {
+    boolean cgroupFs = onCgroupFs(top);
+    List<Path> order = cgroupFs ? subtree(top) : walk(top).toList();
+    for (Path p : order.stream().sorted(Comparator.comparingInt(Path::getNameCount).reversed()).toList()) {
+      while (true) {
+        try {
+          Files.deleteIfExists(p);
+          break;
+        } catch (FileSystemException e) {
+          if (!cgroupFs || System.nanoTime() - deadline > 0) {
+            throw new UncheckedIOException("cannot remove cgroup " + relPath + ": " + p + ": " + e.getMessage(), e);
+          }
+          pause();
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot remove cgroup " + relPath + ": " + p + ": " + e.getMessage(), e);
+        }
+      }
+    }
+  }
+
+  /** Whether {@code dir} is on a cgroup file system, as opposed to a fixture tree. */
+  static boolean onCgroupFs(Path dir) {
+    try {
+      String type = Files.getFileStore(dir).type();
+      return type.equals("cgroup") || type.equals("cgroup2");
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot tell the file system of " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** {@code dir} and every directory below it, not following links; empty if it is gone. */
+  static List<Path> subtree(Path dir) {
+    return walk(dir).filter(p -> Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)).toList();
+  }
+
+  private static Stream<Path> walk(Path dir) {
+    try (Stream<Path> s = Files.walk(dir)) {
+      return s.toList().stream();
+    } catch (NoSuchFileException e) {
+      return Stream.empty();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot list " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void pause() {
+    try {
+      Thread.sleep(POLL_MILLIS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new BerthException(BerthException.Kind.INTERNAL, "interrupted while destroying a cgroup", e);
+    }
+  }
+
+  /** Checks and returns a cgroup's relative path. */
+  static String checkRel(String relPath) {
+    if (relPath == null || relPath.isEmpty()) {
+      throw BerthException.invalid("a cgroup path must not be empty");
+    }
+    for (String part : relPath.split("/", -1)) {
+      if (part.isEmpty() || part.equals(".") || part.equals("..")) {
+        throw BerthException.invalid("invalid cgroup path '" + relPath + "': it must be relative, made of names separated by single slashes");
+      }
+    }
+    return relPath;
+  }
+
+  /** The pids listed in {@code dir/cgroup.procs}. */
+  static List<Integer> procs(Path dir) {
+    return read(dir.resolve("cgroup.procs")).lines().map(String::trim).filter(l -> !l.isEmpty())
+        .map(Integer::valueOf).toList();
+  }
+
+  /** The content of a control file; "" when it does not exist. */
+  static String read(Path file) {
+    try {
+      return Files.readString(file, US_ASCII);
+    } catch (NoSuchFileException e) {
+      return "";
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** A file holding one number; 0 when missing, empty or "max". */
+  static long number(Path file) {
+    return parse(read(file).trim(), file);
+  }
+
+  /** The value of the line {@code "KEY VALUE"} of a flat-keyed file; 0 when missing. */
+  static long keyed(Path file, String key) {
+    return read(file).lines().map(l -> l.trim().split("\\s+")).filter(f -> f.length == 2 && f[0].equals(key))
+        .findFirst().map(f -> parse(f[1], file)).orElse(0L);
+  }
+
+  private static long parse(String value, Path file) {
+    if (value.isEmpty() || value.equals("max")) {
+      return 0;
+    }
+    try {
+      return Long.parseLong(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalStateException("unexpected content '" + value + "' in " + file, e);
+    }
+  }
+
+  /** The whitespace-separated names of a file like cgroup.controllers. */
+  static Set<String> words(Path file) {
+    Set<String> words = new TreeSet<>();
+    for (String w : read(file).trim().split("\\s+")) {
+      if (!w.isEmpty()) {
+        words.add(w);
+      }
+    }
+    return words;
+  }
+
+  /**
+   * Writes a limit: a failure to open the file is an I/O error, a failure of the write itself
+   * is the kernel refusing the value, reported as INVALID_ARGUMENT naming file and value.
+   */
+  static void writeLimit(Path file, String value) {
+    write(file, value, true);
+  }
+
+  /** Writes a control file (not a limit): any failure is an I/O error naming the file. */
+  static void write(Path file, String value) {
+    write(file, value, false);
+  }
+
+  private static void write(Path file, String value, boolean limit) {
+    FileChannel ch;
+    try {
+      // CREATE only matters for fixture trees: on a cgroup file system the files exist.
+      ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open " + file + " to write '" + value + "': " + e.getMessage(), e);
+    }
+    try (ch) {
+      ByteBuffer buf = ByteBuffer.wrap(value.getBytes(US_ASCII));
+      while (buf.hasRemaining()) {
+        ch.write(buf);
+      }
+    } catch (IOException e) {
+      if (limit) {
+        throw new BerthException(BerthException.Kind.INVALID_ARGUMENT,
+            "the kernel rejected the value '" + value + "' for " + file + ": " + e.getMessage(), e);
+      }
+      throw new UncheckedIOException("cannot write '" + value + "' to " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  static void mkdirs(Path dir) {
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create cgroup directory " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  static BerthException missingController(String controller, String relPath) {
+    return BerthException.failedPrecondition(
+        "cannot limit cgroup " + relPath + ": the " + controller + " controller is not available on this machine");
+  }
+}

@@ -1,0 +1,148 @@
+package dev.berth.agent.runtime.cgroup;
+
+import dev.berth.agent.BerthException;
+import dev.berth.agent.runtime.Syscalls;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * cgroup v1: one hierarchy per controller under the root. Berth uses memory, cpu, cpuacct and
+ * pids, whichever exist; where cpu and cpuacct are one {@code cpu,cpuacct} hierarchy reached
+ * through symlinks, it is used once, under the first name that reaches it.
+ */
+final class CgroupV1 extends CgroupFs {
+  private static final List<String> CONTROLLERS = List.of("memory", "cpu", "cpuacct", "pids");
+  /** At or above this, a v1 memory limit means unlimited (the kernel shows about 2^63). */
+  private static final long UNLIMITED = 1L << 62;
+
+  private final Map<String, Path> hierarchyOf = new HashMap<>();
+  private final List<Path> hierarchies = new ArrayList<>();
+
+  CgroupV1(Path root, Syscalls syscalls) {
+    this(root, syscalls, DEFAULT_DESTROY_TIMEOUT);
+  }
+
+  CgroupV1(Path root, Syscalls syscalls, Duration destroyTimeout) {
+    super(root, syscalls, destroyTimeout);
+    Map<Path, Path> byRealPath = new LinkedHashMap<>();
+    for (String controller : CONTROLLERS) {
+      Path dir = this.root.resolve(controller);
+      if (Files.isDirectory(dir)) {
+        Path hierarchy = byRealPath.computeIfAbsent(realPath(dir), real -> dir);
+        hierarchyOf.put(controller, hierarchy);
+      }
+    }
+    hierarchies.addAll(byRealPath.values());
+    if (hierarchies.isEmpty()) {
+      throw BerthException.failedPrecondition("no cgroup found under " + this.root + ": neither cgroup v2 (cgroup.controllers)"
+          + " nor any v1 hierarchy of " + String.join(", ", CONTROLLERS));
+    }
+  }
+
+  private static Path realPath(Path dir) {
+    try {
+      return dir.toRealPath();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot resolve " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public String version() {
+    return "v1";
+  }
+
+  @Override
+  public List<Path> dirs(String relPath) {
+    checkRel(relPath);
+    return hierarchies.stream().map(h -> h.resolve(relPath)).toList();
+  }
+
+  /** The cgroup's directory in the hierarchy of {@code controller}; a path that does not exist when it is absent. */
+  private Path dir(String controller, String relPath) {
+    return hierarchyOf.getOrDefault(controller, root.resolve(controller)).resolve(checkRel(relPath));
+  }
+
+  private boolean has(String controller) {
+    return hierarchyOf.containsKey(controller);
+  }
+
+  @Override
+  public List<Path> create(String relPath, CgroupLimits limits) {
+    List<Path> dirs = dirs(relPath);
+    require("memory", limits.memoryBytes(), relPath);
+    require("cpu", limits.cpuQuotaMicros(), relPath);
+    require("pids", limits.pidsMax(), relPath);
+    dirs.forEach(CgroupFs::mkdirs);
+    if (has("memory")) {
+      setMemory(dir("memory", relPath), limits.memoryBytes());
+    }
+    if (has("cpu")) {
+      Path cpu = dir("cpu", relPath);
+      writeLimit(cpu.resolve("cpu.cfs_period_us"), Long.toString(limits.effectiveCpuPeriodMicros()));
+      writeLimit(cpu.resolve("cpu.cfs_quota_us"), limits.cpuQuotaMicros() > 0 ? Long.toString(limits.cpuQuotaMicros()) : "-1");
+    }
+    if (has("pids")) {
+      writeLimit(dir("pids", relPath).resolve("pids.max"), limits.pidsMax() > 0 ? Long.toString(limits.pidsMax()) : "max");
+    }
+    return dirs;
+  }
+
+  /**
+   * Memory, and memory+swap to the same value when the kernel has swap accounting. The kernel
+   * keeps memsw at or above memory at every step, so memsw goes first when the limit rises and
+   * second when it falls.
+   */
+  private static void setMemory(Path dir, long bytes) {
+    Path memory = dir.resolve("memory.limit_in_bytes");
+    Path memsw = dir.resolve("memory.memsw.limit_in_bytes");
+    String value = bytes > 0 ? Long.toString(bytes) : "-1";
+    if (!Files.exists(memsw)) {
+      writeLimit(memory, value);
+    } else if ((bytes > 0 ? bytes : Long.MAX_VALUE) > number(memory)) {
+      writeLimit(memsw, value);
+      writeLimit(memory, value);
+    } else {
+      writeLimit(memory, value);
+      writeLimit(memsw, value);
+    }
+  }
+
+  private void require(String controller, long limit, String relPath) {
+    if (limit > 0 && !has(controller)) {
+      throw missingController(controller, relPath);
+    }
+  }
+
+  @Override
+  public CgroupStats stats(String relPath) {
+    Path memory = dir("memory", relPath);
+    Path cpuStat = dir("cpu", relPath).resolve("cpu.stat");
+    Path pids = dir("pids", relPath);
+    long limit = number(memory.resolve("memory.limit_in_bytes"));
+    return new CgroupStats(
+        number(memory.resolve("memory.usage_in_bytes")),
+        limit >= UNLIMITED ? 0 : limit,
+        number(memory.resolve("memory.max_usage_in_bytes")),
+        keyed(memory.resolve("memory.oom_control"), "oom_kill"),
+        number(dir("cpuacct", relPath).resolve("cpuacct.usage")),
+        keyed(cpuStat, "nr_periods"),
+        keyed(cpuStat, "nr_throttled"),
+        keyed(cpuStat, "throttled_time"),
+        number(pids.resolve("pids.current")),
+        number(pids.resolve("pids.max")));
+  }
+
+  @Override
+  void killAll(List<Path> tops, List<Integer> pids) {
+    pids.forEach(pid -> syscalls.kill(pid, SIGKILL));
+  }
+}

@@ -1,0 +1,118 @@
+package dev.berth.agent.runtime.cgroup;
+
+import dev.berth.agent.runtime.Syscalls;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * cgroup v2: one unified hierarchy at the root. Limits go to memory.max (and memory.swap.max:
+ * no swap when memory is limited), cpu.max and pids.max; the controllers are enabled top-down in
+ * every ancestor's cgroup.subtree_control. Of the controllers Berth uses, only those listed in
+ * the root's cgroup.controllers are enabled and written.
+ */
+final class CgroupV2 extends CgroupFs {
+  private static final List<String> CONTROLLERS = List.of("cpu", "memory", "pids");
+
+  CgroupV2(Path root, Syscalls syscalls) {
+    this(root, syscalls, DEFAULT_DESTROY_TIMEOUT);
+  }
+
+  CgroupV2(Path root, Syscalls syscalls, Duration destroyTimeout) {
+    super(root, syscalls, destroyTimeout);
+  }
+
+  @Override
+  public String version() {
+    return "v2";
+  }
+
+  @Override
+  public List<Path> dirs(String relPath) {
+    return List.of(root.resolve(checkRel(relPath)));
+  }
+
+  @Override
+  public List<Path> create(String relPath, CgroupLimits limits) {
+    Path dir = dirs(relPath).get(0);
+    Set<String> offered = words(root.resolve("cgroup.controllers"));
+    List<String> available = CONTROLLERS.stream().filter(offered::contains).toList();
+    require(available, "memory", limits.memoryBytes(), relPath);
+    require(available, "cpu", limits.cpuQuotaMicros(), relPath);
+    require(available, "pids", limits.pidsMax(), relPath);
+
+    Path parent = root;
+    for (String name : relPath.split("/")) {
+      enable(parent, available);
+      parent = parent.resolve(name);
+      mkdirs(parent);
+    }
+    if (available.contains("memory")) {
+      long mem = limits.memoryBytes();
+      writeLimit(dir.resolve("memory.max"), mem > 0 ? Long.toString(mem) : "max");
+      Path swap = dir.resolve("memory.swap.max");
+      if (Files.exists(swap)) {
+        writeLimit(swap, mem > 0 ? "0" : "max");
+      }
+    }
+    if (available.contains("cpu")) {
+      long quota = limits.cpuQuotaMicros();
+      writeLimit(dir.resolve("cpu.max"), (quota > 0 ? Long.toString(quota) : "max") + " " + limits.effectiveCpuPeriodMicros());
+    }
+    if (available.contains("pids")) {
+      writeLimit(dir.resolve("pids.max"), limits.pidsMax() > 0 ? Long.toString(limits.pidsMax()) : "max");
+    }
+    return List.of(dir);
+  }
+
+  private static void require(List<String> available, String controller, long limit, String relPath) {
+    if (limit > 0 && !available.contains(controller)) {
+      throw missingController(controller, relPath);
+    }
+  }
+
+  /** Enables in {@code dir}'s children those of {@code controllers} not enabled yet. */
+  private static void enable(Path dir, List<String> controllers) {
+    Set<String> enabled = words(dir.resolve("cgroup.subtree_control"));
+    String missing = controllers.stream().filter(c -> !enabled.contains(c)).map(c -> "+" + c).collect(Collectors.joining(" "));
+    if (!missing.isEmpty()) {
+      write(dir.resolve("cgroup.subtree_control"), missing);
+    }
+  }
+
+  @Override
+  public CgroupStats stats(String relPath) {
+    Path dir = dirs(relPath).get(0);
+    Path cpuStat = dir.resolve("cpu.stat");
+    return new CgroupStats(
+        number(dir.resolve("memory.current")),
+        number(dir.resolve("memory.max")),
+        number(dir.resolve("memory.peak")),
+        keyed(dir.resolve("memory.events"), "oom_kill"),
+        keyed(cpuStat, "usage_usec") * 1000,
+        keyed(cpuStat, "nr_periods"),
+        keyed(cpuStat, "nr_throttled"),
+        keyed(cpuStat, "throttled_usec") * 1000,
+        number(dir.resolve("pids.current")),
+        number(dir.resolve("pids.max")));
+  }
+
+  /** cgroup.kill (Linux 5.14+) kills the whole subtree at once, forks in flight included. */
+  @Override
+  void killAll(List<Path> tops, List<Integer> pids) {
+    boolean killed = false;
+    for (Path top : tops) {
+      Path kill = top.resolve("cgroup.kill");
+      if (Files.exists(kill)) {
+        write(kill, "1");
+        killed = true;
+      }
+    }
+    if (!killed) {
+      pids.forEach(pid -> syscalls.kill(pid, SIGKILL));
+    }
+  }
+}

@@ -1,0 +1,217 @@
+package dev.berth.agent.runtime;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The behaviour every {@link Syscalls} shares, so that the recording fake used by unit tests
+ * cannot drift from the kernel. A subclass supplies the implementation and two observables
+ * the interface does not offer: who owns a path (not following links) and whether a path is
+ * a mount point. Every test works inside a temporary directory and unmounts what it mounted,
+ * even when it fails.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+public abstract class SyscallsContract {
+  static final int ENOENT = 2;
+  static final int EEXIST = 17;
+  static final int EINVAL = 22;
+  static final int ENODATA = 61;
+
+  @TempDir Path dir;
+
+  protected Syscalls sys;
+  private final Deque<Path> mounts = new ArrayDeque<>();
+
+  /** A fresh implementation for one test. */
+  protected abstract Syscalls create();
+
+  /** The uid and gid of {@code path} itself, never of a link's target. */
+  protected abstract Owner owner(Path path) throws IOException;
+
+  /** Whether something is mounted on {@code path}. */
+  protected abstract boolean isMounted(Path path) throws IOException;
+
+  protected record Owner(int uid, int gid) {}
+
+  /** A call that names a path. */
+  @FunctionalInterface
+  interface PathCall {
+    void call(Syscalls sys, Path path);
+  }
+
+  @BeforeEach
+  void setUp() {
+    sys = create();
+  }
+
+  @AfterEach
+  void unmountLeftovers() throws IOException {
+    for (Path target : mounts) { // newest first
+      if (isMounted(target)) {
+        sys.umount(target, Syscalls.MNT_DETACH);
+      }
+    }
+  }
+
+  private void mountTmpfs(Path target, long flags) {
+    sys.mount("tmpfs", target, "tmpfs", flags, "size=1m,mode=0755");
+    mounts.push(target);
+  }
+
+  static Stream<Arguments> callsOnMissingPaths() {
+    return Stream.of(
+        call("mount", (s, p) -> s.mount("tmpfs", p, "tmpfs", 0, null)),
+        call("umount", (s, p) -> s.umount(p, 0)),
+        call("mknod in a missing directory", (s, p) -> s.mknod(p.resolve("null"), 'c', 0666, 1, 3)),
+        call("lchown", (s, p) -> s.lchown(p, 0, 0)),
+        call("lsetxattr", (s, p) -> s.lsetxattr(p, "trusted.berth", new byte[] {1})),
+        call("lgetxattr", (s, p) -> s.lgetxattr(p, "trusted.berth")));
+  }
+
+  private static Arguments call(String name, PathCall call) {
+    return Arguments.of(name, call);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("callsOnMissingPaths")
+  void aMissingPathFailsWithEnoentNamingThePath(String name, PathCall call) {
+    Path missing = dir.resolve("missing");
+    SyscallException e = assertThrows(SyscallException.class, () -> call.call(sys, missing));
+    assertEquals(ENOENT, e.errno(), e.getMessage());
+    assertTrue(e.getMessage().contains(missing.toString()), "names the path: " + e.getMessage());
+  }
+
+  @ParameterizedTest(name = "{0} {1}:{2}")
+  @CsvSource({"c, 1, 3", "b, 7, 200", "p, 0, 0"})
+  void mknodMakesThePathAppear(char type, int major, int minor) throws IOException {
+    Path node = dir.resolve("node");
+    sys.mknod(node, type, 0600, major, minor);
+    assertTrue(Files.exists(node, LinkOption.NOFOLLOW_LINKS));
+    assertFalse(Files.isDirectory(node, LinkOption.NOFOLLOW_LINKS));
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(node, LinkOption.NOFOLLOW_LINKS)));
+  }
+
+  @Test
+  void mknodOntoAnExistingPathFailsWithEexist() throws IOException {
+    Path node = Files.createFile(dir.resolve("taken"));
+    SyscallException e = assertThrows(SyscallException.class, () -> sys.mknod(node, 'c', 0666, 1, 3));
+    assertEquals(EEXIST, e.errno());
+  }
+
+  @Test
+  void mknodRejectsAnUnknownType() {
+    assertThrows(IllegalArgumentException.class, () -> sys.mknod(dir.resolve("x"), 's', 0666, 0, 0));
+  }
+
+  @Test
+  void xattrsRoundTripAndOverwrite() throws IOException {
+    Path file = Files.createFile(dir.resolve("file"));
+    byte[] value = {0, 1, (byte) 0xff, 'y'};
+    sys.lsetxattr(file, "trusted.overlay.opaque", value);
+    assertArrayEquals(value, sys.lgetxattr(file, "trusted.overlay.opaque"));
+    sys.lsetxattr(file, "trusted.overlay.opaque", "y".getBytes(UTF_8));
+    assertArrayEquals("y".getBytes(UTF_8), sys.lgetxattr(file, "trusted.overlay.opaque"));
+    sys.lsetxattr(file, "trusted.empty", new byte[0]);
+    assertArrayEquals(new byte[0], sys.lgetxattr(file, "trusted.empty"));
+  }
+
+  @Test
+  void anUnsetXattrFailsWithEnodata() throws IOException {
+    Path file = Files.createFile(dir.resolve("file"));
+    SyscallException e = assertThrows(SyscallException.class, () -> sys.lgetxattr(file, "trusted.never.set"));
+    assertEquals(ENODATA, e.errno());
+  }
+
+  @Test
+  void anXattrSetOnASymlinkStaysOnTheLink() throws IOException {
+    Path target = Files.createFile(dir.resolve("target"));
+    Path link = Files.createSymbolicLink(dir.resolve("link"), target);
+    sys.lsetxattr(link, "trusted.berth", new byte[] {7});
+    assertArrayEquals(new byte[] {7}, sys.lgetxattr(link, "trusted.berth"));
+    assertEquals(ENODATA, assertThrows(SyscallException.class, () -> sys.lgetxattr(target, "trusted.berth")).errno());
+  }
+
+  @Test
+  void lchownOfASymlinkChangesTheLinkNotItsTarget() throws IOException {
+    Path target = Files.createFile(dir.resolve("target"));
+    Path link = Files.createSymbolicLink(dir.resolve("link"), target);
+    Owner before = owner(target);
+    sys.lchown(link, 12345, 23456);
+    assertEquals(new Owner(12345, 23456), owner(link));
+    assertEquals(before, owner(target));
+  }
+
+  @Test
+  void lchownOfAFileChangesIt() throws IOException {
+    Path file = Files.createFile(dir.resolve("file"));
+    sys.lchown(file, 1000, 1001);
+    assertEquals(new Owner(1000, 1001), owner(file));
+  }
+
+  @Test
+  void killOfADeadPidReturnsFalse() throws Exception {
+    Process p = new ProcessBuilder("true").start();
+    assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+    assertFalse(sys.kill((int) p.pid(), 0));
+  }
+
+  @Test
+  void killOfItselfWithSignalZeroIsTrue() {
+    int self = sys.getpid();
+    assertEquals(ProcessHandle.current().pid(), self);
+    assertTrue(sys.kill(self, 0));
+  }
+
+  @Test
+  void killWithAnInvalidSignalFailsWithEinval() {
+    assertEquals(EINVAL, assertThrows(SyscallException.class, () -> sys.kill(sys.getpid(), 1000)).errno());
+  }
+
+  @Test
+  void mountATmpfsThenUmountIt() throws IOException {
+    Path target = Files.createDirectory(dir.resolve("mnt"));
+    mountTmpfs(target, Syscalls.MS_NOSUID | Syscalls.MS_NODEV);
+    assertTrue(isMounted(target));
+    sys.mount("tmpfs", target, "tmpfs", Syscalls.MS_REMOUNT | Syscalls.MS_RDONLY, null);
+    sys.umount(target, 0);
+    assertFalse(isMounted(target));
+    assertEquals(EINVAL, assertThrows(SyscallException.class, () -> sys.umount(target, 0)).errno());
+  }
+
+  @Test
+  void umountOfSomethingNotMountedFailsWithEinval() {
+    SyscallException e = assertThrows(SyscallException.class, () -> sys.umount(dir, 0));
+    assertEquals(EINVAL, e.errno());
+    assertTrue(e.getMessage().contains(dir.toString()), e.getMessage());
+  }
+
+  @Test
+  void remountOfSomethingNotMountedFailsWithEinval() {
+    SyscallException e = assertThrows(SyscallException.class,
+        () -> sys.mount("none", dir, "tmpfs", Syscalls.MS_REMOUNT | Syscalls.MS_RDONLY, null));
+    assertEquals(EINVAL, e.errno());
+  }
+}
