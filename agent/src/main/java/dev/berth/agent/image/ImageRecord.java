@@ -1,0 +1,34 @@
+package dev.berth.agent.image;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * One image of the local store, as {@code docker images} and {@code docker inspect} show it.
+ * A snapshot: tagging or removing later does not change a record already handed out.
+ *
+ * @param id {@code sha256:} and the hex digest of the image's OCI config blob
+ * @param repoTags normalized full references, e.g. {@code docker.io/library/busybox:latest};
+ *     empty for an untagged (dangling) image
+ * @param diffIds the layers' uncompressed digests, lowest first
+ * @param sizeBytes the unpacked size of all layers (file content bytes)
+ */
+public record ImageRecord(
+    String id,
+    List<String> repoTags,
+    List<String> diffIds,
+    ImageConfig config,
+    long sizeBytes,
+    Instant created,
+    String os,
+    String architecture) {
+  public ImageRecord {
+    repoTags = List.copyOf(repoTags);
+    diffIds = List.copyOf(diffIds);
+  }
+
+  /** The first 12 hex digits of the id, as Docker shows it. */
+  public String shortId() {
+    return id.substring("sha256:".length(), "sha256:".length() + 12);
+  }
+}

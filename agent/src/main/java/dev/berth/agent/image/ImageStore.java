@@ -1,0 +1,563 @@
+package dev.berth.agent.image;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.berth.agent.AtomicFiles;
+import dev.berth.agent.BerthException;
+import dev.berth.agent.runtime.Syscalls;
+import java.io.BufferedInputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+
+/**
+ * The images of one agent: {@code docker import}, {@code images}, {@code inspect}, {@code
+ * tag} and {@code rmi}. Laid out as an OCI content store, so that a registry pull fits in:
+ *
+ * <pre>
+ * ROOT/blobs/sha256/HEX        layer tars as given, OCI image configs, OCI manifests
+ * ROOT/snapshots/DIFFID-HEX/   each layer unpacked once, shared by the images that have it;
+ *                              an overlayfs lower dir, never written after it is complete
+ * ROOT/images.json             the index: id, manifest, tags and layers of every image
+ * </pre>
+ *
+ * An image's id is the digest of its config blob; its tags are normalized references ({@link
+ * Reference}); a tag names one image at a time. Blobs and snapshots are complete before the
+ * index refers to them (temporaries, {@code .tmp-*}, are renamed into place), and the index is
+ * replaced atomically, so after kill -9 or a power loss the store holds what the last finished
+ * call left; what a crash leaves unreferenced is deleted when the store is opened.
+ *
+ * <p>Thread-safe. An import reads, hashes and unpacks its tar without holding the store's
+ * lock, so imports run in parallel and do not hold up readers; every change of what the store
+ * holds (adopting a snapshot or blob, the index, deleting) happens under one lock, so a layer
+ * is never deleted while an import adopts it and readers always see a consistent store.
+ *
+ * <p>Failures are {@link BerthException}s: INVALID_ARGUMENT (bad reference, hostile or
+ * malformed tar), NOT_FOUND, FAILED_PRECONDITION (image in use), RESOURCE_EXHAUSTED (layer
+ * limits), INTERNAL (the file system). A failed call leaves the store as it was, with no
+ * snapshot, blob or temporary of its own behind.
+ */
+public final class ImageStore {
+  private static final String INDEX = "images.json";
+  private static final String TEMP = ContentStore.TEMP_PREFIX;
+  private static final Pattern HEX_PREFIX = Pattern.compile("[a-f0-9]{4,64}");
+  private static final Pattern ID_PREFIX = Pattern.compile("sha256:[a-f0-9]{4,64}");
+
+  private final Path root;
+  private final Path snapshots;
+  private final Path index;
+  private final ContentStore content;
+  private final LayerUnpacker unpacker;
+  private final Object lock = new Object();
+  /** By id, oldest first. Replaced as a whole, never changed in place. Guarded by lock. */
+  private Map<String, Entry> images;
+
+  private record Layer(String diffId, String digest, String mediaType, long size, long unpackedSize) {}
+
+  private record Entry(ImageRecord record, String manifest, List<Layer> layers) {
+    Entry withTags(List<String> tags) {
+      ImageRecord r = record;
+      return new Entry(new ImageRecord(r.id(), tags, r.diffIds(), r.config(), r.sizeBytes(), r.created(), r.os(),
+          r.architecture()), manifest, layers);
+    }
+  }
+
+  /** An image found by a reference; {@code tag} is set when the reference was a tag. */
+  private record Resolved(Entry entry, String tag) {}
+
+  /**
+   * Opens (or creates) the store at {@code root}: reads the index, deletes temporaries and
+   * whatever no image refers to.
+   *
+   * @throws BerthException INTERNAL when the store cannot be read, or is damaged
+   */
+  public ImageStore(Path root, Syscalls syscalls, LayerLimits limits) {
+    this.root = root;
+    this.snapshots = root.resolve("snapshots");
+    this.index = root.resolve(INDEX);
+    this.unpacker = new LayerUnpacker(syscalls, limits);
+    try {
+      Files.createDirectories(snapshots);
+      this.content = new ContentStore(root);
+      content.removeTemporaries();
+      deleteTemporaries(snapshots, TEMP + "*");
+      deleteTemporaries(root, "." + INDEX + ".tmp-*");
+      synchronized (lock) {
+        images = load();
+        Set<String> layers = new HashSet<>();
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(snapshots)) {
+          s.forEach(p -> layers.add("sha256:" + p.getFileName()));
+        }
+        for (Path trash : release(images, layers, content.digests(), new ArrayList<>())) {
+          FileTrees.deleteRecursively(trash);
+        }
+      }
+    } catch (IOException | UncheckedIOException e) {
+      throw BerthException.internal("cannot open the image store at " + root + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Creates an image of one layer from a tar (plain or gzip, told by its first bytes), tagged
+   * {@code req.reference()} (the tag moves from any image that had it). The layer is stored as
+   * given; its diff id is the sha256 of the uncompressed tar, and a layer stored before (same
+   * diff id) is reused. {@code tar} is read to its end and not closed.
+   */
+  public ImageRecord importTar(InputStream tar, ImportRequest req) {
+    Reference ref = req.reference().isBlank() ? null : Reference.parse(req.reference());
+    if (ref != null && ref.digest() != null) {
+      throw BerthException.invalid("cannot import as " + req.reference() + ": give a name[:tag], not a digest");
+    }
+    for (String e : req.env()) {
+      if (e.indexOf('=') <= 0) {
+        throw BerthException.invalid("invalid environment variable \"" + e + "\": use KEY=VALUE");
+      }
+    }
+    Path tmp = snapshots.resolve(TEMP + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+    boolean adopted = false;
+    try (ContentStore.Writer blob = content.writer()) {
+      Files.createDirectory(tmp);
+      Files.setAttribute(tmp, "unix:mode", 0755); // the container's "/" unless the tar has "./"
+      BufferedInputStream raw = new BufferedInputStream(new Tee(tar, blob), 64 * 1024);
+      Compression compression = Compression.detect(raw);
+      MessageDigest diff = ContentStore.sha256();
+      LayerUnpacker.Stats stats;
+      try (InputStream plain = new DigestInputStream(compression.decompress(raw), diff)) {
+        stats = unpacker.unpack(plain, tmp);
+        raw.transferTo(OutputStream.nullOutputStream()); // the blob is the input as given, all of it
+      } catch (IOException e) {
+        throw BerthException.invalid("cannot read the tar: " + e.getMessage());
+      }
+      String diffId = ContentStore.digestOf(diff);
+      ContentStore.Descriptor blobDesc = blob.seal(null);
+      FileTrees.syncTree(tmp);
+      Layer layer = new Layer(diffId, blobDesc.digest(), compression.mediaType(), blobDesc.size(), stats.contentBytes());
+      ImageConfig config =
+          new ImageConfig(req.entrypoint(), req.cmd(), req.env(), req.workingDir(), req.user(), null, null, null, null);
+      OciJson.Config oci = new OciJson.Config(config, "linux", architecture(), Instant.now(), List.of(diffId));
+      byte[] configJson = OciJson.config(oci, "berth import", "imported from a tar");
+
+      List<Path> trash = List.of();
+      synchronized (lock) {
+        Set<String> blobs = new HashSet<>(Set.of(blobDesc.digest()));
+        try {
+          Path snapshot = snapshots.resolve(ContentStore.hex(diffId));
+          if (!Files.isDirectory(snapshot, LinkOption.NOFOLLOW_LINKS)) {
+            AtomicFiles.rename(tmp, snapshot);
+            adopted = true;
+          }
+          blob.install();
+          ContentStore.Descriptor cfg = content.put(configJson);
+          blobs.add(cfg.digest());
+          ContentStore.Descriptor manifest = content.put(OciJson.manifest(cfg,
+              List.of(new OciJson.LayerRef(layer.mediaType(), layer.digest(), layer.size()))));
+          blobs.add(manifest.digest());
+          ImageRecord record = new ImageRecord(cfg.digest(), List.of(), List.of(diffId), config,
+              layer.unpackedSize(), oci.created(), oci.os(), oci.architecture());
+          Map<String, Entry> next = new LinkedHashMap<>(images);
+          next.putIfAbsent(record.id(), new Entry(record, manifest.digest(), List.of(layer)));
+          if (ref != null) {
+            next = withTag(next, record.id(), ref.toString());
+          }
+          persist(next);
+          images = next;
+          return next.get(record.id()).record();
+        } catch (IOException | RuntimeException e) {
+          try {
+            trash = release(images, Set.of(diffId), blobs, new ArrayList<>());
+          } catch (RuntimeException cleanup) {
+            e.addSuppressed(cleanup);
+          }
+          throw e;
+        } finally {
+          deleteQuietly(trash);
+        }
+      }
+    } catch (IOException | UncheckedIOException e) {
+      throw BerthException.internal("cannot import the image: " + e.getMessage(), e);
+    } finally {
+      if (!adopted) {
+        deleteQuietly(List.of(tmp));
+      }
+    }
+  }
+
+  /**
+   * The image {@code ref} names: name[:tag] (or name@digest), the full id {@code sha256:…},
+   * the bare hex id or a unique prefix of it (at least 4 hex digits). A name is looked up
+   * first, as Docker does.
+   *
+   * @throws BerthException NOT_FOUND "No such image: REF"; INVALID_ARGUMENT for an invalid
+   *     reference or an ambiguous id prefix
+   */
+  public ImageRecord get(String ref) {
+    return find(ref).orElseThrow(() -> BerthException.notFound("No such image: " + ref));
+  }
+
+  /** Like {@link #get}, empty when there is no such image. */
+  public Optional<ImageRecord> find(String ref) {
+    synchronized (lock) {
+      return resolve(ref).map(r -> r.entry().record());
+    }
+  }
+
+  /** All images, newest first. */
+  public List<ImageRecord> list() {
+    synchronized (lock) {
+      return images.values().stream().map(Entry::record)
+          .sorted(Comparator.comparing(ImageRecord::created).reversed().thenComparing(ImageRecord::id))
+          .toList();
+    }
+  }
+
+  /**
+   * The snapshot directories of {@code image}'s layers, lowest first: the overlayfs lower
+   * dirs (overlayfs wants them highest first).
+   *
+   * @throws BerthException FAILED_PRECONDITION when a layer is gone (the image was removed)
+   */
+  public List<Path> layerDirs(ImageRecord image) {
+    List<Path> dirs = new ArrayList<>();
+    for (String diffId : image.diffIds()) {
+      Path dir = snapshots.resolve(ContentStore.hex(diffId));
+      if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+        throw BerthException.failedPrecondition("the layer " + diffId + " of the image " + image.id()
+            + " is not in the store any more: the image was removed");
+      }
+      dirs.add(dir);
+    }
+    return dirs;
+  }
+
+  /**
+   * Tags the image {@code src} names (see {@link #get}) as {@code newRef}, moving the tag
+   * from the image that had it.
+   */
+  public ImageRecord tag(String src, String newRef) {
+    Reference ref = Reference.parse(newRef);
+    if (ref.digest() != null) {
+      throw BerthException.invalid("cannot tag as " + newRef + ": a tag is name[:tag], not a digest");
+    }
+    synchronized (lock) {
+      Entry e = resolve(src).orElseThrow(() -> BerthException.notFound("No such image: " + src)).entry();
+      if (e.record().repoTags().contains(ref.toString())) {
+        return e.record();
+      }
+      Map<String, Entry> next = withTag(images, e.record().id(), ref.toString());
+      persist(next);
+      images = next;
+      return next.get(e.record().id()).record();
+    }
+  }
+
+  /**
+   * {@code docker rmi}. A tag of an image with other tags is only untagged. Otherwise the
+   * image goes, with its tags, config and manifest and the layers no other image uses,
+   * unless a container uses it ({@code imageInUse}, given the image id, says so) or, for a
+   * removal by id, its tags span several repositories; {@code force} overrides both. The
+   * caller must not let force delete the layers of a running container. {@code imageInUse}
+   * is called with the store's lock held: it must not call back into the store.
+   *
+   * @throws BerthException NOT_FOUND, or FAILED_PRECONDITION "conflict: …"
+   */
+  public RemoveResult remove(String ref, boolean force, Predicate<String> imageInUse) {
+    List<Path> trash;
+    RemoveResult result;
+    synchronized (lock) {
+      Resolved r = resolve(ref).orElseThrow(() -> BerthException.notFound("No such image: " + ref));
+      ImageRecord image = r.entry().record();
+      if (r.tag() != null && image.repoTags().size() > 1) {
+        Map<String, Entry> next = withoutTag(images, r.tag());
+        persist(next);
+        images = next;
+        return new RemoveResult(List.of(r.tag()), List.of());
+      }
+      if (!force && r.tag() == null && image.repoTags().stream().map(ImageStore::repository).distinct().count() > 1) {
+        throw BerthException.failedPrecondition("conflict: unable to delete " + image.shortId()
+            + " (must be forced) - image is referenced in multiple repositories");
+      }
+      if (!force && imageInUse.test(image.id())) {
+        throw BerthException.failedPrecondition("conflict: unable to remove image " + ref + ": it is used by a container");
+      }
+      Map<String, Entry> next = new LinkedHashMap<>(images);
+      next.remove(image.id());
+      persist(next);
+      images = next;
+      List<String> deleted = new ArrayList<>(List.of(image.id()));
+      Set<String> blobs = new HashSet<>(Set.of(image.id(), r.entry().manifest()));
+      r.entry().layers().forEach(l -> blobs.add(l.digest()));
+      trash = release(next, image.diffIds(), blobs, deleted);
+      result = new RemoveResult(image.repoTags(), deleted);
+    }
+    deleteQuietly(trash);
+    return result;
+  }
+
+  // ---- lookup
+
+  private Optional<Resolved> resolve(String ref) {
+    if (ref == null || ref.isBlank()) {
+      throw BerthException.invalid("an image reference is required");
+    }
+    if (ID_PREFIX.matcher(ref).matches()) {
+      return byIdPrefix(ref, ref.substring("sha256:".length()));
+    }
+    boolean hex = HEX_PREFIX.matcher(ref).matches();
+    Reference parsed;
+    try {
+      parsed = Reference.parse(ref);
+    } catch (BerthException e) {
+      if (!hex) {
+        throw e;
+      }
+      return byIdPrefix(ref, ref); // 64 hex digits are an id, never a name
+    }
+    if (parsed.digest() != null) {
+      String repo = parsed.name() + ":";
+      return images.values().stream()
+          .filter(e -> e.manifest().equals(parsed.digest()) || e.record().id().equals(parsed.digest()))
+          .filter(e -> e.record().repoTags().stream().anyMatch(t -> t.startsWith(repo)))
+          .findFirst().map(e -> new Resolved(e, null));
+    }
+    String tag = parsed.toString();
+    for (Entry e : images.values()) {
+      if (e.record().repoTags().contains(tag)) {
+        return Optional.of(new Resolved(e, tag));
+      }
+    }
+    return hex ? byIdPrefix(ref, ref) : Optional.empty();
+  }
+
+  private Optional<Resolved> byIdPrefix(String ref, String hexPrefix) {
+    List<Entry> matches = images.values().stream()
+        .filter(e -> e.record().id().startsWith("sha256:" + hexPrefix)).toList();
+    if (matches.size() > 1) {
+      throw BerthException.invalid("the image id prefix " + ref + " is ambiguous: it matches " + matches.size()
+          + " images; give more digits");
+    }
+    return matches.stream().findFirst().map(e -> new Resolved(e, null));
+  }
+
+  private static String repository(String tag) {
+    return tag.substring(0, tag.lastIndexOf(':'));
+  }
+
+  private static Map<String, Entry> withoutTag(Map<String, Entry> from, String tag) {
+    Map<String, Entry> next = new LinkedHashMap<>();
+    from.forEach((id, e) -> next.put(id, e.record().repoTags().contains(tag)
+        ? e.withTags(e.record().repoTags().stream().filter(t -> !t.equals(tag)).toList())
+        : e));
+    return next;
+  }
+
+  private static Map<String, Entry> withTag(Map<String, Entry> from, String id, String tag) {
+    Map<String, Entry> next = withoutTag(from, tag);
+    Entry e = next.get(id);
+    List<String> tags = new ArrayList<>(e.record().repoTags());
+    tags.add(tag);
+    next.put(id, e.withTags(tags));
+    return next;
+  }
+
+  // ---- storage
+
+  /**
+   * Of the {@code diffIds} and {@code blobs} given, deletes those {@code state} does not refer
+   * to: blobs at once, snapshots by renaming them to temporaries, returned for the caller to
+   * delete outside the lock. The diff ids of deleted snapshots are added to {@code deleted}.
+   */
+  private List<Path> release(Map<String, Entry> state, Collection<String> diffIds, Collection<String> blobs,
+      List<String> deleted) {
+    Set<String> usedLayers = new HashSet<>();
+    Set<String> usedBlobs = new HashSet<>();
+    for (Entry e : state.values()) {
+      usedBlobs.add(e.record().id());
+      usedBlobs.add(e.manifest());
+      e.layers().forEach(l -> {
+        usedLayers.add(l.diffId());
+        usedBlobs.add(l.digest());
+      });
+    }
+    List<Path> trash = new ArrayList<>();
+    try {
+      for (String diffId : diffIds) {
+        Path dir = snapshots.resolve(diffId.substring("sha256:".length()));
+        if (!usedLayers.contains(diffId) && Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+          Path to = snapshots.resolve(TEMP + "rm-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+          AtomicFiles.rename(dir, to);
+          trash.add(to);
+          deleted.add(diffId);
+        }
+      }
+      for (String digest : blobs) {
+        if (!usedBlobs.contains(digest)) {
+          content.delete(digest);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return trash;
+  }
+
+  private static void deleteQuietly(List<Path> paths) {
+    for (Path p : paths) {
+      try {
+        FileTrees.deleteRecursively(p);
+      } catch (IOException e) {
+        // a temporary: removed when the store is opened next
+      }
+    }
+  }
+
+  private static void deleteTemporaries(Path dir, String glob) throws IOException {
+    try (DirectoryStream<Path> s = Files.newDirectoryStream(dir, glob)) {
+      for (Path p : s) {
+        FileTrees.deleteRecursively(p);
+      }
+    }
+  }
+
+  private void persist(Map<String, Entry> state) {
+    ObjectNode doc = OciJson.MAPPER.createObjectNode();
+    doc.put("version", 1);
+    ArrayNode list = doc.putArray("images");
+    for (Entry e : state.values()) {
+      ObjectNode n = list.addObject();
+      n.put("id", e.record().id());
+      n.put("manifest", e.manifest());
+      e.record().repoTags().forEach(n.putArray("repoTags")::add);
+      ArrayNode layers = n.putArray("layers");
+      for (Layer l : e.layers()) {
+        ObjectNode ln = layers.addObject();
+        ln.put("diffId", l.diffId());
+        ln.put("digest", l.digest());
+        ln.put("mediaType", l.mediaType());
+        ln.put("size", l.size());
+        ln.put("unpackedSize", l.unpackedSize());
+      }
+    }
+    try {
+      AtomicFiles.write(index, OciJson.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(doc));
+    } catch (IOException | UncheckedIOException e) {
+      throw BerthException.internal("cannot write the image index " + index + ": " + e.getMessage(), e);
+    }
+  }
+
+  private Map<String, Entry> load() throws IOException {
+    Map<String, Entry> loaded = new LinkedHashMap<>();
+    if (!Files.exists(index)) {
+      return loaded;
+    }
+    JsonNode doc = OciJson.MAPPER.readTree(Files.readAllBytes(index));
+    for (JsonNode n : doc.path("images")) {
+      String id = n.path("id").asText();
+      List<Layer> layers = new ArrayList<>();
+      for (JsonNode l : n.path("layers")) {
+        layers.add(new Layer(l.path("diffId").asText(), l.path("digest").asText(), l.path("mediaType").asText(),
+            l.path("size").asLong(), l.path("unpackedSize").asLong()));
+      }
+      OciJson.Config c;
+      try {
+        c = OciJson.parseConfig(content.read(id));
+      } catch (IOException | RuntimeException e) {
+        throw new IOException("the store is damaged: the config of image " + id + " cannot be read: " + e, e);
+      }
+      if (!c.diffIds().equals(layers.stream().map(Layer::diffId).toList())) {
+        throw new IOException("the store is damaged: the index and the config of image " + id + " list other layers");
+      }
+      List<String> tags = new ArrayList<>();
+      n.path("repoTags").forEach(t -> tags.add(t.asText()));
+      long size = layers.stream().mapToLong(Layer::unpackedSize).sum();
+      loaded.put(id, new Entry(new ImageRecord(id, tags, c.diffIds(), c.config(), size, c.created(), c.os(),
+          c.architecture()), n.path("manifest").asText(), layers));
+    }
+    return loaded;
+  }
+
+  /** The OCI name of the JVM's architecture. */
+  private static String architecture() {
+    String arch = System.getProperty("os.arch");
+    return switch (arch) {
+      case "amd64", "x86_64" -> "amd64";
+      case "aarch64" -> "arm64";
+      case "x86", "i386", "i686" -> "386";
+      default -> arch;
+    };
+  }
+
+  /** Copies what is read from {@code in} into {@code out}; closing it leaves {@code in} open. */
+  private static final class Tee extends FilterInputStream {
+    private final OutputStream out;
+
+    Tee(InputStream in, OutputStream out) {
+      super(in);
+      this.out = out;
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = in.read();
+      if (b >= 0) {
+        copy(new byte[] {(byte) b}, 0, 1);
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = in.read(b, off, len);
+      if (n > 0) {
+        copy(b, off, n);
+      }
+      return n;
+    }
+
+    @Override
+    public long skip(long n) throws IOException {
+      byte[] discard = new byte[(int) Math.min(Math.max(n, 0), 8192)];
+      return Math.max(read(discard, 0, discard.length), 0);
+    }
+
+    @Override
+    public boolean markSupported() {
+      return false;
+    }
+
+    /** A failure to write the blob is the store's, not the tar's: it must not read as a bad tar. */
+    private void copy(byte[] b, int off, int len) {
+      try {
+        out.write(b, off, len);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write the layer blob: " + e.getMessage(), e);
+      }
+    }
+
+    @Override
+    public void close() {
+      // the caller's stream stays open
+    }
+  }
+}

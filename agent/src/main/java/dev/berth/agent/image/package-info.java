@@ -1,0 +1,19 @@
+/**
+ * The local image store: {@code docker import}, {@code images}, {@code inspect}, {@code tag}
+ * and {@code rmi}, laid out as an OCI content store so that a registry pull fits in later.
+ *
+ * <ul>
+ *   <li>{@link dev.berth.agent.image.ImageStore}: blobs, unpacked layer snapshots (the
+ *       overlayfs lower dirs of containers) and the index of images and tags; thread-safe and
+ *       crash-safe.
+ *   <li>{@link dev.berth.agent.image.LayerUnpacker}: unpacks one layer tar, hostile input,
+ *       without ever writing outside its target; OCI whiteouts become overlayfs ones.
+ *   <li>{@link dev.berth.agent.image.Reference}: image references as Docker users write
+ *       them, normalized.
+ * </ul>
+ *
+ * Depends on the JDK, Jackson (the JSON documents), commons-compress (tar and gzip parsing)
+ * and {@link dev.berth.agent.runtime.Syscalls} (mknod, lchown, lsetxattr) only, plus the
+ * agent's {@code BerthException} and {@code AtomicFiles}. Never shells out to tar.
+ */
+package dev.berth.agent.image;
