@@ -1,0 +1,237 @@
+package dev.berth.agent;
+
+import dev.berth.agent.api.ContainerGrpcService;
+import dev.berth.agent.api.ErrorInterceptor;
+import dev.berth.agent.api.ImageGrpcService;
+import dev.berth.agent.api.SystemGrpcService;
+import dev.berth.agent.image.ImageStore;
+import dev.berth.agent.image.LayerLimits;
+import dev.berth.agent.runtime.ContainerRuntime;
+import dev.berth.agent.runtime.LinuxSyscalls;
+import dev.berth.agent.runtime.Syscalls;
+import dev.berth.agent.runtime.cgroup.Cgroups;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code berthd}: the composition root, the one place that wires the agent's parts together,
+ * and its command line.
+ */
+@Command(name = "berthd", mixinStandardHelpOptions = true, version = AgentMain.VERSION,
+    description = "The Berth agent: runs containers on this host and serves the Berth API.")
+public final class AgentMain implements Callable<Integer> {
+  public static final String VERSION = "0.1.0";
+  private static final Logger LOG = Logger.getLogger(AgentMain.class.getName());
+
+  @Option(names = "--data-dir", description = "Where the agent keeps its state (default: ${DEFAULT-VALUE}).")
+  Path dataDir = Path.of("/var/lib/berth");
+
+  @Option(names = "--socket", description = "Unix socket of the API, root only (default: ${DEFAULT-VALUE}).")
+  Path socket = Path.of("/run/berth/berthd.sock");
+
+  @Option(names = "--tcp", paramLabel = "HOST:PORT",
+      description = "Also serve the API on TCP. Without TLS only a loopback address is accepted: the API is root-equivalent.")
+  String tcp;
+
+  @Option(names = "--prefix", description = "Prefix of everything the agent creates in kernel-wide namespaces "
+      + "(cgroups, mounts, later bridges and veths), so agents sharing a kernel never touch each other's (default: ${DEFAULT-VALUE}).")
+  String prefix = "berth";
+
+  @Option(names = "--cgroup-root", description = "Where the cgroup hierarchies are mounted (default: ${DEFAULT-VALUE}).")
+  Path cgroupRoot = Path.of("/sys/fs/cgroup");
+
+  @Option(names = "--launcher", description = "Path of berth-launcher (default: next to the agent's jars, or $BERTH_LAUNCHER).")
+  Path launcher;
+
+  @Option(names = "--log-max-size", description = "Default size at which container logs rotate, in bytes (default: ${DEFAULT-VALUE}).")
+  long logMaxSize = ContainerRuntime.Settings.DEFAULT_LOG_MAX_SIZE;
+
+  @Option(names = "--log-max-file", description = "Default number of container log files kept (default: ${DEFAULT-VALUE}).")
+  int logMaxFile = ContainerRuntime.Settings.DEFAULT_LOG_MAX_FILES;
+
+  @Option(names = "--node-name", description = "This node's name (default: the host name).")
+  String nodeName;
+
+  /** A running agent; {@link #close()} stops serving and leaves containers running. */
+  public static final class Agent implements AutoCloseable {
+    private final List<Server> servers;
+    private final ContainerRuntime runtime;
+
+    Agent(List<Server> servers, ContainerRuntime runtime) {
+      this.servers = servers;
+      this.runtime = runtime;
+    }
+
+    public ContainerRuntime runtime() {
+      return runtime;
+    }
+
+    public void awaitTermination() throws InterruptedException {
+      for (Server s : servers) {
+        s.awaitTermination();
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      for (Server s : servers) {
+        s.shutdownNow();
+      }
+      for (Server s : servers) {
+        try {
+          s.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      runtime.close();
+    }
+  }
+
+  public static void main(String[] args) {
+    int code = new CommandLine(new AgentMain()).execute(args);
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    Agent agent = start();
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      try {
+        agent.close();
+      } catch (IOException e) {
+        LOG.warning("shutdown: " + e.getMessage());
+      }
+      stopped.countDown();
+    }));
+    LOG.info("berthd " + VERSION + " serving on " + socket + (tcp != null ? " and " + tcp : ""));
+    agent.awaitTermination();
+    stopped.await();
+    return 0;
+  }
+
+  /** Builds and starts the agent as configured; the composition root. */
+  public Agent start() throws IOException {
+    Path lau = resolveLauncher();
+    Files.createDirectories(dataDir);
+    Files.setPosixFilePermissions(dataDir, PosixFilePermissions.fromString("rwx--x--x"));
+    Syscalls syscalls = new LinuxSyscalls();
+    Cgroups cgroups = Cgroups.detect(cgroupRoot, syscalls);
+    ImageStore images = new ImageStore(dataDir.resolve("images"), syscalls, LayerLimits.DEFAULT);
+    ContainerRuntime runtime = new ContainerRuntime(
+        new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images);
+    Path tmp = dataDir.resolve("tmp");
+    deleteChildren(tmp);
+    String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
+    var services = List.of(
+        ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new SystemGrpcService(runtime, images, cgroups, VERSION, node, dataDir, prefix),
+            new ErrorInterceptor()));
+
+    List<Server> servers = new ArrayList<>();
+    EventLoopGroup boss = new EpollEventLoopGroup(1);
+    EventLoopGroup workers = new EpollEventLoopGroup(2);
+    Files.createDirectories(socket.toAbsolutePath().getParent());
+    Files.deleteIfExists(socket);
+    NettyServerBuilder unix = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        .channelType(EpollServerDomainSocketChannel.class).bossEventLoopGroup(boss).workerEventLoopGroup(workers);
+    services.forEach(unix::addService);
+    servers.add(unix.build().start());
+    Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+    if (tcp != null) {
+      InetSocketAddress addr = parseTcp(tcp);
+      NettyServerBuilder t = NettyServerBuilder.forAddress(addr)
+          .channelType(EpollServerSocketChannel.class).bossEventLoopGroup(boss).workerEventLoopGroup(workers);
+      services.forEach(t::addService);
+      servers.add(t.build().start());
+    }
+    return new Agent(servers, runtime);
+  }
+
+  static InetSocketAddress parseTcp(String hostPort) {
+    int colon = hostPort.lastIndexOf(':');
+    if (colon <= 0) {
+      throw BerthException.invalid("invalid --tcp \"" + hostPort + "\": expected HOST:PORT, e.g. 127.0.0.1:2377");
+    }
+    String host = hostPort.substring(0, colon).replace("[", "").replace("]", "");
+    int port;
+    try {
+      port = Integer.parseInt(hostPort.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      throw BerthException.invalid("invalid --tcp \"" + hostPort + "\": the port is not a number");
+    }
+    InetSocketAddress addr = new InetSocketAddress(host, port);
+    if (addr.isUnresolved() || !addr.getAddress().isLoopbackAddress()) {
+      throw BerthException.invalid("refusing to serve the API on " + hostPort
+          + " without TLS: the API is root-equivalent; use a loopback address");
+    }
+    return addr;
+  }
+
+  private Path resolveLauncher() {
+    if (launcher != null) {
+      return requireExecutable(launcher);
+    }
+    String env = System.getenv("BERTH_LAUNCHER");
+    if (env != null && !env.isBlank()) {
+      return requireExecutable(Path.of(env));
+    }
+    String prop = System.getProperty("berth.launcher");
+    if (prop != null) {
+      return requireExecutable(Path.of(prop));
+    }
+    try {
+      Path jar = Path.of(AgentMain.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+      for (Path candidate : List.of(jar.resolveSibling("berth-launcher"), jar.getParent().resolveSibling("berth-launcher"),
+          jar.getParent().resolveSibling("native").resolve("berth-launcher"))) {
+        if (Files.isExecutable(candidate)) {
+          return candidate;
+        }
+      }
+    } catch (Exception e) {
+      // fall through to the error below
+    }
+    throw BerthException.failedPrecondition("cannot find berth-launcher: give --launcher PATH or set BERTH_LAUNCHER");
+  }
+
+  private static Path requireExecutable(Path p) {
+    if (!Files.isExecutable(p)) {
+      throw BerthException.failedPrecondition("the launcher " + p + " does not exist or is not executable");
+    }
+    return p.toAbsolutePath();
+  }
+
+  private static void deleteChildren(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    try (var s = Files.list(dir)) {
+      for (Path p : (Iterable<Path>) s::iterator) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}

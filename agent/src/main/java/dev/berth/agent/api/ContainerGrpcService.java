@@ -1,0 +1,273 @@
+package dev.berth.agent.api;
+
+import com.google.protobuf.ByteString;
+import dev.berth.agent.BerthException;
+import dev.berth.agent.runtime.ContainerRuntime;
+import dev.berth.agent.runtime.ContainerState;
+import dev.berth.agent.runtime.IoSession;
+import dev.berth.proto.v1.AttachInput;
+import dev.berth.proto.v1.AttachOutput;
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerRef;
+import dev.berth.proto.v1.ContainerServiceGrpc;
+import dev.berth.proto.v1.CreateContainerRequest;
+import dev.berth.proto.v1.ExecInput;
+import dev.berth.proto.v1.ExecSpec;
+import dev.berth.proto.v1.ExitStatus;
+import dev.berth.proto.v1.KillContainerRequest;
+import dev.berth.proto.v1.ListContainersRequest;
+import dev.berth.proto.v1.ListContainersResponse;
+import dev.berth.proto.v1.LogEntry;
+import dev.berth.proto.v1.LogsRequest;
+import dev.berth.proto.v1.RemoveContainerRequest;
+import dev.berth.proto.v1.RemoveContainerResponse;
+import dev.berth.proto.v1.StopContainerRequest;
+import dev.berth.proto.v1.Stream;
+import dev.berth.proto.v1.TerminalSize;
+import dev.berth.proto.v1.WaitResponse;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.function.Function;
+
+/** The container API: validates, maps with {@link ProtoMapper}, delegates to the runtime. */
+public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerServiceImplBase {
+  private final ContainerRuntime runtime;
+
+  public ContainerGrpcService(ContainerRuntime runtime) {
+    this.runtime = runtime;
+  }
+
+  @Override
+  public void create(CreateContainerRequest req, StreamObserver<Container> out) {
+    reply(out, ProtoMapper.container(runtime.create(ProtoMapper.createRequest(req.getSpec()))));
+  }
+
+  @Override
+  public void start(ContainerRef req, StreamObserver<Container> out) {
+    reply(out, ProtoMapper.container(runtime.start(req.getId())));
+  }
+
+  @Override
+  public void stop(StopContainerRequest req, StreamObserver<Container> out) {
+    Integer timeout = req.getHasTimeout() && req.getTimeoutSeconds() >= 0 ? req.getTimeoutSeconds() : null;
+    reply(out, ProtoMapper.container(runtime.stop(req.getId(), timeout)));
+  }
+
+  @Override
+  public void kill(KillContainerRequest req, StreamObserver<Container> out) {
+    reply(out, ProtoMapper.container(runtime.kill(req.getId(), req.getSignal())));
+  }
+
+  @Override
+  public void remove(RemoveContainerRequest req, StreamObserver<RemoveContainerResponse> out) {
+    reply(out, RemoveContainerResponse.newBuilder().setId(runtime.remove(req.getId(), req.getForce())).build());
+  }
+
+  @Override
+  public void list(ListContainersRequest req, StreamObserver<ListContainersResponse> out) {
+    ListContainersResponse.Builder b = ListContainersResponse.newBuilder();
+    runtime.list(req.getAll()).forEach(v -> b.addContainers(ProtoMapper.container(v)));
+    reply(out, b.build());
+  }
+
+  @Override
+  public void inspect(ContainerRef req, StreamObserver<Container> out) {
+    reply(out, ProtoMapper.container(runtime.inspect(req.getId())));
+  }
+
+  @Override
+  public void wait(ContainerRef req, StreamObserver<WaitResponse> out) {
+    runtime.waitExit(req.getId()).whenComplete((ContainerState s, Throwable t) -> {
+      if (t != null) {
+        out.onError(Errors.toGrpc(t));
+        return;
+      }
+      reply(out, WaitResponse.newBuilder().setExitCode(s.exitCode()).setOomKilled(s.oomKilled())
+          .setExitUnknown(s.exitUnknown()).setError(s.error()).build());
+    });
+  }
+
+  @Override
+  public void logs(LogsRequest req, StreamObserver<LogEntry> out) {
+    ServerCallStreamObserver<LogEntry> call = (ServerCallStreamObserver<LogEntry>) out;
+    Instant since = req.getSinceUnixNanos() > 0 ? Instant.ofEpochSecond(0, req.getSinceUnixNanos()) : null;
+    try {
+      runtime.logs(req.getId(), req.getTail(), req.getFollow(), since, e -> {
+        if (call.isCancelled()) {
+          return false;
+        }
+        out.onNext(LogEntry.newBuilder()
+            .setStream(e.stderr() ? Stream.STDERR : Stream.STDOUT)
+            .setData(ByteString.copyFrom(e.text(), StandardCharsets.UTF_8))
+            .setTimeUnixNanos(ProtoMapper.nanos(e.time()))
+            .build());
+        return true;
+      });
+      out.onCompleted();
+    } catch (IOException e) {
+      throw BerthException.internal("cannot read the logs of " + req.getId() + ": " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      out.onCompleted();
+    }
+  }
+
+  @Override
+  public StreamObserver<AttachInput> attach(StreamObserver<AttachOutput> out) {
+    return new Session<>(out, in -> switch (in.getInputCase()) {
+      case OPEN -> Input.open(in.getOpen().getId(), in.getOpen());
+      case STDIN -> Input.stdin(in.getStdin().toByteArray());
+      case CLOSE_STDIN -> Input.closeStdin();
+      case RESIZE -> Input.resize(in.getResize());
+      default -> throw BerthException.invalid("empty attach message");
+    }, (open, sink) -> {
+      var o = (dev.berth.proto.v1.AttachOpen) open;
+      return runtime.attach(o.getId(), o.getStdin(), o.getStart(), o.getSize().getRows(), o.getSize().getCols(), sink);
+    });
+  }
+
+  @Override
+  public StreamObserver<ExecInput> exec(StreamObserver<AttachOutput> out) {
+    return new Session<>(out, in -> switch (in.getInputCase()) {
+      case EXEC -> Input.open(in.getExec().getContainerId(), in.getExec());
+      case STDIN -> Input.stdin(in.getStdin().toByteArray());
+      case CLOSE_STDIN -> Input.closeStdin();
+      case RESIZE -> Input.resize(in.getResize());
+      default -> throw BerthException.invalid("empty exec message");
+    }, (open, sink) -> {
+      ExecSpec e = (ExecSpec) open;
+      return runtime.exec(e.getContainerId(), new ContainerRuntime.ExecRequest(e.getCmdList(), e.getEnvList(),
+          e.getUser(), e.getWorkingDir(), e.getTty(), e.getStdin(), e.getSize().getRows(), e.getSize().getCols()), sink);
+    });
+  }
+
+  /** One client message of an attach or exec stream, reduced to what the session needs. */
+  private record Input(Object open, byte[] stdin, boolean close, TerminalSize resize) {
+    static Input open(String id, Object spec) {
+      if (id.isBlank()) {
+        throw BerthException.invalid("a container id or name is required");
+      }
+      return new Input(spec, null, false, null);
+    }
+
+    static Input stdin(byte[] b) {
+      return new Input(null, b, false, null);
+    }
+
+    static Input closeStdin() {
+      return new Input(null, null, true, null);
+    }
+
+    static Input resize(TerminalSize s) {
+      return new Input(null, null, false, s);
+    }
+  }
+
+  private interface Opener {
+    IoSession open(Object spec, IoSession.Sink sink);
+  }
+
+  /** Bridges a bidi stream and an {@link IoSession}; the first message must open it. */
+  private static final class Session<I> implements StreamObserver<I> {
+    private final StreamObserver<AttachOutput> out;
+    private final Function<I, Input> decode;
+    private final Opener opener;
+    private volatile IoSession session;
+    private boolean done;
+
+    Session(StreamObserver<AttachOutput> out, Function<I, Input> decode, Opener opener) {
+      this.out = out;
+      this.decode = decode;
+      this.opener = opener;
+    }
+
+    @Override
+    public void onNext(I message) {
+      try {
+        Input in = decode.apply(message);
+        if (session == null) {
+          if (in.open() == null) {
+            throw BerthException.invalid("the first message must open the session");
+          }
+          session = opener.open(in.open(), sink());
+        } else if (in.stdin() != null) {
+          session.stdin(in.stdin());
+        } else if (in.close()) {
+          session.closeStdin();
+        } else if (in.resize() != null) {
+          session.resize(in.resize().getRows(), in.resize().getCols());
+        }
+      } catch (IOException e) {
+        fail(BerthException.failedPrecondition("the container's stdio is gone: " + e.getMessage()));
+      } catch (RuntimeException e) {
+        fail(e);
+      }
+    }
+
+    private IoSession.Sink sink() {
+      return new IoSession.Sink() {
+        @Override
+        public void stdout(byte[] data) {
+          send(AttachOutput.newBuilder().setStdout(ByteString.copyFrom(data)).build());
+        }
+
+        @Override
+        public void stderr(byte[] data) {
+          send(AttachOutput.newBuilder().setStderr(ByteString.copyFrom(data)).build());
+        }
+
+        @Override
+        public void exit(IoSession.ExitStatus s) {
+          synchronized (Session.this) {
+            if (done) {
+              return;
+            }
+            done = true;
+            out.onNext(AttachOutput.newBuilder().setExit(ExitStatus.newBuilder().setExitCode(s.exitCode())
+                .setOomKilled(s.oomKilled()).setExitUnknown(s.exitUnknown())
+                .setError(s.error() == null ? "" : s.error())).build());
+            out.onCompleted();
+          }
+        }
+      };
+    }
+
+    private synchronized void send(AttachOutput o) {
+      if (!done) {
+        out.onNext(o);
+      }
+    }
+
+    private synchronized void fail(Throwable t) {
+      if (!done) {
+        done = true;
+        out.onError(Errors.toGrpc(t));
+      }
+      IoSession s = session;
+      if (s != null) {
+        s.close();
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      IoSession s = session;
+      if (s != null) {
+        s.close();
+      }
+    }
+
+    @Override
+    public void onCompleted() {
+      // The client sends no more input; output keeps flowing until the process exits.
+    }
+  }
+
+  private static <T> void reply(StreamObserver<T> out, T value) {
+    out.onNext(value);
+    out.onCompleted();
+  }
+}

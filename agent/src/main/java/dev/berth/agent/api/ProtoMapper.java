@@ -1,0 +1,114 @@
+package dev.berth.agent.api;
+
+import dev.berth.agent.image.ImageConfig;
+import dev.berth.agent.image.ImageRecord;
+import dev.berth.agent.runtime.ContainerConfig;
+import dev.berth.agent.runtime.ContainerState;
+import dev.berth.agent.runtime.ContainerView;
+import dev.berth.agent.runtime.CreateRequest;
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerSpec;
+import dev.berth.proto.v1.ContainerStatus;
+import dev.berth.proto.v1.Image;
+import dev.berth.proto.v1.LogConfig;
+import dev.berth.proto.v1.Resources;
+import java.time.Instant;
+import java.util.List;
+
+/** Maps between the gRPC messages and the domain records, both ways, in one place. */
+public final class ProtoMapper {
+  private ProtoMapper() {}
+
+  public static CreateRequest createRequest(ContainerSpec s) {
+    return new CreateRequest(s.getImage(), s.getName(), s.getEntrypointList(), s.getEntrypointSet(), s.getCmdList(),
+        s.getEnvList(), s.getWorkingDir(), s.getUser(), s.getHostname(), s.getResources().getMemory(),
+        s.getResources().getCpus(), s.getResources().getPidsLimit(), s.getTty(), s.getOpenStdin(), s.getAutoRemove(),
+        s.getSecurityOptList(), s.getLabelsMap(), s.getLogConfig().getMaxSize(), s.getLogConfig().getMaxFile(),
+        s.getStopSignal(), s.getStopTimeout());
+  }
+
+  public static ContainerSpec spec(CreateRequest r) {
+    return ContainerSpec.newBuilder()
+        .setImage(r.image()).setName(r.name()).addAllEntrypoint(r.entrypoint()).setEntrypointSet(r.entrypointSet())
+        .addAllCmd(r.cmd()).addAllEnv(r.env()).setWorkingDir(r.workingDir()).setUser(r.user())
+        .setHostname(r.hostname())
+        .setResources(Resources.newBuilder().setMemory(r.memory()).setCpus(r.cpus()).setPidsLimit(r.pidsLimit()))
+        .setTty(r.tty()).setOpenStdin(r.openStdin()).setAutoRemove(r.autoRemove())
+        .addAllSecurityOpt(r.securityOpt()).putAllLabels(r.labels())
+        .setLogConfig(LogConfig.newBuilder().setMaxSize(r.logMaxSize()).setMaxFile(r.logMaxFile()))
+        .setStopSignal(r.stopSignal()).setStopTimeout(r.stopTimeout())
+        .build();
+  }
+
+  public static Container container(ContainerView v) {
+    ContainerConfig c = v.config();
+    ContainerState s = v.state();
+    Container.Builder b = Container.newBuilder()
+        .setId(c.id()).setName(c.name()).setImage(c.image()).setImageId(c.imageId())
+        .setSpec(spec(c.request()))
+        .addAllPathAndArgs(c.args()).addAllEnv(c.env()).setWorkingDir(c.workingDir()).setUser(c.user())
+        .setHostname(c.hostname())
+        .setStatus(status(s.status()))
+        .setPid(s.pid()).setExitCode(s.exitCode()).setOomKilled(s.oomKilled()).setError(s.error())
+        .setExitUnknown(s.exitUnknown())
+        .setCreatedAtUnixNanos(nanos(c.created())).setStartedAtUnixNanos(nanos(s.startedAt()))
+        .setFinishedAtUnixNanos(nanos(s.finishedAt()))
+        .setMemoryLimitBytes(c.memoryBytes()).setCpuQuotaMicros(c.cpuQuotaMicros())
+        .setCpuPeriodMicros(c.cpuPeriodMicros()).setPidsLimit(c.pidsLimit())
+        .setCgroupPath(v.cgroupPath()).setLogPath(v.logPath().toString())
+        .putAllLabels(c.request().labels())
+        .setCommand(command(c.args()));
+    if (s.running()) {
+      b.setRootfs(v.rootfs().toString());
+    }
+    return b.build();
+  }
+
+  static String command(List<String> args) {
+    StringBuilder b = new StringBuilder();
+    for (String a : args) {
+      if (b.length() > 0) {
+        b.append(' ');
+      }
+      b.append(a.isEmpty() || a.chars().anyMatch(ch -> ch == ' ' || ch == '"' || ch == '\'') ? '"' + a.replace("\"", "\\\"") + '"' : a);
+    }
+    return b.toString();
+  }
+
+  private static ContainerStatus status(ContainerState.Status s) {
+    return switch (s) {
+      case CREATED -> ContainerStatus.CREATED;
+      case RUNNING -> ContainerStatus.RUNNING;
+      case EXITED -> ContainerStatus.EXITED;
+      case REMOVING -> ContainerStatus.REMOVING;
+    };
+  }
+
+  public static long nanos(Instant t) {
+    return t == null ? 0 : t.getEpochSecond() * 1_000_000_000L + t.getNano();
+  }
+
+  public static Image image(ImageRecord r) {
+    ImageConfig c = r.config();
+    dev.berth.proto.v1.ImageConfig.Builder cb = dev.berth.proto.v1.ImageConfig.newBuilder()
+        .addAllEntrypoint(nn(c.entrypoint())).addAllCmd(nn(c.cmd())).addAllEnv(nn(c.env()))
+        .setWorkingDir(str(c.workingDir())).setUser(str(c.user())).setStopSignal(str(c.stopSignal()))
+        .addAllExposedPorts(nn(c.exposedPorts())).addAllVolumes(nn(c.volumes()));
+    if (c.labels() != null) {
+      cb.putAllLabels(c.labels());
+    }
+    return Image.newBuilder()
+        .setId(r.id()).addAllRepoTags(r.repoTags()).setSizeBytes(r.sizeBytes())
+        .setCreatedUnixNanos(nanos(r.created())).addAllLayers(r.diffIds()).setConfig(cb)
+        .setOs(str(r.os())).setArchitecture(str(r.architecture()))
+        .build();
+  }
+
+  private static List<String> nn(List<String> l) {
+    return l == null ? List.of() : l;
+  }
+
+  private static String str(String s) {
+    return s == null ? "" : s;
+  }
+}

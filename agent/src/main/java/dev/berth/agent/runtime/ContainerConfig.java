@@ -1,0 +1,44 @@
+package dev.berth.agent.runtime;
+
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * Everything decided about a container when it was created, after the image's config was
+ * applied. Immutable; persisted in the container's directory.
+ */
+public record ContainerConfig(
+    String id,
+    String name,
+    String image,
+    String imageId,
+    List<String> lowerDirs,
+    List<String> args,
+    List<String> env,
+    String workingDir,
+    String user,
+    String hostname,
+    long memoryBytes,
+    long cpuQuotaMicros,
+    long cpuPeriodMicros,
+    long pidsLimit,
+    boolean seccomp,
+    boolean noNewPrivileges,
+    int stopSignal,
+    int stopTimeoutSeconds,
+    long logMaxSize,
+    int logMaxFiles,
+    Instant created,
+    CreateRequest request) {
+
+  public ContainerConfig {
+    lowerDirs = List.copyOf(lowerDirs);
+    args = List.copyOf(args);
+    env = List.copyOf(env);
+  }
+
+  public List<Path> lowerPaths() {
+    return lowerDirs.stream().map(Path::of).toList();
+  }
+}

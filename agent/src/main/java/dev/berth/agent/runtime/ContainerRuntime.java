@@ -1,0 +1,895 @@
+package dev.berth.agent.runtime;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.berth.agent.AtomicFiles;
+import dev.berth.agent.BerthException;
+import dev.berth.agent.image.ImageRecord;
+import dev.berth.agent.image.ImageStore;
+import dev.berth.agent.runtime.cgroup.CgroupLimits;
+import dev.berth.agent.runtime.cgroup.Cgroups;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+
+/**
+ * The containers of this host: create, start, stop, kill, remove, attach, exec, logs, and
+ * re-adoption of running containers after the agent restarts.
+ *
+ * <p>The runtime decides everything (rootfs mounts, cgroup limits, namespaces, the process,
+ * its user, capabilities and seccomp profile) and writes it into a launcher config; the
+ * native launcher carries it out in a fresh process and stays as the container's parent
+ * (the shim). Containers are never children of the JVM, so they outlive the agent.
+ *
+ * <p>Threading: every public method is thread-safe. Operations on one container are
+ * serialised by that container's lock; different containers proceed in parallel.
+ *
+ * <p>Failure: a create or start that fails halfway undoes what it did (mount, cgroup,
+ * directory) before it throws.
+ */
+public final class ContainerRuntime implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(ContainerRuntime.class.getName());
+  private static final String STATE_FILE = "state.json";
+  private static final String LOG_FILE = "container.log";
+  private static final SecureRandom RANDOM = new SecureRandom();
+  /** Length of the short id, as Docker shows it; it also names the container's directory. */
+  public static final int SHORT_ID = 12;
+  /** sun_path holds 107 bytes; "/containers/" + short id + "/shim.sock" take 35 of them. */
+  static final int MAX_DATA_DIR_LENGTH = 107 - 35;
+
+  /** Settings of the runtime; defaults documented where they are defined. */
+  public record Settings(
+      Path dataDir,
+      String prefix,
+      Path launcher,
+      long logMaxSizeBytes,
+      int logMaxFiles) {
+    /** Docker's json-file driver keeps logs forever; Berth caps them so a chatty container cannot fill the disk. */
+    public static final long DEFAULT_LOG_MAX_SIZE = 10L << 20;
+    /** The current file and two rotated ones. */
+    public static final int DEFAULT_LOG_MAX_FILES = 3;
+  }
+
+  private final Settings settings;
+  private final Syscalls syscalls;
+  private final Cgroups cgroups;
+  private final ImageStore images;
+  private final Path containersDir;
+  private final ObjectMapper json;
+  private final ShimWatcher watcher;
+  private final ExecutorService exits = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "berth-exit");
+    t.setDaemon(true);
+    return t;
+  });
+  private final Map<String, Container> containers = new ConcurrentHashMap<>();
+  private final Object names = new Object();
+
+  /** A container's live record. */
+  private static final class Container {
+    final ContainerConfig config;
+    final Path dir;
+    volatile ContainerState state;
+    /** Completed with the exit state when the current run ends; replaced on each start. */
+    volatile CompletableFuture<ContainerState> exited;
+
+    Container(ContainerConfig config, Path dir, ContainerState state) {
+      this.config = config;
+      this.dir = dir;
+      this.state = state;
+      this.exited = CompletableFuture.completedFuture(state);
+    }
+  }
+
+  public ContainerRuntime(Settings settings, Syscalls syscalls, Cgroups cgroups, ImageStore images) throws IOException {
+    this.settings = settings;
+    this.syscalls = syscalls;
+    this.cgroups = cgroups;
+    this.images = images;
+    String data = settings.dataDir().toAbsolutePath().toString();
+    if (data.length() > MAX_DATA_DIR_LENGTH) {
+      throw BerthException.invalid("the data dir " + data + " is too long: at most " + MAX_DATA_DIR_LENGTH
+          + " characters, so that the sockets of containers fit the kernel's limit");
+    }
+    this.containersDir = settings.dataDir().resolve("containers");
+    Files.createDirectories(containersDir);
+    this.json = new ObjectMapper()
+        .registerModule(new JavaTimeModule())
+        .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+        .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+    this.watcher = new ShimWatcher();
+    recover();
+  }
+
+  // ---------------------------------------------------------------- create
+
+  /** Creates a container: decides its process and limits and lays out its directory. Nothing runs yet. */
+  public ContainerView create(CreateRequest req) {
+    if (req.image() == null || req.image().isBlank()) {
+      throw BerthException.invalid("an image is required");
+    }
+    CgroupLimits limits = ResourceParser.limits(req.memory(), req.cpus(), req.pidsLimit());
+    boolean seccomp = true;
+    boolean noNewPrivs = true;
+    for (String opt : req.securityOpt()) {
+      switch (opt.replace(':', '=')) {
+        case "seccomp=unconfined" -> seccomp = false;
+        case "no-new-privileges", "no-new-privileges=true" -> noNewPrivs = true;
+        case "no-new-privileges=false" -> noNewPrivs = false;
+        default -> throw BerthException.invalid("invalid --security-opt \"" + opt
+            + "\": accepted are seccomp=unconfined and no-new-privileges[=true|false]");
+      }
+    }
+    long logMax = req.logMaxSize() == null || req.logMaxSize().isBlank()
+        ? settings.logMaxSizeBytes() : logSize(req.logMaxSize());
+    int logFiles = req.logMaxFile() > 0 ? req.logMaxFile() : settings.logMaxFiles();
+    ImageRecord image = images.get(req.image());
+    var ic = image.config();
+
+    List<String> args = new ArrayList<>();
+    if (req.entrypointSet()) {
+      args.addAll(req.entrypoint());
+      args.addAll(req.cmd());
+    } else {
+      args.addAll(ic.entrypoint() == null ? List.of() : ic.entrypoint());
+      args.addAll(!req.cmd().isEmpty() ? req.cmd() : ic.cmd() == null ? List.of() : ic.cmd());
+    }
+    if (args.isEmpty()) {
+      throw BerthException.invalid("no command specified: the image " + req.image() + " has none; give one after the image name");
+    }
+    String id = newId();
+    String hostname = req.hostname().isBlank() ? id.substring(0, 12) : validHostname(req.hostname());
+    List<String> env = mergeEnv(ic.env() == null ? List.of() : ic.env(), req.env(), hostname, req.tty());
+    String workdir = !req.workingDir().isBlank() ? req.workingDir()
+        : ic.workingDir() == null || ic.workingDir().isBlank() ? "/" : ic.workingDir();
+    if (!workdir.startsWith("/")) {
+      throw BerthException.invalid("invalid working directory \"" + workdir + "\": it must be an absolute path");
+    }
+    String user = !req.user().isBlank() ? req.user() : ic.user() == null ? "" : ic.user();
+    int stopSignal = Signals.parse(!req.stopSignal().isBlank() ? req.stopSignal() : ic.stopSignal(), Signals.SIGTERM);
+    int stopTimeout = req.stopTimeout() > 0 ? req.stopTimeout() : ContainerDefaults.STOP_TIMEOUT_SECONDS;
+    List<String> lowers = images.layerDirs(image).stream().map(Path::toString).toList();
+
+    // The short id names the directory: the shim's socket path in it must fit a sockaddr_un.
+    Path dir = containersDir.resolve(id.substring(0, SHORT_ID));
+    Container c;
+    synchronized (names) {
+      String name = req.name().isBlank() ? generateName() : validName(req.name());
+      for (Container other : containers.values()) {
+        if (other.config.name().equals(name)) {
+          throw BerthException.alreadyExists("Conflict. The container name \"/" + name
+              + "\" is already in use by container \"" + other.config.id() + "\". Remove or rename that container to reuse the name.");
+        }
+      }
+      ContainerConfig config = new ContainerConfig(id, name, req.image(), image.id(), lowers, args, env, workdir, user,
+          hostname, limits.memoryBytes(), limits.cpuQuotaMicros(), limits.cpuPeriodMicros(), limits.pidsMax(), seccomp,
+          noNewPrivs, stopSignal, stopTimeout, logMax, logFiles, Instant.now(), req);
+      c = new Container(config, dir, ContainerState.CREATED);
+      try {
+        Files.createDirectories(dir.resolve("rootfs"));
+        Files.createDirectories(dir.resolve("upper"));
+        Files.createDirectories(dir.resolve("work"));
+        persist(c);
+      } catch (IOException | UncheckedIOException e) {
+        deleteTree(dir);
+        throw BerthException.internal("cannot create the directory of container " + id + ": " + e.getMessage(), e);
+      }
+      containers.put(id, c);
+    }
+    return view(c);
+  }
+
+  private static long logSize(String text) {
+    try {
+      return ResourceParser.memory(text);
+    } catch (BerthException e) {
+      throw BerthException.invalid("invalid log max-size \"" + text + "\": expected a size such as 10m (at least 6m)");
+    }
+  }
+
+  private static String validName(String name) {
+    String n = name.startsWith("/") ? name.substring(1) : name;
+    if (!n.matches("[a-zA-Z0-9][a-zA-Z0-9_.-]*") || n.length() > 128) {
+      throw BerthException.invalid("Invalid container name (" + name + "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    }
+    return n;
+  }
+
+  private static String validHostname(String h) {
+    if (!h.matches("[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})")) {
+      throw BerthException.invalid("invalid hostname \"" + h + "\": letters, digits, '-' and '.', at most 63 characters");
+    }
+    return h;
+  }
+
+  private static List<String> mergeEnv(List<String> image, List<String> user, String hostname, boolean tty) {
+    Map<String, String> env = new LinkedHashMap<>();
+    env.put("PATH", ContainerDefaults.PATH.substring(5));
+    env.put("HOSTNAME", hostname);
+    for (List<String> src : List.of(image, user)) {
+      for (String kv : src) {
+        int eq = kv.indexOf('=');
+        if (eq <= 0) {
+          throw BerthException.invalid("invalid environment variable \"" + kv + "\": expected KEY=VALUE");
+        }
+        env.put(kv.substring(0, eq), kv.substring(eq + 1));
+      }
+    }
+    if (tty) {
+      env.putIfAbsent("TERM", "xterm");
+    }
+    List<String> out = new ArrayList<>();
+    env.forEach((k, v) -> out.add(k + "=" + v));
+    return out;
+  }
+
+  private String newId() {
+    while (true) {
+      byte[] b = new byte[32];
+      RANDOM.nextBytes(b);
+      String id = HexFormat.of().formatHex(b);
+      String shortId = id.substring(0, SHORT_ID);
+      // A short id that reads as a number confuses users and prefix lookups, as Docker found;
+      // and the short id must be unique, since it names the container's directory.
+      if (!shortId.chars().allMatch(Character::isDigit) && !Files.exists(containersDir.resolve(shortId))) {
+        return id;
+      }
+    }
+  }
+
+  private String generateName() {
+    String[] left = {"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+        "nifty", "proud", "quiet", "sharp", "swift", "tender", "vivid", "witty", "zen", "bold"};
+    String[] right = {"anchor", "bay", "buoy", "cove", "dock", "ferry", "harbor", "hull", "keel", "mast",
+        "pier", "quay", "reef", "sail", "skiff", "tide", "wharf", "yawl", "helm", "berth"};
+    for (int i = 0; ; i++) {
+      String n = left[RANDOM.nextInt(left.length)] + "_" + right[RANDOM.nextInt(right.length)]
+          + (i > 10 ? String.valueOf(RANDOM.nextInt(1000)) : "");
+      if (containers.values().stream().noneMatch(c -> c.config.name().equals(n))) {
+        return n;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- start
+
+  /** Starts a container and returns once its entrypoint runs; a container already running is left alone. */
+  public ContainerView start(String ref) {
+    Container c = lookup(ref);
+    synchronized (c) {
+      if (!c.state.running()) {
+        launch(c, false);
+      }
+    }
+    return view(c);
+  }
+
+  /**
+   * Attaches to a container's stdio and, with {@code start}, starts it once the attachment
+   * is in place so that no output is missed. The returned session streams until it exits.
+   */
+  public IoSession attach(String ref, boolean stdin, boolean start, int rows, int cols, IoSession.Sink sink) {
+    Container c = lookup(ref);
+    synchronized (c) {
+      boolean starting = start && !c.state.running();
+      if (starting) {
+        try {
+          launch(c, true);
+        } catch (StartFailed f) {
+          if (f.exitCode == 125) {
+            throw f;
+          }
+          // The command is missing or not executable: report it as the run's outcome, as Docker does.
+          return IoSession.failed(sink, f.exitCode, f.reason);
+        }
+      } else if (!c.state.running()) {
+        throw BerthException.failedPrecondition("You cannot attach to a stopped container, start it first: " + c.config.name());
+      }
+      CompletableFuture<ContainerState> exited = c.exited;
+      ShimConnection conn = null;
+      try {
+        conn = ShimConnection.open(c.dir.resolve("shim.sock"));
+        conn.attach(stdin);
+        if (rows > 0 && cols > 0) {
+          conn.resize(rows, cols);
+        }
+        IoSession session = new IoSession(conn, sink, "berth-attach-" + c.config.id().substring(0, 12),
+            (code, failure) -> exitStatus(exited, code, failure));
+        session.start();
+        if (starting) {
+          session.send(ShimConnection.START);
+        }
+        return session;
+      } catch (IOException e) {
+        if (conn != null) {
+          conn.close();
+        }
+        if (starting) {
+          killQuietly(c, Signals.SIGKILL);
+        }
+        throw new BerthException(BerthException.Kind.UNAVAILABLE,
+            "cannot attach to container " + c.config.name() + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static IoSession.ExitStatus exitStatus(CompletableFuture<ContainerState> exited, Integer code, String failure) {
+    try {
+      ContainerState s = exited.get(30, TimeUnit.SECONDS);
+      String err = failure != null ? failure : s.error();
+      return new IoSession.ExitStatus(s.exitCode(), s.oomKilled(), s.exitUnknown(), err);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new IoSession.ExitStatus(code == null ? -1 : code, false, code == null, failure);
+    } catch (ExecutionException | TimeoutException e) {
+      return new IoSession.ExitStatus(code == null ? -1 : code, false, code == null, failure);
+    }
+  }
+
+  /** Mounts, creates cgroups, spawns the launcher. Caller holds the container's lock. */
+  private void launch(Container c, boolean waitStart) {
+    ContainerConfig cfg = c.config;
+    Path rootfs = c.dir.resolve("rootfs");
+    String cgroup = cgroupPath(cfg.id());
+    boolean mounted = false;
+    try {
+      Files.deleteIfExists(c.dir.resolve("exit.json"));
+      Files.deleteIfExists(c.dir.resolve("shim.pid"));
+      writeEtcFiles(c);
+      mountRootfs(c, rootfs);
+      mounted = true;
+      List<Path> cgroupDirs = cgroups.create(cgroup,
+          new CgroupLimits(cfg.memoryBytes(), cfg.cpuQuotaMicros(), cfg.cpuPeriodMicros(), cfg.pidsLimit()));
+      List<Path> shimDirs = cgroups.create(settings.prefix() + "/shims", CgroupLimits.NONE);
+      Path conf = c.dir.resolve("launch.conf");
+      AtomicFiles.write(conf, launcherConfig(c, rootfs, cgroupDirs, shimDirs, waitStart).bytes());
+      c.exited = new CompletableFuture<>();
+      int[] pids = spawn(conf, cfg);
+      c.state = c.state.running(pids[1], pids[0], Instant.now());
+      persist(c);
+      watch(c);
+    } catch (LaunchFailure f) {
+      cleanupRun(c, mounted);
+      c.state = ContainerState.CREATED.exited(f.code, false, false, f.getMessage(), Instant.now());
+      persist(c);
+      c.exited.complete(c.state);
+      throw new StartFailed(f.code, "cannot start container " + cfg.name() + ": " + f.getMessage(), f.getMessage());
+    } catch (IOException | RuntimeException e) {
+      cleanupRun(c, mounted);
+      if (e instanceof BerthException be) {
+        throw be;
+      }
+      throw BerthException.internal("cannot start container " + cfg.name() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** A start that failed; {@code exitCode} is Docker's: 125 (Berth), 126 (not executable), 127 (not found). */
+  public static final class StartFailed extends BerthException {
+    private static final long serialVersionUID = 1L;
+    public final int exitCode;
+    final String reason;
+
+    StartFailed(int exitCode, String message, String reason) {
+      super(Kind.FAILED_PRECONDITION, message);
+      this.exitCode = exitCode;
+      this.reason = reason;
+    }
+  }
+
+  private static final class LaunchFailure extends Exception {
+    private static final long serialVersionUID = 1L;
+    final int code;
+
+    LaunchFailure(int code, String message) {
+      super(message);
+      this.code = code;
+    }
+  }
+
+  private int[] spawn(Path conf, ContainerConfig cfg) throws IOException, LaunchFailure {
+    ProcessBuilder pb = new ProcessBuilder(settings.launcher().toString(), "run", conf.toString())
+        .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+        .redirectErrorStream(true);
+    Process p = pb.start();
+    String line;
+    StringBuilder rest = new StringBuilder();
+    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      line = r.readLine();
+      String more;
+      while ((more = r.readLine()) != null) {
+        rest.append(more).append('\n');
+      }
+    }
+    try {
+      p.waitFor(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (line != null && line.startsWith("ok ")) {
+      String[] f = line.split(" ");
+      return new int[] {Integer.parseInt(f[1]), Integer.parseInt(f[2])};
+    }
+    if (line != null && line.startsWith("failed ")) {
+      String[] f = line.split(" ", 3);
+      throw new LaunchFailure(Integer.parseInt(f[1]), f.length > 2 ? f[2] : "start failed");
+    }
+    throw new LaunchFailure(125, "the launcher " + settings.launcher() + " failed: "
+        + (line == null ? "" : line) + " " + rest.toString().trim());
+  }
+
+  private LauncherConfig launcherConfig(Container c, Path rootfs, List<Path> cgroupDirs, List<Path> shimDirs, boolean waitStart) {
+    ContainerConfig cfg = c.config;
+    LauncherConfig l = new LauncherConfig()
+        .add("id", cfg.id())
+        .add("state_dir", c.dir.toString())
+        .add("rootfs", rootfs.toString());
+    for (String ns : List.of("pid", "mount", "uts", "ipc", "net", "cgroup")) {
+      l.add("namespace", ns);
+    }
+    l.add("hostname", cfg.hostname());
+    cgroupDirs.forEach(d -> l.add("cgroup", d.toString()));
+    shimDirs.forEach(d -> l.add("shim_cgroup", d.toString()));
+    ContainerDefaults.mounts(l);
+    l.mount(c.dir.resolve("hostname").toString(), Path.of("/etc/hostname"), "none", "bind", "");
+    l.mount(c.dir.resolve("hosts").toString(), Path.of("/etc/hosts"), "none", "bind", "");
+    ContainerDefaults.MASKED_PATHS.forEach(p -> l.add("mask", p));
+    ContainerDefaults.READONLY_PATHS.forEach(p -> l.add("readonly", p));
+    l.add("cwd", cfg.workingDir());
+    if (!cfg.user().isBlank()) {
+      l.add("user", cfg.user());
+    }
+    l.addAll("env", cfg.env());
+    l.addAll("arg", cfg.args());
+    CreateRequest req = cfg.request();
+    l.flag("tty", req.tty()).flag("stdin", req.openStdin()).flag("wait_start", waitStart);
+    ContainerDefaults.CAPABILITIES.stream().sorted().forEach(cap -> l.add("cap", cap));
+    l.flag("no_new_privs", cfg.noNewPrivileges());
+    if (cfg.seccomp()) {
+      l.add("seccomp_default", "errno", SeccompProfile.DEFAULT_ERRNO);
+      for (SeccompProfile.Rule r : SeccompProfile.rules(ContainerDefaults.CAPABILITIES)) {
+        List<Object> fields = new ArrayList<>();
+        fields.add(r.action());
+        fields.add(r.syscall());
+        fields.addAll(r.conditions());
+        l.add("seccomp", fields.toArray());
+      }
+    }
+    l.add("log_max_size", cfg.logMaxSize()).add("log_max_files", cfg.logMaxFiles());
+    return l;
+  }
+
+  private void writeEtcFiles(Container c) throws IOException {
+    String host = c.config.hostname();
+    Files.writeString(c.dir.resolve("hostname"), host + "\n");
+    Files.writeString(c.dir.resolve("hosts"), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        + "127.0.1.1\t" + host + "\n");
+  }
+
+  private void mountRootfs(Container c, Path rootfs) {
+    List<String> lowers = new ArrayList<>(c.config.lowerDirs());
+    java.util.Collections.reverse(lowers); // overlayfs lists the top layer first
+    for (String lower : lowers) {
+      if (!Files.isDirectory(Path.of(lower))) {
+        throw BerthException.failedPrecondition("the image layer " + lower + " of container " + c.config.name()
+            + " is missing: its image was removed; remove the container");
+      }
+    }
+    String data = "lowerdir=" + String.join(":", lowers) + ",upperdir=" + c.dir.resolve("upper")
+        + ",workdir=" + c.dir.resolve("work");
+    syscalls.mount("overlay", rootfs, "overlay", 0, data);
+  }
+
+  private String cgroupPath(String id) {
+    return settings.prefix() + "/" + id;
+  }
+
+  /** Undoes what a run set up: the rootfs mount and the cgroup. Idempotent. */
+  private void cleanupRun(Container c, boolean mounted) {
+    Path rootfs = c.dir.resolve("rootfs");
+    if (mounted || Mounts.isMountPoint(rootfs)) {
+      try {
+        syscalls.umount(rootfs, 0);
+      } catch (SyscallException e) {
+        // Busy (a process still holds it): detach, so it goes away with its last user.
+        syscalls.umount(rootfs, Syscalls.MNT_DETACH);
+      }
+    }
+    try {
+      cgroups.destroy(cgroupPath(c.config.id()));
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "cannot remove the cgroup of " + c.config.id(), e);
+    }
+  }
+
+  // ---------------------------------------------------------------- exit
+
+  private void watch(Container c) {
+    try {
+      watcher.watch(c.dir.resolve("shim.sock"), () -> exits.execute(() -> onExit(c)));
+    } catch (IOException e) {
+      // The shim is gone already (a very short-lived container): record the exit now.
+      exits.execute(() -> onExit(c));
+    }
+  }
+
+  /** Records how a run ended, from the shim's exit file, and releases its mount and cgroup. */
+  private void onExit(Container c) {
+    synchronized (c) {
+      if (!c.state.running()) {
+        return;
+      }
+      waitForShim(c);
+      ContainerState s = c.state;
+      Path exitFile = c.dir.resolve("exit.json");
+      try {
+        if (Files.exists(exitFile)) {
+          JsonNode e = json.readTree(exitFile.toFile());
+          int code = e.path("exit_code").asInt();
+          int signal = e.path("signal").asInt();
+          long t = e.path("finished_at_unix_nanos").asLong();
+          boolean oom = signal == Signals.SIGKILL && oomKilled(c);
+          Instant at = t > 0 ? Instant.ofEpochSecond(0, t) : Instant.now();
+          s = s.exited(code, oom, false, e.path("error").asText(""), at);
+        } else {
+          // The shim died without recording the exit (say, OOM-killed itself): never invent one.
+          s = s.exited(-1, false, true, "the container's launcher died; its exit status is unknown", Instant.now());
+        }
+      } catch (IOException e) {
+        s = s.exited(-1, false, true, "unreadable exit file: " + e.getMessage(), Instant.now());
+      }
+      cleanupRun(c, false);
+      c.state = s;
+      persist(c);
+      c.exited.complete(s);
+    }
+    if (c.config.request().autoRemove()) {
+      try {
+        remove(c.config.id(), true);
+      } catch (BerthException e) {
+        LOG.log(Level.FINE, "auto-remove of " + c.config.id() + ": " + e.getMessage());
+      }
+    }
+  }
+
+  /** The shim writes exit.json before it says so; give a dying shim a moment to finish exiting. */
+  private static void waitForShim(Container c) {
+    int pid = c.state.shimPid();
+    if (pid <= 0) {
+      return;
+    }
+    ProcessHandle.of(pid).ifPresent(h -> {
+      try {
+        h.onExit().get(2, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (ExecutionException | TimeoutException e) {
+        LOG.fine("shim " + pid + " still running after its container exited");
+      }
+    });
+  }
+
+  private boolean oomKilled(Container c) {
+    try {
+      return cgroups.stats(cgroupPath(c.config.id())).oomKills() > 0;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  // ---------------------------------------------------------------- stop, kill, remove
+
+  /** Sends the stop signal, waits up to the timeout (null: the container's), then SIGKILL. */
+  public ContainerView stop(String ref, Integer timeoutSeconds) {
+    Container c = lookup(ref);
+    CompletableFuture<ContainerState> exited = c.exited;
+    if (!c.state.running()) {
+      return view(c);
+    }
+    int timeout = timeoutSeconds != null && timeoutSeconds >= 0 ? timeoutSeconds : c.config.stopTimeoutSeconds();
+    if (timeout > 0) {
+      killQuietly(c, c.config.stopSignal());
+      if (awaitExit(exited, timeout * 1000L)) {
+        return view(c);
+      }
+    }
+    killQuietly(c, Signals.SIGKILL);
+    if (!awaitExit(exited, 15_000)) {
+      throw new BerthException(BerthException.Kind.UNAVAILABLE, "container " + c.config.name() + " did not exit after SIGKILL");
+    }
+    return view(c);
+  }
+
+  /** Sends a signal to the container's init. */
+  public ContainerView kill(String ref, String signal) {
+    Container c = lookup(ref);
+    int sig = Signals.parse(signal, Signals.SIGKILL);
+    if (!c.state.running()) {
+      throw BerthException.failedPrecondition("Container " + c.config.name() + " is not running");
+    }
+    try (ShimConnection conn = ShimConnection.open(c.dir.resolve("shim.sock"))) {
+      conn.send(ShimConnection.WATCH);
+      conn.kill(sig);
+    } catch (IOException e) {
+      throw BerthException.failedPrecondition("Container " + c.config.name() + " is not running");
+    }
+    if (sig == Signals.SIGKILL) {
+      awaitExit(c.exited, 5_000);
+    }
+    return view(c);
+  }
+
+  private void killQuietly(Container c, int signal) {
+    try (ShimConnection conn = ShimConnection.open(c.dir.resolve("shim.sock"))) {
+      conn.send(ShimConnection.WATCH);
+      conn.kill(signal);
+    } catch (IOException e) {
+      LOG.fine("signal " + signal + " to " + c.config.id() + ": " + e.getMessage());
+    }
+  }
+
+  private static boolean awaitExit(CompletableFuture<ContainerState> f, long millis) {
+    try {
+      f.get(millis, TimeUnit.MILLISECONDS);
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (ExecutionException | TimeoutException e) {
+      return false;
+    }
+  }
+
+  /** Removes a container; a running one only with {@code force} (it is killed first). */
+  public String remove(String ref, boolean force) {
+    Container c = lookup(ref);
+    if (c.state.running()) {
+      if (!force) {
+        throw BerthException.failedPrecondition("You cannot remove a running container " + c.config.id()
+            + ". Stop the container before attempting removal or force remove");
+      }
+      killQuietly(c, Signals.SIGKILL);
+      if (!awaitExit(c.exited, 15_000)) {
+        throw new BerthException(BerthException.Kind.UNAVAILABLE, "container " + c.config.name() + " did not exit after SIGKILL");
+      }
+    }
+    synchronized (c) {
+      if (!containers.containsKey(c.config.id())) {
+        return c.config.id();
+      }
+      c.state = c.state.removing();
+      cleanupRun(c, false);
+      try (Stream<String> mounts = Mounts.under(c.dir)) {
+        for (String m : (Iterable<String>) mounts.sorted(Comparator.reverseOrder())::iterator) {
+          syscalls.umount(Path.of(m), Syscalls.MNT_DETACH);
+        }
+      }
+      containers.remove(c.config.id());
+      deleteTree(c.dir);
+    }
+    return c.config.id();
+  }
+
+  // ---------------------------------------------------------------- exec
+
+  /** Runs a process inside a running container, streaming its output to {@code sink}. */
+  public IoSession exec(String ref, ExecRequest req, IoSession.Sink sink) {
+    Container c = lookup(ref);
+    if (!c.state.running()) {
+      throw BerthException.failedPrecondition("Container " + c.config.name() + " is not running");
+    }
+    if (req.cmd().isEmpty()) {
+      throw BerthException.invalid("exec needs a command");
+    }
+    List<String> fields = new ArrayList<>();
+    fields.add("tty=" + (req.tty() ? 1 : 0));
+    fields.add("stdin=" + (req.stdin() ? 1 : 0));
+    fields.add("rows=" + Math.max(0, req.rows()));
+    fields.add("cols=" + Math.max(0, req.cols()));
+    fields.add("user=" + (req.user().isBlank() ? c.config.user() : req.user()));
+    fields.add("cwd=" + (req.workingDir().isBlank() ? c.config.workingDir() : req.workingDir()));
+    List<String> env = new ArrayList<>(c.config.env());
+    env.addAll(req.env());
+    if (req.tty() && env.stream().noneMatch(e -> e.startsWith("TERM="))) {
+      env.add("TERM=xterm");
+    }
+    env.forEach(e -> fields.add("env=" + e));
+    req.cmd().forEach(a -> fields.add("arg=" + a));
+    try {
+      ShimConnection conn = ShimConnection.open(c.dir.resolve("shim.sock"));
+      conn.exec(fields);
+      IoSession s = new IoSession(conn, sink, "berth-exec-" + c.config.id().substring(0, 12),
+          (code, failure) -> new IoSession.ExitStatus(code == null ? -1 : code, false, code == null, failure));
+      s.start();
+      return s;
+    } catch (IOException e) {
+      throw BerthException.failedPrecondition("Container " + c.config.name() + " is not running");
+    }
+  }
+
+  /** What to run with exec. Empty user and working dir: the container's. */
+  public record ExecRequest(List<String> cmd, List<String> env, String user, String workingDir, boolean tty,
+      boolean stdin, int rows, int cols) {}
+
+  // ---------------------------------------------------------------- queries
+
+  public List<ContainerView> list(boolean all) {
+    return containers.values().stream()
+        .filter(c -> all || c.state.running())
+        .sorted(Comparator.comparing((Container c) -> c.config.created()).reversed())
+        .map(this::view)
+        .toList();
+  }
+
+  public ContainerView inspect(String ref) {
+    return view(lookup(ref));
+  }
+
+  /** Completes with the state once the container is not running (at once if it is not). */
+  public CompletableFuture<ContainerState> waitExit(String ref) {
+    Container c = lookup(ref);
+    return c.state.running() ? c.exited : CompletableFuture.completedFuture(c.state);
+  }
+
+  /** Streams the container's log records; see {@link LogReader#read}. */
+  public void logs(String ref, int tail, boolean follow, Instant since, java.util.function.Predicate<LogReader.Entry> sink)
+      throws IOException, InterruptedException {
+    Container c = lookup(ref);
+    new LogReader(c.dir, LOG_FILE).read(tail, follow, since, () -> c.state.running(), sink);
+  }
+
+  /** True when a container (running or not) uses the image. */
+  public boolean imageInUse(String imageId) {
+    return containers.values().stream().anyMatch(c -> c.config.imageId().equals(imageId));
+  }
+
+  /** True when a running container uses the image. */
+  public boolean imageRunning(String imageId) {
+    return containers.values().stream().anyMatch(c -> c.state.running() && c.config.imageId().equals(imageId));
+  }
+
+  public int count() {
+    return containers.size();
+  }
+
+  public int running() {
+    return (int) containers.values().stream().filter(c -> c.state.running()).count();
+  }
+
+  private ContainerView view(Container c) {
+    return new ContainerView(c.config, c.state, c.dir.resolve("rootfs"), cgroupPath(c.config.id()), c.dir.resolve(LOG_FILE));
+  }
+
+  /** Finds a container by id, name or unique id prefix. */
+  private Container lookup(String ref) {
+    if (ref == null || ref.isBlank()) {
+      throw BerthException.invalid("a container id or name is required");
+    }
+    String r = ref.startsWith("/") ? ref.substring(1) : ref;
+    Container c = containers.get(r);
+    if (c != null) {
+      return c;
+    }
+    for (Container x : containers.values()) {
+      if (x.config.name().equals(r)) {
+        return x;
+      }
+    }
+    List<Container> matches = containers.values().stream().filter(x -> x.config.id().startsWith(r)).toList();
+    if (matches.size() == 1) {
+      return matches.get(0);
+    }
+    if (matches.size() > 1) {
+      throw BerthException.invalid("multiple containers match the id prefix \"" + ref + "\"; give more of the id");
+    }
+    throw BerthException.notFound("No such container: " + ref);
+  }
+
+  // ---------------------------------------------------------------- persistence and recovery
+
+  private record Persisted(ContainerConfig config, ContainerState state) {}
+
+  private void persist(Container c) {
+    try {
+      AtomicFiles.write(c.dir.resolve(STATE_FILE), json.writeValueAsBytes(new Persisted(c.config, c.state)));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /**
+   * Loads every container from disk. Those that were running are re-adopted when their shim
+   * still runs; the exit of those that ended while the agent was away is read from their
+   * exit file. Leftover mounts and cgroups of stopped containers are released.
+   */
+  private void recover() throws IOException {
+    try (Stream<Path> dirs = Files.list(containersDir)) {
+      for (Path dir : (Iterable<Path>) dirs::iterator) {
+        Path state = dir.resolve(STATE_FILE);
+        if (!Files.isRegularFile(state)) {
+          LOG.warning("ignoring " + dir + ": no " + STATE_FILE);
+          continue;
+        }
+        Persisted p;
+        try {
+          p = json.readValue(state.toFile(), Persisted.class);
+        } catch (IOException e) {
+          LOG.log(Level.WARNING, "ignoring " + dir + ": unreadable " + STATE_FILE, e);
+          continue;
+        }
+        Container c = new Container(p.config(), dir, p.state());
+        containers.put(p.config().id(), c);
+        if (c.state.running()) {
+          c.exited = new CompletableFuture<>();
+          if (shimAlive(c)) {
+            watch(c);
+          } else {
+            exits.execute(() -> onExit(c));
+          }
+        } else {
+          if (c.state.status() == ContainerState.Status.REMOVING) {
+            exits.execute(() -> remove(c.config.id(), true));
+          } else {
+            cleanupRun(c, false);
+          }
+        }
+      }
+    }
+  }
+
+  private static boolean shimAlive(Container c) {
+    int pid = c.state.shimPid();
+    if (pid <= 0) {
+      return false;
+    }
+    try {
+      String cmdline = Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline")).replace('\0', ' ');
+      return cmdline.contains(c.config.id()) || cmdline.contains(c.dir.toString());
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static void deleteTree(Path dir) {
+    if (!Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try (Stream<Path> walk = Files.walk(dir)) {
+      for (Path p : (Iterable<Path>) walk.sorted(Comparator.reverseOrder())::iterator) {
+        Files.deleteIfExists(p);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot delete " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    watcher.close();
+    exits.shutdownNow();
+  }
+}

@@ -1,0 +1,43 @@
+package dev.berth.agent.runtime;
+
+import java.util.List;
+import java.util.Map;
+
+/** What a user asks for when creating a container; the image's config fills what is left empty. */
+public record CreateRequest(
+    String image,
+    String name,
+    List<String> entrypoint,
+    boolean entrypointSet,
+    List<String> cmd,
+    List<String> env,
+    String workingDir,
+    String user,
+    String hostname,
+    String memory,
+    String cpus,
+    long pidsLimit,
+    boolean tty,
+    boolean openStdin,
+    boolean autoRemove,
+    List<String> securityOpt,
+    Map<String, String> labels,
+    String logMaxSize,
+    int logMaxFile,
+    String stopSignal,
+    int stopTimeout) {
+
+  public CreateRequest {
+    entrypoint = List.copyOf(entrypoint);
+    cmd = List.copyOf(cmd);
+    env = List.copyOf(env);
+    securityOpt = List.copyOf(securityOpt);
+    labels = Map.copyOf(labels);
+  }
+
+  /** A request for {@code image} running {@code cmd}, everything else defaulted. */
+  public static CreateRequest of(String image, List<String> cmd) {
+    return new CreateRequest(image, "", List.of(), false, cmd, List.of(), "", "", "", "", "", 0, false, false,
+        false, List.of(), Map.of(), "", 0, "", 0);
+  }
+}

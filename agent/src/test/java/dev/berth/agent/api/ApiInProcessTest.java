@@ -1,0 +1,212 @@
+package dev.berth.agent.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import dev.berth.agent.image.ImageStore;
+import dev.berth.agent.image.LayerLimits;
+import dev.berth.agent.it.Attached;
+import dev.berth.agent.it.BusyboxImage;
+import dev.berth.agent.runtime.ContainerRuntime;
+import dev.berth.agent.runtime.RecordingSyscalls;
+import dev.berth.agent.runtime.cgroup.Cgroups;
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerRef;
+import dev.berth.proto.v1.ContainerServiceGrpc;
+import dev.berth.proto.v1.ContainerSpec;
+import dev.berth.proto.v1.ContainerStatus;
+import dev.berth.proto.v1.CreateContainerRequest;
+import dev.berth.proto.v1.ExitStatus;
+import dev.berth.proto.v1.Image;
+import dev.berth.proto.v1.ImageRef;
+import dev.berth.proto.v1.ImageServiceGrpc;
+import dev.berth.proto.v1.ImportChunk;
+import dev.berth.proto.v1.ImportHeader;
+import dev.berth.proto.v1.ListContainersRequest;
+import dev.berth.proto.v1.ListImagesRequest;
+import dev.berth.proto.v1.RemoveContainerRequest;
+import dev.berth.proto.v1.RemoveImageRequest;
+import dev.berth.proto.v1.Resources;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The API through an in-process channel against the real services, runtime and image store;
+ * below them the recording Syscalls, a cgroup v2 fixture tree and a launcher that reports a
+ * missing command, so that everything up to the kernel runs without root.
+ */
+@Timeout(60)
+class ApiInProcessTest {
+  @TempDir
+  Path tmp;
+  RecordingSyscalls syscalls;
+  ContainerRuntime runtime;
+  Server server;
+  ManagedChannel channel;
+  ContainerServiceGrpc.ContainerServiceBlockingStub containers;
+  ImageServiceGrpc.ImageServiceBlockingStub images;
+  Path cgroupRoot;
+
+  @BeforeEach
+  void start() throws Exception {
+    syscalls = new RecordingSyscalls();
+    cgroupRoot = Files.createDirectories(tmp.resolve("cgroup"));
+    Files.writeString(cgroupRoot.resolve("cgroup.controllers"), "cpuset cpu io memory pids\n");
+    Files.writeString(cgroupRoot.resolve("cgroup.subtree_control"), "");
+    Path launcher = tmp.resolve("launcher");
+    Files.writeString(launcher, "#!/bin/sh\necho 'failed 127 exec: \"nope\": executable file not found in $PATH'\nexit 1\n");
+    Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwx------"));
+    Path data = Files.createDirectories(tmp.resolve("data"));
+    Cgroups cgroups = Cgroups.detect(cgroupRoot, syscalls);
+    ImageStore store = new ImageStore(data.resolve("images"), syscalls, LayerLimits.DEFAULT);
+    runtime = new ContainerRuntime(new ContainerRuntime.Settings(data, "bt-test", launcher, 1 << 20, 2), syscalls, cgroups, store);
+    String name = InProcessServerBuilder.generateName();
+    server = InProcessServerBuilder.forName(name).directExecutor()
+        .addService(ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()))
+        .addService(ServerInterceptors.intercept(new ImageGrpcService(store, runtime, data.resolve("tmp")), new ErrorInterceptor()))
+        .build().start();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    containers = ContainerServiceGrpc.newBlockingStub(channel);
+    images = ImageServiceGrpc.newBlockingStub(channel);
+    importBusybox();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    channel.shutdownNow();
+    server.shutdownNow();
+    runtime.close();
+  }
+
+  private void importBusybox() throws Exception {
+    CompletableFuture<Image> done = new CompletableFuture<>();
+    StreamObserver<ImportChunk> in = ImageServiceGrpc.newStub(channel).import_(new StreamObserver<>() {
+      @Override
+      public void onNext(Image value) {
+        done.complete(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        done.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {}
+    });
+    in.onNext(ImportChunk.newBuilder().setHeader(ImportHeader.newBuilder().setReference("busybox").addCmd("/bin/sh")).build());
+    in.onNext(ImportChunk.newBuilder().setData(ByteString.copyFrom(BusyboxImage.tar())).build());
+    in.onCompleted();
+    done.get(30, TimeUnit.SECONDS);
+  }
+
+  Container create(ContainerSpec.Builder spec) {
+    return containers.create(CreateContainerRequest.newBuilder().setSpec(spec).build());
+  }
+
+  static void assertStatus(Status.Code code, String text, Executable call) {
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::execute);
+    assertEquals(code, e.getStatus().getCode(), e.getStatus().toString());
+    assertTrue(e.getStatus().getDescription().contains(text), e.getStatus().getDescription());
+  }
+
+  interface Executable {
+    void execute() throws Throwable;
+  }
+
+  @Test
+  void importedImageIsListedAndFoundByNameAndIdPrefix() {
+    List<Image> all = images.list(ListImagesRequest.getDefaultInstance()).getImagesList();
+    assertEquals(1, all.size());
+    Image img = all.get(0);
+    assertTrue(img.getRepoTagsList().get(0).endsWith("busybox:latest"), img.getRepoTagsList().toString());
+    assertEquals(List.of("/bin/sh"), img.getConfig().getCmdList());
+    String hex = img.getId().substring("sha256:".length());
+    assertEquals(img.getId(), images.inspect(ImageRef.newBuilder().setReference(hex.substring(0, 8)).build()).getId());
+  }
+
+  @Test
+  void createAppliesTheImageConfigAndDefaults() {
+    Container c = create(ContainerSpec.newBuilder().setImage("busybox").setName("web").addEnv("A=1")
+        .setResources(Resources.newBuilder().setMemory("64m").setCpus("0.5").setPidsLimit(10)));
+    assertEquals(ContainerStatus.CREATED, c.getStatus());
+    assertEquals(List.of("/bin/sh"), c.getPathAndArgsList());
+    assertEquals(c.getId().substring(0, 12), c.getHostname());
+    assertTrue(c.getEnvList().contains("A=1"));
+    assertTrue(c.getEnvList().stream().anyMatch(e -> e.startsWith("PATH=")));
+    assertEquals(64L << 20, c.getMemoryLimitBytes());
+    assertEquals(50_000, c.getCpuQuotaMicros());
+    assertEquals(10, c.getPidsLimit());
+    assertEquals("web", containers.inspect(ContainerRef.newBuilder().setId(c.getId().substring(0, 6)).build()).getName());
+    assertTrue(containers.list(ListContainersRequest.getDefaultInstance()).getContainersList().isEmpty(), "not running");
+    assertEquals(1, containers.list(ListContainersRequest.newBuilder().setAll(true).build()).getContainersCount());
+  }
+
+  @Test
+  void badRequestsGetTheRightStatus() {
+    create(ContainerSpec.newBuilder().setImage("busybox").setName("taken"));
+    assertStatus(Status.Code.ALREADY_EXISTS, "taken", () -> create(ContainerSpec.newBuilder().setImage("busybox").setName("taken")));
+    assertStatus(Status.Code.NOT_FOUND, "ghost:1", () -> create(ContainerSpec.newBuilder().setImage("ghost:1")));
+    assertStatus(Status.Code.INVALID_ARGUMENT, "512m",
+        () -> create(ContainerSpec.newBuilder().setImage("busybox").setResources(Resources.newBuilder().setMemory("big"))));
+    assertStatus(Status.Code.INVALID_ARGUMENT, "seccomp=unconfined",
+        () -> create(ContainerSpec.newBuilder().setImage("busybox").addSecurityOpt("apparmor=x")));
+    assertStatus(Status.Code.INVALID_ARGUMENT, "Invalid container name",
+        () -> create(ContainerSpec.newBuilder().setImage("busybox").setName("no spaces")));
+    assertStatus(Status.Code.NOT_FOUND, "No such container: nobody",
+        () -> containers.inspect(ContainerRef.newBuilder().setId("nobody").build()));
+  }
+
+  @Test
+  void aFailedStartIsRecordedAndUndoesItsMountAndCgroup() throws Exception {
+    Container c = create(ContainerSpec.newBuilder().setImage("busybox").addCmd("nope"));
+    assertStatus(Status.Code.FAILED_PRECONDITION, "executable file not found",
+        () -> containers.start(ContainerRef.newBuilder().setId(c.getId()).build()));
+    Container after = containers.inspect(ContainerRef.newBuilder().setId(c.getId()).build());
+    assertEquals(ContainerStatus.EXITED, after.getStatus());
+    assertEquals(127, after.getExitCode());
+    assertEquals(1, syscalls.calls("mount").size());
+    assertEquals(1, syscalls.calls("umount").size());
+    assertFalse(Files.exists(cgroupRoot.resolve("bt-test").resolve(c.getId())), "cgroup left behind");
+  }
+
+  @Test
+  void anAttachedRunOfAMissingCommandExits127WithTheReasonOnStderr() throws Exception {
+    Container c = create(ContainerSpec.newBuilder().setImage("busybox").addCmd("nope"));
+    Attached a = Attached.start(ContainerServiceGrpc.newStub(channel), c.getId());
+    ExitStatus s = a.await();
+    assertEquals(127, s.getExitCode());
+    assertTrue(a.stderr().contains("executable file not found"), a.stderr());
+  }
+
+  @Test
+  void imagesInUseAreKeptUntilTheirContainersGo() {
+    Container c = create(ContainerSpec.newBuilder().setImage("busybox"));
+    assertStatus(Status.Code.FAILED_PRECONDITION, "busybox",
+        () -> images.remove(RemoveImageRequest.newBuilder().setReference("busybox").build()));
+    containers.remove(RemoveContainerRequest.newBuilder().setId(c.getId()).build());
+    assertFalse(Files.exists(tmp.resolve("data/containers").resolve(c.getId().substring(0, 12))));
+    images.remove(RemoveImageRequest.newBuilder().setReference("busybox").build());
+    assertEquals(0, images.list(ListImagesRequest.getDefaultInstance()).getImagesCount());
+  }
+}

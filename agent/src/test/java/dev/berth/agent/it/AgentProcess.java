@@ -1,0 +1,258 @@
+package dev.berth.agent.it;
+
+import com.google.protobuf.ByteString;
+import dev.berth.proto.v1.ContainerServiceGrpc;
+import dev.berth.proto.v1.Image;
+import dev.berth.proto.v1.ImageServiceGrpc;
+import dev.berth.proto.v1.ImportChunk;
+import dev.berth.proto.v1.ImportHeader;
+import dev.berth.proto.v1.ListContainersRequest;
+import dev.berth.proto.v1.RemoveContainerRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A real {@code berthd} in a process of its own, with its own data dir, socket and kernel
+ * prefix, so that tests never collide with each other or with a berthd of the host. Closing
+ * it removes every container, cgroup, mount and file it made — also after a failed test.
+ */
+public final class AgentProcess implements AutoCloseable {
+  private final Path dir;
+  private final Path socket;
+  private final String prefix;
+  private final Path cgroupRoot = Path.of("/sys/fs/cgroup");
+  private Process process;
+  private ManagedChannel channel;
+  private EpollEventLoopGroup group;
+
+  private AgentProcess(Path dir, String prefix) {
+    this.dir = dir;
+    this.socket = dir.resolve("berthd.sock");
+    this.prefix = prefix;
+  }
+
+  /** Starts a fresh agent. */
+  public static AgentProcess start() throws Exception {
+    String rnd = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
+    // Short paths: a unix socket path must stay under 108 bytes.
+    Path dir = Files.createTempDirectory(Path.of("/tmp"), "bt");
+    AgentProcess a = new AgentProcess(dir, "bt-" + rnd);
+    try {
+      a.launch();
+    } catch (Exception e) {
+      a.close();
+      throw e;
+    }
+    return a;
+  }
+
+  public Path dataDir() {
+    return dir.resolve("data");
+  }
+
+  public Path socket() {
+    return socket;
+  }
+
+  public String prefix() {
+    return prefix;
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  /** Starts (or restarts) the berthd process and waits until it answers. */
+  public void launch() throws Exception {
+    String launcher = System.getProperty("berth.launcher");
+    List<String> cmd = new ArrayList<>(List.of(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        "-cp", System.getProperty("java.class.path"),
+        "dev.berth.agent.AgentMain",
+        "--data-dir", dataDir().toString(),
+        "--socket", socket.toString(),
+        "--prefix", prefix,
+        "--launcher", launcher));
+    process = new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(dir.resolve("berthd.log").toFile())
+        .start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!Files.exists(socket) || !answers()) {
+      if (!process.isAlive()) {
+        throw new IllegalStateException("berthd exited: " + Files.readString(dir.resolve("berthd.log")));
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("berthd did not answer within 30 s: " + Files.readString(dir.resolve("berthd.log")));
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  private boolean answers() {
+    try {
+      containers().list(ListContainersRequest.getDefaultInstance());
+      return true;
+    } catch (RuntimeException e) {
+      closeChannel();
+      return false;
+    }
+  }
+
+  public ManagedChannel channel() {
+    if (channel == null) {
+      group = new EpollEventLoopGroup(1);
+      channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+          .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
+    }
+    return channel;
+  }
+
+  public ContainerServiceGrpc.ContainerServiceBlockingStub containers() {
+    return ContainerServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(60, TimeUnit.SECONDS);
+  }
+
+  public ContainerServiceGrpc.ContainerServiceStub containersAsync() {
+    return ContainerServiceGrpc.newStub(channel());
+  }
+
+  /** Imports the busybox test image under {@code name}. */
+  public Image importBusybox(String name) throws Exception {
+    CompletableFuture<Image> done = new CompletableFuture<>();
+    StreamObserver<ImportChunk> in = ImageServiceGrpc.newStub(channel()).import_(new StreamObserver<>() {
+      @Override
+      public void onNext(Image value) {
+        done.complete(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        done.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {}
+    });
+    in.onNext(ImportChunk.newBuilder().setHeader(ImportHeader.newBuilder().setReference(name).addCmd("/bin/sh")).build());
+    byte[] tar = BusyboxImage.tar();
+    for (int off = 0; off < tar.length; off += 1 << 16) {
+      in.onNext(ImportChunk.newBuilder().setData(ByteString.copyFrom(tar, off, Math.min(1 << 16, tar.length - off))).build());
+    }
+    in.onCompleted();
+    return done.get(60, TimeUnit.SECONDS);
+  }
+
+  /** kill -9 of the agent alone: its containers and their shims keep running. */
+  public void killHard() throws InterruptedException {
+    closeChannel();
+    process.destroyForcibly();
+    process.waitFor(10, TimeUnit.SECONDS);
+  }
+
+  private void closeChannel() {
+    if (channel != null) {
+      channel.shutdownNow();
+      channel = null;
+    }
+    if (group != null) {
+      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      group = null;
+    }
+  }
+
+  /** Cgroup directories of this agent, in every hierarchy, for leak checks. */
+  public List<Path> cgroupDirs() throws IOException {
+    List<Path> found = new ArrayList<>();
+    try (Stream<Path> s = Files.list(cgroupRoot)) {
+      for (Path h : (Iterable<Path>) s::iterator) {
+        Path p = h.resolve(prefix);
+        if (Files.isDirectory(p)) {
+          try (Stream<Path> w = Files.walk(p)) {
+            w.filter(Files::isDirectory).forEach(found::add);
+          }
+        }
+      }
+    }
+    return found;
+  }
+
+  /** Mount points below this agent's directory, for leak checks. */
+  public List<String> mounts() throws IOException {
+    String d = dir.toString() + "/";
+    return Files.readAllLines(Path.of("/proc/self/mountinfo")).stream()
+        .map(l -> l.split(" ")[4]).filter(m -> m.startsWith(d)).toList();
+  }
+
+  @Override
+  public void close() throws Exception {
+    try {
+      if (process != null && process.isAlive()) {
+        try {
+          for (var c : containers().list(ListContainersRequest.newBuilder().setAll(true).build()).getContainersList()) {
+            containers().remove(RemoveContainerRequest.newBuilder().setId(c.getId()).setForce(true).build());
+          }
+        } catch (RuntimeException e) {
+          // fall through to the hard cleanup below
+        }
+      }
+    } finally {
+      closeChannel();
+      if (process != null) {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+      }
+      hardCleanup();
+    }
+  }
+
+  /** Whatever is left (a test that failed midway): kill processes in our cgroups, unmount, delete. */
+  private void hardCleanup() throws IOException, InterruptedException {
+    List<Path> cgs = cgroupDirs();
+    for (Path cg : cgs) {
+      Path procs = cg.resolve("cgroup.procs");
+      if (Files.exists(procs)) {
+        for (String pid : Files.readAllLines(procs)) {
+          new ProcessBuilder("kill", "-9", pid.trim()).start().waitFor();
+        }
+      }
+    }
+    List<String> mounts = new ArrayList<>(mounts());
+    mounts.sort(Comparator.reverseOrder());
+    for (String m : mounts) {
+      new ProcessBuilder("umount", "-l", m).start().waitFor();
+    }
+    cgs.sort(Comparator.comparing(Path::getNameCount).reversed());
+    for (Path cg : cgs) {
+      for (int i = 0; i < 50 && Files.exists(cg); i++) {
+        try {
+          Files.delete(cg);
+        } catch (IOException e) {
+          Thread.sleep(20);
+        }
+      }
+    }
+    if (mounts().isEmpty()) {
+      try (Stream<Path> w = Files.walk(dir)) {
+        for (Path p : (Iterable<Path>) w.sorted(Comparator.reverseOrder())::iterator) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+  }
+}

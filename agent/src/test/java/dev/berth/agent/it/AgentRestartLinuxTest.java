@@ -1,0 +1,76 @@
+package dev.berth.agent.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerRef;
+import dev.berth.proto.v1.ContainerSpec;
+import dev.berth.proto.v1.ContainerStatus;
+import dev.berth.proto.v1.CreateContainerRequest;
+import dev.berth.proto.v1.LogEntry;
+import dev.berth.proto.v1.LogsRequest;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** kill -9 of berthd leaves its containers running; the next berthd re-adopts them. */
+@Tag("linux")
+@Timeout(120)
+class AgentRestartLinuxTest {
+  AgentProcess agent;
+
+  @AfterEach
+  void cleanup() throws Exception {
+    if (agent != null) {
+      agent.close();
+      assertTrue(agent.cgroupDirs().isEmpty(), "cgroups left behind: " + agent.cgroupDirs());
+      assertTrue(agent.mounts().isEmpty(), "mounts left behind: " + agent.mounts());
+    }
+  }
+
+  @Test
+  void containersSurviveAKilledAgentAndAreReadopted() throws Exception {
+    assumeTrue(Linux.isRoot(), "needs root for namespaces, cgroups and mounts");
+    assumeTrue(BusyboxImage.available(), "needs Debian's busybox-static at /bin/busybox");
+    agent = AgentProcess.start();
+    agent.importBusybox("busybox");
+    Container ticker = start(ContainerSpec.newBuilder().setImage("busybox").setName("ticker")
+        .addAllCmd(List.of("sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done")));
+    Container quitter = start(ContainerSpec.newBuilder().setImage("busybox").setName("quitter")
+        .addAllCmd(List.of("sh", "-c", "sleep 1; exit 3")));
+    Thread.sleep(300);
+
+    agent.killHard();
+    Thread.sleep(1500); // the quitter ends while no agent is there
+    assertTrue(ProcessHandle.of(ticker.getPid()).map(ProcessHandle::isAlive).orElse(false), "the container died with the agent");
+
+    agent.launch();
+    Container t = agent.containers().inspect(ContainerRef.newBuilder().setId("ticker").build());
+    assertEquals(ContainerStatus.RUNNING, t.getStatus());
+    agent.containers().wait(ContainerRef.newBuilder().setId("quitter").build());
+    Container q = agent.containers().inspect(ContainerRef.newBuilder().setId("quitter").build());
+    assertEquals(ContainerStatus.EXITED, q.getStatus());
+    assertEquals(3, q.getExitCode());
+
+    int before = logLines("ticker");
+    Thread.sleep(500);
+    int after = logLines("ticker");
+    assertTrue(after > before && before > 10, "logs did not continue: " + before + " → " + after);
+  }
+
+  private Container start(ContainerSpec.Builder spec) {
+    Container c = agent.containers().create(CreateContainerRequest.newBuilder().setSpec(spec).build());
+    return agent.containers().start(ContainerRef.newBuilder().setId(c.getId()).build());
+  }
+
+  private int logLines(String id) {
+    List<LogEntry> l = new ArrayList<>();
+    agent.containers().logs(LogsRequest.newBuilder().setId(id).setTail(-1).build()).forEachRemaining(l::add);
+    return l.size();
+  }
+}
