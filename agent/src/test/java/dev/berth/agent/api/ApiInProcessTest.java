@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.google.protobuf.ByteString;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
+import dev.berth.agent.it.AgentProcess;
 import dev.berth.agent.it.Attached;
 import dev.berth.agent.it.BusyboxImage;
 import dev.berth.agent.runtime.ContainerRuntime;
@@ -23,8 +23,6 @@ import dev.berth.proto.v1.ExitStatus;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.ImageRef;
 import dev.berth.proto.v1.ImageServiceGrpc;
-import dev.berth.proto.v1.ImportChunk;
-import dev.berth.proto.v1.ImportHeader;
 import dev.berth.proto.v1.ListContainersRequest;
 import dev.berth.proto.v1.ListImagesRequest;
 import dev.berth.proto.v1.RemoveContainerRequest;
@@ -37,13 +35,10 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
-import io.grpc.stub.StreamObserver;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -99,25 +94,7 @@ class ApiInProcessTest {
   }
 
   private void importBusybox() throws Exception {
-    CompletableFuture<Image> done = new CompletableFuture<>();
-    StreamObserver<ImportChunk> in = ImageServiceGrpc.newStub(channel).import_(new StreamObserver<>() {
-      @Override
-      public void onNext(Image value) {
-        done.complete(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        done.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    });
-    in.onNext(ImportChunk.newBuilder().setHeader(ImportHeader.newBuilder().setReference("busybox").addCmd("/bin/sh")).build());
-    in.onNext(ImportChunk.newBuilder().setData(ByteString.copyFrom(BusyboxImage.tar())).build());
-    in.onCompleted();
-    done.get(30, TimeUnit.SECONDS);
+    AgentProcess.importTar(channel, "busybox", BusyboxImage.tar());
   }
 
   Container create(ContainerSpec.Builder spec) {

@@ -134,8 +134,13 @@ public final class AgentProcess implements AutoCloseable {
 
   /** Imports the busybox test image under {@code name}. */
   public Image importBusybox(String name) throws Exception {
+    return importTar(channel(), name, BusyboxImage.tar());
+  }
+
+  /** Streams a rootfs tarball through ImageService.Import in 64 KiB chunks, as the CLI does. */
+  public static Image importTar(ManagedChannel channel, String name, byte[] tar) throws Exception {
     CompletableFuture<Image> done = new CompletableFuture<>();
-    StreamObserver<ImportChunk> in = ImageServiceGrpc.newStub(channel()).import_(new StreamObserver<>() {
+    StreamObserver<ImportChunk> in = ImageServiceGrpc.newStub(channel).import_(new StreamObserver<>() {
       @Override
       public void onNext(Image value) {
         done.complete(value);
@@ -150,7 +155,6 @@ public final class AgentProcess implements AutoCloseable {
       public void onCompleted() {}
     });
     in.onNext(ImportChunk.newBuilder().setHeader(ImportHeader.newBuilder().setReference(name).addCmd("/bin/sh")).build());
-    byte[] tar = BusyboxImage.tar();
     for (int off = 0; off < tar.length; off += 1 << 16) {
       in.onNext(ImportChunk.newBuilder().setData(ByteString.copyFrom(tar, off, Math.min(1 << 16, tar.length - off))).build());
     }
