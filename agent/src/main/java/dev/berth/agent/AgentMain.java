@@ -43,6 +43,8 @@ import picocli.CommandLine.Option;
 public final class AgentMain implements Callable<Integer> {
   public static final String VERSION = "0.1.0";
   private static final Logger LOG = Logger.getLogger(AgentMain.class.getName());
+  /** Held so that its level sticks (the log manager keeps loggers only weakly). */
+  private static final Logger NETTY_BOOTSTRAP = Logger.getLogger("io.grpc.netty.shaded.io.netty.bootstrap");
 
   @Option(names = "--data-dir", description = "Where the agent keeps its state (default: ${DEFAULT-VALUE}).")
   Path dataDir = Path.of("/var/lib/berth");
@@ -110,6 +112,9 @@ public final class AgentMain implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
+    // Netty's server sets SO_KEEPALIVE on every accepted channel; unix sockets do not know it
+    // and each connection would log a warning.
+    NETTY_BOOTSTRAP.setLevel(java.util.logging.Level.SEVERE);
     int code = new CommandLine(new AgentMain()).execute(args);
     if (code != 0) {
       System.exit(code);

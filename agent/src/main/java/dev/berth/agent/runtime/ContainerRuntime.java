@@ -543,9 +543,9 @@ public final class ContainerRuntime implements AutoCloseable {
       if (!c.state.running()) {
         return;
       }
-      waitForShim(c);
       ContainerState s = c.state;
       Path exitFile = c.dir.resolve("exit.json");
+      awaitExitFile(exitFile, s.shimPid());
       try {
         if (Files.exists(exitFile)) {
           JsonNode e = json.readTree(exitFile.toFile());
@@ -576,21 +576,19 @@ public final class ContainerRuntime implements AutoCloseable {
     }
   }
 
-  /** The shim writes exit.json before it says so; give a dying shim a moment to finish exiting. */
-  private static void waitForShim(Container c) {
-    int pid = c.state.shimPid();
-    if (pid <= 0) {
-      return;
-    }
-    ProcessHandle.of(pid).ifPresent(h -> {
+  /**
+   * The shim writes exit.json before it reports the exit, so it is there when the report is;
+   * when the watch connection merely broke, give a shim that is still finishing a moment.
+   */
+  private static void awaitExitFile(Path exitFile, int shimPid) {
+    for (int i = 0; i < 100 && !Files.exists(exitFile) && shimPid > 0 && Files.exists(Path.of("/proc", String.valueOf(shimPid))); i++) {
       try {
-        h.onExit().get(2, TimeUnit.SECONDS);
+        Thread.sleep(5);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-      } catch (ExecutionException | TimeoutException e) {
-        LOG.fine("shim " + pid + " still running after its container exited");
+        return;
       }
-    });
+    }
   }
 
   private boolean oomKilled(Container c) {
