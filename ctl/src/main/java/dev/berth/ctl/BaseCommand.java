@@ -1,0 +1,74 @@
+package dev.berth.ctl;
+
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Option;
+
+/** A subcommand: runs against {@link Cli} and turns failures into docker's messages and exit codes. */
+abstract class BaseCommand implements Callable<Integer> {
+  final Cli cli;
+
+  @Option(names = "--help", usageHelp = true, description = "Print usage")
+  boolean help;
+
+  BaseCommand(Cli cli) {
+    this.cli = cli;
+  }
+
+  /** The command's work; returns the exit code. */
+  abstract int run() throws Exception;
+
+  /** The exit code when the daemon refused or cannot be reached (docker run: 125). */
+  int failureCode() {
+    return 1;
+  }
+
+  @Override
+  public final Integer call() throws Exception {
+    try {
+      return run();
+    } catch (StatusRuntimeException e) {
+      cli.report(e);
+      return failureCode();
+    } catch (CliException e) {
+      cli.out.flush();
+      cli.err.println(e.getMessage());
+      return e.exitCode;
+    } catch (IOException | UncheckedIOException e) {
+      cli.out.flush();
+      cli.err.println("Error: " + e.getMessage());
+      return failureCode();
+    } finally {
+      cli.out.flush();
+    }
+  }
+
+  /** An action on one container or image named on the command line. */
+  interface Each {
+    void apply(String ref);
+  }
+
+  /**
+   * Applies {@code action} to every reference like docker does: failures are reported as they
+   * happen, the others still run, and the exit code is 1 if any failed. An unreachable daemon
+   * stops at the first.
+   */
+  int each(List<String> refs, Each action) {
+    int code = 0;
+    for (String ref : refs) {
+      try {
+        action.apply(ref);
+        cli.out.flush();
+      } catch (StatusRuntimeException e) {
+        code = 1;
+        if (!cli.report(e)) {
+          break;
+        }
+      }
+    }
+    return code;
+  }
+}

@@ -1,0 +1,129 @@
+package dev.berth.ctl;
+
+import dev.berth.proto.v1.ContainerServiceGrpc;
+import dev.berth.proto.v1.ImageServiceGrpc;
+import dev.berth.proto.v1.SystemServiceGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import java.io.BufferedOutputStream;
+import java.io.FileDescriptor;
+import java.io.FileInputStream;
+import java.io.FileOutputStream;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.ZoneId;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * One invocation's world: its streams, environment, clock, terminal and the channel to the
+ * daemon (opened on first use). Tests build one around buffers and an in-process channel.
+ */
+final class Cli implements AutoCloseable {
+  final PrintStream out;
+  final PrintStream err;
+  final InputStream in;
+  final Map<String, String> env;
+  final Clock clock;
+  private final ZoneId zone;
+  final Terminal terminal;
+  private final Function<DaemonAddress, ManagedChannel> connector;
+  private String host;
+  private ManagedChannel channel;
+
+  /**
+   * @param zone where dates are printed; null: the system's, looked up when first needed (the
+   *     time-zone database costs ~15 ms to load, and `ps` never needs it)
+   * @param connector opens the channel for an address; null: {@link DaemonAddress#connect}
+   */
+  Cli(PrintStream out, PrintStream err, InputStream in, Map<String, String> env, Clock clock,
+      ZoneId zone, Terminal terminal, Function<DaemonAddress, ManagedChannel> connector) {
+    this.out = out;
+    this.err = err;
+    this.in = in;
+    this.env = env;
+    this.clock = clock;
+    this.zone = zone;
+    this.terminal = terminal;
+    this.connector = connector;
+  }
+
+  /** The real process: fd 0/1/2 (stdout buffered, flushed by the commands), the system clock. */
+  static Cli forProcess() {
+    PrintStream out = new PrintStream(new BufferedOutputStream(new FileOutputStream(FileDescriptor.out), 1 << 16), false, StandardCharsets.UTF_8);
+    PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+    return new Cli(out, err, new FileInputStream(FileDescriptor.in), System.getenv(),
+        Clock.systemUTC(), null, Terminal.system(), null);
+  }
+
+  ZoneId zone() {
+    return zone != null ? zone : ZoneId.systemDefault();
+  }
+
+  /** -H; null falls back to BERTH_HOST, then the default socket. */
+  void host(String host) {
+    this.host = host;
+  }
+
+  DaemonAddress address() {
+    return DaemonAddress.parse(host != null ? host : env.get("BERTH_HOST"));
+  }
+
+  ManagedChannel channel() {
+    if (channel == null) {
+      DaemonAddress a = address();
+      channel = connector != null ? connector.apply(a) : a.connect();
+    }
+    return channel;
+  }
+
+  ContainerServiceGrpc.ContainerServiceBlockingStub containers() {
+    return ContainerServiceGrpc.newBlockingStub(channel());
+  }
+
+  ContainerServiceGrpc.ContainerServiceStub containersAsync() {
+    return ContainerServiceGrpc.newStub(channel());
+  }
+
+  ImageServiceGrpc.ImageServiceBlockingStub images() {
+    return ImageServiceGrpc.newBlockingStub(channel());
+  }
+
+  ImageServiceGrpc.ImageServiceStub imagesAsync() {
+    return ImageServiceGrpc.newStub(channel());
+  }
+
+  SystemServiceGrpc.SystemServiceBlockingStub systemService() {
+    return SystemServiceGrpc.newBlockingStub(channel());
+  }
+
+  /** Prints a failed call the way docker does and tells whether the daemon was reachable at all. */
+  boolean report(StatusRuntimeException e) {
+    out.flush();
+    if (DaemonAddress.permissionDenied(e)) {
+      err.println("permission denied while trying to connect to the Berth daemon socket at "
+          + address().display());
+      return false;
+    }
+    if (DaemonAddress.unreachable(e)) {
+      err.println("Cannot connect to the Berth daemon at " + address().display() + ". Is berthd running?");
+      return false;
+    }
+    String d = e.getStatus().getDescription();
+    err.println("Error response from daemon: " + (d != null && !d.isEmpty() ? d : e.getStatus().getCode().toString()));
+    return true;
+  }
+
+  /** Flushes and drops the channel without waiting for it: the process is about to exit. */
+  @Override
+  public void close() {
+    out.flush();
+    err.flush();
+    if (channel != null) {
+      channel.shutdownNow();
+      channel = null;
+    }
+  }
+}

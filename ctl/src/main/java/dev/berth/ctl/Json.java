@@ -1,0 +1,171 @@
+package dev.berth.ctl;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.DefaultIndenter;
+import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
+import com.fasterxml.jackson.core.util.Separators;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectWriter;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerSpec;
+import dev.berth.proto.v1.Image;
+import dev.berth.proto.v1.ImageConfig;
+import java.io.UncheckedIOException;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * JSON as docker prints it: inspect's documents with docker's field names (mapped by hand, since
+ * protobuf-java-util is not available), pretty-printed with four-space indents.
+ */
+final class Json {
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+  private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+  private static final ObjectWriter PRETTY = MAPPER.writer(new DefaultPrettyPrinter(
+      Separators.createDefaultInstance()
+          .withObjectFieldValueSpacing(Separators.Spacing.AFTER)
+          .withObjectEmptySeparator("")
+          .withArrayEmptySeparator(""))
+      .withObjectIndenter(new DefaultIndenter("    ", "\n"))
+      .withArrayIndenter(new DefaultIndenter("    ", "\n")));
+
+  private Json() {
+  }
+
+  static String compact(Object value) {
+    try {
+      return MAPPER.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  static String pretty(Object value) {
+    try {
+      return PRETTY.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  static ArrayNode array() {
+    return NODES.arrayNode();
+  }
+
+  static ArrayNode strings(List<String> values) {
+    ArrayNode a = NODES.arrayNode();
+    values.forEach(a::add);
+    return a;
+  }
+
+  static ObjectNode stringMap(Map<String, String> m) {
+    ObjectNode o = NODES.objectNode();
+    new TreeMap<>(m).forEach(o::put);
+    return o;
+  }
+
+  /** A Container the way `docker inspect` shows one. */
+  static ObjectNode container(Container c) {
+    ContainerSpec spec = c.getSpec();
+    ObjectNode o = NODES.objectNode();
+    o.put("Id", c.getId());
+    o.put("Created", Format.rfc3339(c.getCreatedAtUnixNanos(), false));
+    List<String> argv = c.getPathAndArgsList();
+    o.put("Path", argv.isEmpty() ? "" : argv.get(0));
+    o.set("Args", strings(argv.isEmpty() ? List.of() : argv.subList(1, argv.size())));
+    ObjectNode state = o.putObject("State");
+    state.put("Status", Format.state(c));
+    state.put("Running", c.getStatus() == dev.berth.proto.v1.ContainerStatus.RUNNING);
+    state.put("Paused", false);
+    state.put("Restarting", false);
+    state.put("OOMKilled", c.getOomKilled());
+    state.put("Dead", false);
+    state.put("Pid", c.getPid());
+    state.put("ExitCode", c.getExitCode());
+    state.put("Error", c.getError());
+    state.put("StartedAt", Format.rfc3339(c.getStartedAtUnixNanos(), false));
+    state.put("FinishedAt", Format.rfc3339(c.getFinishedAtUnixNanos(), false));
+    state.put("ExitUnknown", c.getExitUnknown());
+    o.put("Image", c.getImageId());
+    o.put("LogPath", c.getLogPath());
+    o.put("Name", "/" + c.getName());
+    ObjectNode host = o.putObject("HostConfig");
+    ObjectNode log = host.putObject("LogConfig");
+    log.put("Type", "json-file");
+    ObjectNode logOpts = log.putObject("Config");
+    if (!spec.getLogConfig().getMaxSize().isEmpty()) {
+      logOpts.put("max-size", spec.getLogConfig().getMaxSize());
+    }
+    if (spec.getLogConfig().getMaxFile() != 0) {
+      logOpts.put("max-file", Integer.toString(spec.getLogConfig().getMaxFile()));
+    }
+    host.put("AutoRemove", spec.getAutoRemove());
+    host.set("SecurityOpt", spec.getSecurityOptCount() == 0 ? null : strings(spec.getSecurityOptList()));
+    host.put("Memory", c.getMemoryLimitBytes());
+    host.put("NanoCpus", c.getCpuPeriodMicros() > 0 ? c.getCpuQuotaMicros() * 1_000_000_000L / c.getCpuPeriodMicros() : 0);
+    host.put("CpuPeriod", c.getCpuPeriodMicros());
+    host.put("CpuQuota", c.getCpuQuotaMicros());
+    host.put("PidsLimit", c.getPidsLimit());
+    host.put("CgroupParent", c.getCgroupPath());
+    ObjectNode config = o.putObject("Config");
+    config.put("Hostname", c.getHostname());
+    config.put("User", c.getUser());
+    config.put("Tty", spec.getTty());
+    config.put("OpenStdin", spec.getOpenStdin());
+    config.set("Env", strings(c.getEnvList()));
+    config.set("Cmd", spec.getCmdCount() == 0 ? null : strings(spec.getCmdList()));
+    config.put("Image", c.getImage());
+    config.put("WorkingDir", c.getWorkingDir());
+    config.set("Entrypoint", spec.getEntrypointSet() ? strings(spec.getEntrypointList()) : null);
+    config.set("Labels", stringMap(c.getLabelsMap()));
+    if (!spec.getStopSignal().isEmpty()) {
+      config.put("StopSignal", spec.getStopSignal());
+    }
+    if (spec.getStopTimeout() != 0) {
+      config.put("StopTimeout", spec.getStopTimeout());
+    }
+    ObjectNode berth = o.putObject("Berth");
+    berth.put("Command", c.getCommand());
+    berth.put("Rootfs", c.getRootfs());
+    berth.put("CgroupPath", c.getCgroupPath());
+    return o;
+  }
+
+  /** An Image the way `docker image inspect` shows one. */
+  static ObjectNode image(Image i) {
+    ImageConfig cfg = i.getConfig();
+    ObjectNode o = NODES.objectNode();
+    o.put("Id", i.getId());
+    o.set("RepoTags", strings(i.getRepoTagsList()));
+    o.put("Created", Format.rfc3339(i.getCreatedUnixNanos(), false));
+    o.put("Size", i.getSizeBytes());
+    o.put("Os", i.getOs());
+    o.put("Architecture", i.getArchitecture());
+    ObjectNode config = o.putObject("Config");
+    config.put("User", cfg.getUser());
+    config.set("Env", cfg.getEnvCount() == 0 ? null : strings(cfg.getEnvList()));
+    config.set("Cmd", cfg.getCmdCount() == 0 ? null : strings(cfg.getCmdList()));
+    config.set("Entrypoint", cfg.getEntrypointCount() == 0 ? null : strings(cfg.getEntrypointList()));
+    config.put("WorkingDir", cfg.getWorkingDir());
+    config.set("Labels", cfg.getLabelsCount() == 0 ? null : stringMap(cfg.getLabelsMap()));
+    if (!cfg.getStopSignal().isEmpty()) {
+      config.put("StopSignal", cfg.getStopSignal());
+    }
+    if (cfg.getExposedPortsCount() > 0) {
+      ObjectNode ports = config.putObject("ExposedPorts");
+      cfg.getExposedPortsList().forEach(ports::putObject);
+    }
+    if (cfg.getVolumesCount() > 0) {
+      ObjectNode volumes = config.putObject("Volumes");
+      cfg.getVolumesList().forEach(volumes::putObject);
+    }
+    ObjectNode rootfs = o.putObject("RootFS");
+    rootfs.put("Type", "layers");
+    rootfs.set("Layers", strings(i.getLayersList()));
+    return o;
+  }
+}

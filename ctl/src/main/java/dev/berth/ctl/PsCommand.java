@@ -1,0 +1,93 @@
+package dev.berth.ctl;
+
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ListContainersRequest;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** `ps`: the table, ids only, or one JSON object per line. The table path stays free of Jackson. */
+@Command(name = "ps", description = "List containers")
+final class PsCommand extends BaseCommand {
+  @Option(names = {"-a", "--all"}, description = "Show all containers (default shows just running)")
+  boolean all;
+
+  @Option(names = {"-q", "--quiet"}, description = "Only display container IDs")
+  boolean quiet;
+
+  @Option(names = "--no-trunc", description = "Don't truncate output")
+  boolean noTrunc;
+
+  @Option(names = "--format", paramLabel = "FORMAT", description = "Output format: table (default) or json")
+  String format = "table";
+
+  PsCommand(Cli cli) {
+    super(cli);
+  }
+
+  @Override
+  int run() {
+    if (!format.equals("table") && !format.equals("json")) {
+      throw new CliException("unsupported format \"" + format + "\": use table or json", 1);
+    }
+    List<Container> containers = cli.containers()
+        .list(ListContainersRequest.newBuilder().setAll(all).build()).getContainersList();
+    if (quiet) {
+      for (Container c : containers) {
+        cli.out.println(id(c));
+      }
+    } else if (format.equals("json")) {
+      for (Container c : containers) {
+        cli.out.println(Json.compact(row(c)));
+      }
+    } else {
+      Table t = new Table("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES");
+      for (Container c : containers) {
+        t.add(id(c), image(c), command(c), Format.ago(c.getCreatedAtUnixNanos(), cli.clock),
+            Format.status(c, cli.clock), name(c));
+      }
+      t.print(cli.out);
+    }
+    return 0;
+  }
+
+  private String id(Container c) {
+    return noTrunc ? c.getId() : Format.shortId(c.getId());
+  }
+
+  private String image(Container c) {
+    String image = c.getImage().isEmpty() ? c.getImageId() : c.getImage();
+    return !noTrunc && image.startsWith("sha256:") ? Format.shortId(image) : image;
+  }
+
+  private String command(Container c) {
+    String cmd = c.getCommand().isEmpty() ? String.join(" ", c.getPathAndArgsList()) : c.getCommand();
+    return Format.quote(noTrunc ? cmd : Format.ellipsis(cmd, 20));
+  }
+
+  private static String name(Container c) {
+    String n = c.getName();
+    return n.startsWith("/") ? n.substring(1) : n;
+  }
+
+  /** docker's {{json .}} of a ps row: string values, keys in alphabetical order. */
+  private Map<String, String> row(Container c) {
+    Map<String, String> m = new TreeMap<>();
+    m.put("Command", command(c));
+    m.put("CreatedAt", Format.goTime(c.getCreatedAtUnixNanos(), cli.zone()));
+    m.put("ID", id(c));
+    m.put("Image", image(c));
+    StringBuilder labels = new StringBuilder();
+    for (Map.Entry<String, String> l : new TreeMap<>(c.getLabelsMap()).entrySet()) {
+      labels.append(labels.length() == 0 ? "" : ",").append(l.getKey()).append('=').append(l.getValue());
+    }
+    m.put("Labels", labels.toString());
+    m.put("Names", name(c));
+    m.put("RunningFor", Format.ago(c.getCreatedAtUnixNanos(), cli.clock));
+    m.put("State", Format.state(c));
+    m.put("Status", Format.status(c, cli.clock));
+    return m;
+  }
+}

@@ -1,0 +1,233 @@
+package dev.berth.ctl;
+
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerRef;
+import dev.berth.proto.v1.ContainerSpec;
+import dev.berth.proto.v1.CreateContainerRequest;
+import dev.berth.proto.v1.ExitStatus;
+import dev.berth.proto.v1.LogConfig;
+import dev.berth.proto.v1.RemoveContainerRequest;
+import dev.berth.proto.v1.Resources;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** `create` and `run`: the container flags docker has, turned into a {@link ContainerSpec}. */
+final class RunCommands {
+  private RunCommands() {
+  }
+
+  /** The flags `create` and `run` share. Option parsing stops at IMAGE (see {@link Main}). */
+  abstract static class ContainerFlags extends BaseCommand {
+    @Spec
+    CommandSpec commandSpec;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "Assign a name to the container")
+    String name;
+
+    @Option(names = {"-e", "--env"}, paramLabel = "KEY[=VALUE]", description = "Set an environment variable; KEY alone takes it from this environment")
+    List<String> env = new ArrayList<>();
+
+    @Option(names = "--env-file", paramLabel = "FILE", description = "Read environment variables from a file")
+    List<Path> envFiles = new ArrayList<>();
+
+    @Option(names = {"-w", "--workdir"}, paramLabel = "DIR", description = "Working directory inside the container")
+    String workdir;
+
+    @Option(names = {"-u", "--user"}, paramLabel = "USER", description = "Username or UID (format: <name|uid>[:<group|gid>])")
+    String user;
+
+    @Option(names = {"-h", "--hostname"}, paramLabel = "NAME", description = "Container host name")
+    String hostname;
+
+    @Option(names = "--entrypoint", paramLabel = "CMD", description = "Overwrite the default ENTRYPOINT of the image (\"\" clears it)")
+    String entrypoint;
+
+    @Option(names = {"-m", "--memory"}, paramLabel = "BYTES", description = "Memory limit, e.g. 512m, 1g")
+    String memory;
+
+    @Option(names = "--cpus", paramLabel = "N", description = "Number of CPUs, e.g. 0.5")
+    String cpus;
+
+    @Option(names = "--pids-limit", paramLabel = "N", description = "Tune container pids limit (-1 for unlimited)")
+    long pidsLimit;
+
+    @Option(names = {"-i", "--interactive"}, description = "Keep STDIN open even if not attached")
+    boolean interactive;
+
+    @Option(names = {"-t", "--tty"}, description = "Allocate a pseudo-TTY")
+    boolean tty;
+
+    @Option(names = "--rm", description = "Automatically remove the container when it exits")
+    boolean autoRemove;
+
+    @Option(names = "--security-opt", paramLabel = "OPT", description = "Security options, e.g. seccomp=unconfined")
+    List<String> securityOpts = new ArrayList<>();
+
+    @Option(names = {"-l", "--label"}, paramLabel = "KEY=VALUE", description = "Set metadata on a container")
+    List<String> labels = new ArrayList<>();
+
+    @Option(names = "--log-opt", paramLabel = "OPT", description = "Log driver options: max-size=10m, max-file=3")
+    List<String> logOpts = new ArrayList<>();
+
+    @Option(names = "--stop-signal", paramLabel = "SIGNAL", description = "Signal to stop the container")
+    String stopSignal;
+
+    @Option(names = "--stop-timeout", paramLabel = "SECONDS", description = "Timeout to stop a container, in seconds")
+    int stopTimeout;
+
+    @Parameters(index = "0", paramLabel = "IMAGE", description = "The image to run")
+    String image;
+
+    @Parameters(index = "1..*", paramLabel = "COMMAND", description = "The command and its arguments")
+    List<String> command = new ArrayList<>();
+
+    ContainerFlags(Cli cli) {
+      super(cli);
+    }
+
+    @Override
+    int failureCode() {
+      return 125;
+    }
+
+    /** The request the flags describe; bad flag values are usage errors (exit 125). */
+    ContainerSpec containerSpec() throws IOException {
+      ContainerSpec.Builder s = ContainerSpec.newBuilder().setImage(image).addAllCmd(command)
+          .setTty(tty).setOpenStdin(interactive).setAutoRemove(autoRemove)
+          .addAllSecurityOpt(securityOpts).setStopTimeout(stopTimeout);
+      try {
+        s.addAllEnv(EnvVars.resolve(env, envFiles, cli.env));
+      } catch (IOException e) {
+        throw new ParameterException(commandSpec.commandLine(), e.getMessage(), e);
+      }
+      if (name != null) {
+        s.setName(name);
+      }
+      if (entrypoint != null) {
+        s.setEntrypointSet(true);
+        if (!entrypoint.isEmpty()) {
+          s.addEntrypoint(entrypoint);
+        }
+      }
+      if (workdir != null) {
+        s.setWorkingDir(workdir);
+      }
+      if (user != null) {
+        s.setUser(user);
+      }
+      if (hostname != null) {
+        s.setHostname(hostname);
+      }
+      if (stopSignal != null) {
+        s.setStopSignal(stopSignal);
+      }
+      if (memory != null || cpus != null || pidsLimit != 0) {
+        Resources.Builder r = Resources.newBuilder().setPidsLimit(pidsLimit);
+        if (memory != null) {
+          r.setMemory(memory);
+        }
+        if (cpus != null) {
+          r.setCpus(cpus);
+        }
+        s.setResources(r);
+      }
+      for (String l : labels) {
+        int eq = l.indexOf('=');
+        s.putLabels(eq < 0 ? l : l.substring(0, eq), eq < 0 ? "" : l.substring(eq + 1));
+      }
+      if (!logOpts.isEmpty()) {
+        s.setLogConfig(logConfig());
+      }
+      return s.build();
+    }
+
+    private LogConfig logConfig() {
+      LogConfig.Builder b = LogConfig.newBuilder();
+      for (String opt : logOpts) {
+        int eq = opt.indexOf('=');
+        String key = eq < 0 ? opt : opt.substring(0, eq);
+        String value = eq < 0 ? "" : opt.substring(eq + 1);
+        if (key.equals("max-size") && !value.isEmpty()) {
+          b.setMaxSize(value);
+        } else if (key.equals("max-file")) {
+          try {
+            b.setMaxFile(Integer.parseInt(value));
+          } catch (NumberFormatException e) {
+            throw new ParameterException(commandSpec.commandLine(), "invalid value for log opt 'max-file': '" + value + "'");
+          }
+        } else {
+          throw new ParameterException(commandSpec.commandLine(), "unknown log opt '" + key + "' for json-file log driver");
+        }
+      }
+      return b.build();
+    }
+
+    Container create() throws IOException {
+      return cli.containers().create(CreateContainerRequest.newBuilder().setSpec(containerSpec()).build());
+    }
+  }
+
+  @Command(name = "create", description = "Create a new container")
+  static final class Create extends ContainerFlags {
+    Create(Cli cli) {
+      super(cli);
+    }
+
+    @Override
+    int failureCode() {
+      return 1;  // docker create: daemon errors exit 1, flag errors 125
+    }
+
+    @Override
+    int run() throws IOException {
+      cli.out.println(create().getId());
+      return 0;
+    }
+  }
+
+  @Command(name = "run", description = "Create and run a new container from an image")
+  static final class Run extends ContainerFlags {
+    @Option(names = {"-d", "--detach"}, description = "Run container in background and print container ID")
+    boolean detach;
+
+    Run(Cli cli) {
+      super(cli);
+    }
+
+    @Override
+    int run() throws IOException, InterruptedException {
+      Container c = create();
+      if (detach) {
+        cli.containers().start(ContainerRef.newBuilder().setId(c.getId()).build());
+        cli.out.println(c.getId());
+        return 0;
+      }
+      try {
+        ExitStatus exit = StdioSession.attach(cli, c.getId(), interactive, tty, true);
+        return StdioSession.exitCode(cli, exit, 125);
+      } finally {
+        if (autoRemove) {
+          removeQuietly(c.getId());
+        }
+      }
+    }
+
+    /** --rm: the agent removes it too; whichever comes second finds nothing, which is fine. */
+    private void removeQuietly(String id) {
+      try {
+        cli.containers().remove(RemoveContainerRequest.newBuilder().setId(id).setForce(true).build());
+      } catch (StatusRuntimeException e) {
+        // already gone, or the daemon went away: nothing left to do
+      }
+    }
+  }
+}

@@ -1,0 +1,319 @@
+package dev.berth.ctl;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Message;
+import dev.berth.proto.v1.AttachInput;
+import dev.berth.proto.v1.AttachOutput;
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerRef;
+import dev.berth.proto.v1.ContainerServiceGrpc;
+import dev.berth.proto.v1.ContainerStatus;
+import dev.berth.proto.v1.CreateContainerRequest;
+import dev.berth.proto.v1.ExecInput;
+import dev.berth.proto.v1.ExitStatus;
+import dev.berth.proto.v1.Image;
+import dev.berth.proto.v1.ImageRef;
+import dev.berth.proto.v1.ImageServiceGrpc;
+import dev.berth.proto.v1.ImportChunk;
+import dev.berth.proto.v1.InfoRequest;
+import dev.berth.proto.v1.InfoResponse;
+import dev.berth.proto.v1.KillContainerRequest;
+import dev.berth.proto.v1.ListContainersRequest;
+import dev.berth.proto.v1.ListContainersResponse;
+import dev.berth.proto.v1.ListImagesRequest;
+import dev.berth.proto.v1.ListImagesResponse;
+import dev.berth.proto.v1.LogEntry;
+import dev.berth.proto.v1.LogsRequest;
+import dev.berth.proto.v1.RemoveContainerRequest;
+import dev.berth.proto.v1.RemoveContainerResponse;
+import dev.berth.proto.v1.RemoveImageRequest;
+import dev.berth.proto.v1.RemoveImageResponse;
+import dev.berth.proto.v1.StopContainerRequest;
+import dev.berth.proto.v1.SystemServiceGrpc;
+import dev.berth.proto.v1.WaitResponse;
+import io.grpc.BindableService;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The three services in memory, for the CLI's tests and the `berth ps` timing: containers and
+ * images are what the test put in, and every request is recorded in {@link #requests}.
+ */
+final class FakeDaemon {
+  /** Every request message in arrival order (streams: each client message). */
+  final List<Message> requests = new CopyOnWriteArrayList<>();
+  final Map<String, Container> containers = new LinkedHashMap<>();
+  final Map<String, Image> images = new LinkedHashMap<>();
+  final List<LogEntry> logs = new ArrayList<>();
+  /** What Attach and Exec print before echoing stdin. */
+  final List<AttachOutput> output = new ArrayList<>();
+  volatile ExitStatus exit = ExitStatus.newBuilder().setExitCode(0).build();
+  final ByteArrayOutputStream imported = new ByteArrayOutputStream();
+  volatile String createdId = "4f1c2b9a7d3e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
+
+  List<BindableService> services() {
+    return List.of(new Containers(), new Images(), new SystemInfo());
+  }
+
+  /** The recorded requests of one type. */
+  <T extends Message> List<T> requests(Class<T> type) {
+    List<T> out = new ArrayList<>();
+    for (Message m : requests) {
+      if (type.isInstance(m)) {
+        out.add(type.cast(m));
+      }
+    }
+    return out;
+  }
+
+  private synchronized Container find(String ref) {
+    for (Container c : containers.values()) {
+      if (c.getId().startsWith(ref) || c.getName().equals(ref)) {
+        return c;
+      }
+    }
+    throw Status.NOT_FOUND.withDescription("No such container: " + ref).asRuntimeException();
+  }
+
+  private <T> void unary(Message request, StreamObserver<T> response, java.util.function.Supplier<T> answer) {
+    requests.add(request);
+    try {
+      response.onNext(answer.get());
+      response.onCompleted();
+    } catch (RuntimeException e) {
+      response.onError(e);
+    }
+  }
+
+  final class Containers extends ContainerServiceGrpc.ContainerServiceImplBase {
+    @Override
+    public void create(CreateContainerRequest r, StreamObserver<Container> o) {
+      unary(r, o, () -> {
+        if (r.getSpec().getImage().equals("missing")) {
+          throw Status.NOT_FOUND.withDescription("No such image: missing").asRuntimeException();
+        }
+        Container c = Container.newBuilder().setId(createdId).setName(r.getSpec().getName().isEmpty() ? "fake_name" : r.getSpec().getName())
+            .setImage(r.getSpec().getImage()).setSpec(r.getSpec()).setStatus(ContainerStatus.CREATED).build();
+        synchronized (FakeDaemon.this) {
+          containers.put(c.getId(), c);
+        }
+        return c;
+      });
+    }
+
+    @Override
+    public void start(ContainerRef r, StreamObserver<Container> o) {
+      unary(r, o, () -> find(r.getId()));
+    }
+
+    @Override
+    public void stop(StopContainerRequest r, StreamObserver<Container> o) {
+      unary(r, o, () -> find(r.getId()));
+    }
+
+    @Override
+    public void kill(KillContainerRequest r, StreamObserver<Container> o) {
+      unary(r, o, () -> find(r.getId()));
+    }
+
+    @Override
+    public void remove(RemoveContainerRequest r, StreamObserver<RemoveContainerResponse> o) {
+      unary(r, o, () -> RemoveContainerResponse.newBuilder().setId(find(r.getId()).getId()).build());
+    }
+
+    @Override
+    public void list(ListContainersRequest r, StreamObserver<ListContainersResponse> o) {
+      unary(r, o, () -> {
+        synchronized (FakeDaemon.this) {
+          ListContainersResponse.Builder b = ListContainersResponse.newBuilder();
+          containers.values().stream().filter(c -> r.getAll() || c.getStatus() == ContainerStatus.RUNNING)
+              .forEach(b::addContainers);
+          return b.build();
+        }
+      });
+    }
+
+    @Override
+    public void inspect(ContainerRef r, StreamObserver<Container> o) {
+      unary(r, o, () -> find(r.getId()));
+    }
+
+    @Override
+    public void wait(ContainerRef r, StreamObserver<WaitResponse> o) {
+      unary(r, o, () -> WaitResponse.newBuilder().setExitCode(find(r.getId()).getExitCode()).build());
+    }
+
+    @Override
+    public void logs(LogsRequest r, StreamObserver<LogEntry> o) {
+      requests.add(r);
+      try {
+        find(r.getId());
+      } catch (RuntimeException e) {
+        o.onError(e);
+        return;
+      }
+      logs.forEach(o::onNext);
+      o.onCompleted();
+    }
+
+    @Override
+    public StreamObserver<AttachInput> attach(StreamObserver<AttachOutput> o) {
+      return new Stdio<>(o) {
+        @Override
+        void onMessage(AttachInput in) {
+          switch (in.getInputCase()) {
+            case OPEN -> opened(in.getOpen().getId(), in.getOpen().getStdin());
+            case STDIN -> echo(in.getStdin());
+            case CLOSE_STDIN -> finish();
+            default -> { }
+          }
+        }
+      };
+    }
+
+    @Override
+    public StreamObserver<ExecInput> exec(StreamObserver<AttachOutput> o) {
+      return new Stdio<>(o) {
+        @Override
+        void onMessage(ExecInput in) {
+          switch (in.getInputCase()) {
+            case EXEC -> opened(in.getExec().getContainerId(), in.getExec().getStdin());
+            case STDIN -> echo(in.getStdin());
+            case CLOSE_STDIN -> finish();
+            default -> { }
+          }
+        }
+      };
+    }
+  }
+
+  /** Attach/Exec: the canned output, then stdin echoed to stdout until close_stdin, then the exit status. */
+  abstract class Stdio<I extends Message> implements StreamObserver<I> {
+    private final StreamObserver<AttachOutput> out;
+    private boolean done;
+
+    Stdio(StreamObserver<AttachOutput> out) {
+      this.out = out;
+    }
+
+    abstract void onMessage(I in);
+
+    @Override
+    public synchronized void onNext(I in) {
+      requests.add(in);
+      if (!done) {
+        onMessage(in);
+      }
+    }
+
+    void opened(String id, boolean stdin) {
+      try {
+        find(id);
+      } catch (RuntimeException e) {
+        done = true;
+        out.onError(e);
+        return;
+      }
+      output.forEach(out::onNext);
+      if (!stdin) {
+        finish();
+      }
+    }
+
+    void echo(ByteString data) {
+      out.onNext(AttachOutput.newBuilder().setStdout(data).build());
+    }
+
+    void finish() {
+      if (!done) {
+        done = true;
+        out.onNext(AttachOutput.newBuilder().setExit(exit).build());
+        out.onCompleted();
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      done = true;
+    }
+
+    @Override
+    public synchronized void onCompleted() {
+      finish();
+    }
+  }
+
+  final class Images extends ImageServiceGrpc.ImageServiceImplBase {
+    @Override
+    public StreamObserver<ImportChunk> import_(StreamObserver<Image> o) {
+      return new StreamObserver<>() {
+        private String reference;
+
+        @Override
+        public void onNext(ImportChunk c) {
+          if (c.hasHeader()) {
+            requests.add(c);
+            reference = c.getHeader().getReference();
+          } else {
+            synchronized (imported) {
+              imported.writeBytes(c.getData().toByteArray());
+            }
+          }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+        }
+
+        @Override
+        public void onCompleted() {
+          o.onNext(Image.newBuilder().setId("sha256:" + "ab".repeat(32)).addRepoTags(reference).setSizeBytes(imported.size()).build());
+          o.onCompleted();
+        }
+      };
+    }
+
+    @Override
+    public void list(ListImagesRequest r, StreamObserver<ListImagesResponse> o) {
+      unary(r, o, () -> ListImagesResponse.newBuilder().addAllImages(images.values()).build());
+    }
+
+    @Override
+    public void inspect(ImageRef r, StreamObserver<Image> o) {
+      unary(r, o, () -> {
+        Image i = images.get(r.getReference());
+        if (i == null) {
+          throw Status.NOT_FOUND.withDescription("No such image: " + r.getReference()).asRuntimeException();
+        }
+        return i;
+      });
+    }
+
+    @Override
+    public void remove(RemoveImageRequest r, StreamObserver<RemoveImageResponse> o) {
+      unary(r, o, () -> {
+        Image i = images.get(r.getReference());
+        if (i == null) {
+          throw Status.NOT_FOUND.withDescription("No such image: " + r.getReference()).asRuntimeException();
+        }
+        return RemoveImageResponse.newBuilder().addUntagged(r.getReference()).addDeleted(i.getId()).build();
+      });
+    }
+  }
+
+  final class SystemInfo extends SystemServiceGrpc.SystemServiceImplBase {
+    @Override
+    public void info(InfoRequest r, StreamObserver<InfoResponse> o) {
+      unary(r, o, () -> InfoResponse.newBuilder().setVersion("0.1.0-fake").setNodeName("node1")
+          .setDataDir("/var/lib/berth").setCgroupVersion("v2").setContainers(containers.size())
+          .setImages(images.size()).setKernelVersion("6.1.0").setCpus(2).setMemoryBytes(8L << 30)
+          .setPrefix("berth").build());
+    }
+  }
+}
