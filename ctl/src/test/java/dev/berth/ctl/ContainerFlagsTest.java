@@ -97,13 +97,15 @@ class ContainerFlagsTest {
   }
 
   @Test
-  void runDetachedPrintsTheIdAndDoesNotAttach() {
+  void runDetachedStartsPrintsTheIdAndDoesNotAttach() {
     CliRunner.Result r = cli.run("run", "-d", "--name", "web", "alpine", "sleep", "1");
     assertEquals(0, r.code(), r.err());
     assertEquals(cli.daemon.createdId + "\n", r.out());
     assertEquals(spec("alpine").setName("web").addCmd("sleep").addCmd("1").build(),
         cli.daemon.requests(CreateContainerRequest.class).get(0).getSpec());
     assertTrue(cli.daemon.requests(dev.berth.proto.v1.AttachInput.class).isEmpty());
+    assertEquals(List.of(cli.daemon.createdId),
+        cli.daemon.requests(dev.berth.proto.v1.ContainerRef.class).stream().map(dev.berth.proto.v1.ContainerRef::getId).toList());
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.berth.agent.api;
 
 import dev.berth.agent.image.ImageConfig;
 import dev.berth.agent.image.ImageRecord;
+import dev.berth.agent.image.Reference;
 import dev.berth.agent.runtime.ContainerConfig;
 import dev.berth.agent.runtime.ContainerState;
 import dev.berth.agent.runtime.ContainerView;
@@ -98,7 +99,7 @@ public final class ProtoMapper {
       cb.putAllLabels(c.labels());
     }
     return Image.newBuilder()
-        .setId(r.id()).addAllRepoTags(r.repoTags()).setSizeBytes(r.sizeBytes())
+        .setId(r.id()).addAllRepoTags(r.repoTags().stream().map(t -> Reference.parse(t).familiar()).toList()).setSizeBytes(r.sizeBytes())
         .setCreatedUnixNanos(nanos(r.created())).addAllLayers(r.diffIds()).setConfig(cb)
         .setOs(str(r.os())).setArchitecture(str(r.architecture()))
         .build();

@@ -50,15 +50,12 @@ public final class IoSession implements AutoCloseable {
   }
 
   /**
-   * A session whose process never ran: the sink gets {@code message} on stderr and then the
-   * exit, as if the shim had reported them. Input is ignored.
+   * A session whose process never ran: the sink gets the exit with {@code message} as its
+   * error, as the shim reports a failed start. Input is ignored.
    */
   static IoSession failed(Sink sink, int exitCode, String message) {
     IoSession s = new IoSession(null, sink, "berth-failed-start", null);
-    Thread t = new Thread(() -> {
-      sink.stderr((message + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
-      sink.exit(new ExitStatus(exitCode, false, false, message));
-    }, "berth-failed-start");
+    Thread t = new Thread(() -> sink.exit(new ExitStatus(exitCode, false, false, message)), "berth-failed-start");
     t.setDaemon(true);
     t.start();
     return s;

@@ -168,12 +168,12 @@ class ApiInProcessTest {
   }
 
   @Test
-  void anAttachedRunOfAMissingCommandExits127WithTheReasonOnStderr() throws Exception {
+  void anAttachedRunOfAMissingCommandExits127WithTheReason() throws Exception {
     Container c = create(ContainerSpec.newBuilder().setImage("busybox").addCmd("nope"));
     Attached a = Attached.start(ContainerServiceGrpc.newStub(channel), c.getId());
     ExitStatus s = a.await();
     assertEquals(127, s.getExitCode());
-    assertTrue(a.stderr().contains("executable file not found"), a.stderr());
+    assertTrue(s.getError().contains("executable file not found"), s.getError());
   }
 
   @Test
