@@ -41,6 +41,16 @@ public final class ContainerDefaults {
       new Device("/dev/urandom", 'c', 1, 9, 0666),
       new Device("/dev/tty", 'c', 5, 0, 0666));
 
+  /**
+   * Device nodes a container may open: those of its minimal /dev, its terminals, and (as with
+   * Docker) mknod of any node, which alone gives no access. Everything else — the host's
+   * disks above all — is denied by the devices cgroup, even to root with CAP_MKNOD.
+   */
+  public static final List<String> DEVICE_RULES = List.of(
+      "c *:* m", "b *:* m",
+      "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+      "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm");
+
   /** Stop timeout when neither the user nor the image sets one: Docker's 10 seconds. */
   public static final int STOP_TIMEOUT_SECONDS = 10;
 

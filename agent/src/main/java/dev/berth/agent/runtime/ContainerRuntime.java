@@ -364,7 +364,8 @@ public final class ContainerRuntime implements AutoCloseable {
       mountRootfs(c, rootfs);
       mounted = true;
       List<Path> cgroupDirs = cgroups.create(cgroup,
-          new CgroupLimits(cfg.memoryBytes(), cfg.cpuQuotaMicros(), cfg.cpuPeriodMicros(), cfg.pidsLimit()));
+          new CgroupLimits(cfg.memoryBytes(), cfg.cpuQuotaMicros(), cfg.cpuPeriodMicros(), cfg.pidsLimit()),
+          ContainerDefaults.DEVICE_RULES);
       List<Path> shimDirs = cgroups.create(settings.prefix() + "/shims", CgroupLimits.NONE);
       Path conf = c.dir.resolve("launch.conf");
       AtomicFiles.write(conf, launcherConfig(c, rootfs, cgroupDirs, shimDirs, waitStart).bytes());

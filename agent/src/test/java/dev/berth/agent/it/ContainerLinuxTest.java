@@ -238,6 +238,14 @@ class ContainerLinuxTest {
   }
 
   @Test
+  void hostDevicesStayOutOfReachEvenWithMknod() throws Exception {
+    // CAP_MKNOD is a default capability: the devices cgroup is what keeps the host's disks away.
+    Attached a = run(spec("sh", "-c", "mknod /tmp/disk b 8 0 && head -c 1 /tmp/disk; echo > /dev/null && echo null-ok"));
+    assertTrue(a.stderr().contains("Operation not permitted"), a.stderr());
+    assertTrue(a.stdout().contains("null-ok"), a.stdout());
+  }
+
+  @Test
   void noDescriptorLeaksIntoTheContainer() throws Exception {
     Attached a = run(spec("ls", "/proc/self/fd"));
     // 0, 1, 2 and the directory ls itself reads.

@@ -194,6 +194,16 @@ abstract sealed class CgroupFs implements Cgroups permits CgroupV1, CgroupV2 {
    * Writes a limit: a failure to open the file is an I/O error, a failure of the write itself
    * is the kernel refusing the value, reported as INVALID_ARGUMENT naming file and value.
    */
+  private static final java.util.concurrent.atomic.AtomicBoolean DEVICES_WARNED = new java.util.concurrent.atomic.AtomicBoolean();
+
+  /** Says once per process that device rules cannot be enforced here, and why. */
+  static void warnDevicesUnenforced(String why) {
+    if (DEVICES_WARNED.compareAndSet(false, true)) {
+      java.util.logging.Logger.getLogger(CgroupFs.class.getName()).warning(
+          "container device rules are not enforced: " + why);
+    }
+  }
+
   static void writeLimit(Path file, String value) {
     write(file, value, true);
   }

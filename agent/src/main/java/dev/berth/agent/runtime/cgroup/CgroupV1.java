@@ -19,7 +19,7 @@ import java.util.Map;
  * through symlinks, it is used once, under the first name that reaches it.
  */
 final class CgroupV1 extends CgroupFs {
-  private static final List<String> CONTROLLERS = List.of("memory", "cpu", "cpuacct", "pids");
+  private static final List<String> CONTROLLERS = List.of("memory", "cpu", "cpuacct", "pids", "devices");
   /** At or above this, a v1 memory limit means unlimited (the kernel shows about 2^63). */
   private static final long UNLIMITED = 1L << 62;
 
@@ -73,6 +73,22 @@ final class CgroupV1 extends CgroupFs {
 
   private boolean has(String controller) {
     return hierarchyOf.containsKey(controller);
+  }
+
+  @Override
+  public List<Path> create(String relPath, CgroupLimits limits, List<String> deviceRules) {
+    List<Path> dirs = create(relPath, limits);
+    if (!has("devices")) {
+      warnDevicesUnenforced("this host has no v1 devices hierarchy under " + root);
+      return dirs;
+    }
+    // Deny everything first, then allow the listed devices: the kernel checks every open and mknod.
+    Path devices = dir("devices", relPath);
+    write(devices.resolve("devices.deny"), "a");
+    for (String rule : deviceRules) {
+      writeLimit(devices.resolve("devices.allow"), rule);
+    }
+    return dirs;
   }
 
   @Override

@@ -36,6 +36,12 @@ final class CgroupV2 extends CgroupFs {
   }
 
   @Override
+  public List<Path> create(String relPath, CgroupLimits limits, List<String> deviceRules) {
+    warnDevicesUnenforced("cgroup v2 enforces device rules only through an eBPF program, which Berth does not load yet");
+    return create(relPath, limits);
+  }
+
+  @Override
   public List<Path> create(String relPath, CgroupLimits limits) {
     Path dir = dirs(relPath).get(0);
     Set<String> offered = words(root.resolve("cgroup.controllers"));

@@ -36,6 +36,15 @@ public interface Cgroups {
    */
   List<Path> create(String relPath, CgroupLimits limits);
 
+  /**
+   * As {@link #create(String, CgroupLimits)}, and restricts the device nodes its processes
+   * may open or create to {@code deviceRules} (v1 {@code devices.allow} lines such as
+   * {@code "c 1:3 rwm"}; everything else is denied). Where the machine cannot enforce device
+   * rules (v2 needs an eBPF program; a v1 host without the devices hierarchy) it says so once
+   * in the log and applies the other limits.
+   */
+  List<Path> create(String relPath, CgroupLimits limits, List<String> deviceRules);
+
   /** The directories of {@code relPath}, one per hierarchy, whether or not they exist. */
   List<Path> dirs(String relPath);
 

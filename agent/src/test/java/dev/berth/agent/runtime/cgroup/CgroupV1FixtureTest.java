@@ -51,7 +51,8 @@ class CgroupV1FixtureTest {
 
   @Test
   void dirsAreOnePerHierarchyBerthUses() {
-    assertEquals(List.of(root.resolve("memory/x/y"), root.resolve("cpu/x/y"), root.resolve("cpuacct/x/y"), root.resolve("pids/x/y")),
+    assertEquals(List.of(root.resolve("memory/x/y"), root.resolve("cpu/x/y"), root.resolve("cpuacct/x/y"), root.resolve("pids/x/y"),
+            root.resolve("devices/x/y")),
         cgroups.dirs("x/y"));
   }
 
@@ -100,7 +101,8 @@ class CgroupV1FixtureTest {
     Cgroups linked = Cgroups.detect(root, sys);
 
     List<Path> dirs = linked.create(LEAF, new CgroupLimits(0, 30000, 0, 0));
-    assertEquals(List.of(root.resolve("memory").resolve(LEAF), root.resolve("cpu").resolve(LEAF), root.resolve("pids").resolve(LEAF)), dirs);
+    assertEquals(List.of(root.resolve("memory").resolve(LEAF), root.resolve("cpu").resolve(LEAF), root.resolve("pids").resolve(LEAF),
+        root.resolve("devices").resolve(LEAF)), dirs);
     assertEquals("30000", read(shared.resolve(LEAF).resolve("cpu.cfs_quota_us")));
     Files.writeString(shared.resolve(LEAF).resolve("cpuacct.usage"), "5555\n");
     assertEquals(5555, linked.stats(LEAF).cpuUsageNanos());
@@ -108,7 +110,7 @@ class CgroupV1FixtureTest {
 
   @Test
   void onlyTheHierarchiesPresentAreUsed() throws IOException {
-    for (String h : List.of("cpu", "cpuacct", "pids")) {
+    for (String h : List.of("cpu", "cpuacct", "pids", "devices")) {
       Files.delete(root.resolve(h).resolve("cgroup.procs"));
       Files.delete(root.resolve(h));
     }
