@@ -28,9 +28,15 @@ void reset_signals(void)
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	/* ignored dispositions survive execve, so the shim's SIG_IGNs must be undone */
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
+	/*
+	 * Ignored dispositions survive execve: undo the shim's, and any the agent inherited (a
+	 * daemon started from a shell with & ignores SIGINT and SIGQUIT, and a shell in the
+	 * container could then never trap them).
+	 */
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	}
 }
 
 void proc_setup_tty(int chan, unsigned rows, unsigned cols)

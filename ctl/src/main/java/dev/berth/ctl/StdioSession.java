@@ -7,6 +7,7 @@ import dev.berth.proto.v1.AttachOutput;
 import dev.berth.proto.v1.ExecInput;
 import dev.berth.proto.v1.ExecSpec;
 import dev.berth.proto.v1.ExitStatus;
+import dev.berth.proto.v1.KillContainerRequest;
 import dev.berth.proto.v1.TerminalSize;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -79,9 +80,26 @@ abstract class StdioSession<I> implements ClientResponseObserver<I, AttachOutput
 
       @Override
       StreamObserver<AttachInput> call(StreamObserver<AttachOutput> responses) {
+        if (!tty) {
+          // Without a tty, Ctrl-C reaches us, not the container: pass it on (docker's sig-proxy).
+          // With a tty the terminal is raw and the container's pty turns the keys into signals.
+          cli.terminal.onSignals(name -> proxySignal(cli, id, name));
+        }
         return cli.containersAsync().attach(responses);
       }
     }.run(stdin, tty);
+  }
+
+  private static void proxySignal(Cli cli, String id, String name) {
+    Thread t = new Thread(() -> {
+      try {
+        cli.containers().kill(KillContainerRequest.newBuilder().setId(id).setSignal(name).build());
+      } catch (StatusRuntimeException e) {
+        // the container has just exited: nothing to signal
+      }
+    }, "berth-sig-proxy");
+    t.setDaemon(true);
+    t.start();
   }
 
   /** `exec`: runs {@code spec} (its size is filled in here) and streams its stdio. */

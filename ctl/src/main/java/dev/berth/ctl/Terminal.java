@@ -23,6 +23,13 @@ interface Terminal {
   /** Calls {@code listener} whenever the terminal is resized (SIGWINCH). */
   void onResize(Runnable listener);
 
+  /**
+   * Calls {@code listener} with the signal's name (INT, TERM, HUP, QUIT, USR1, USR2) instead of
+   * letting it end the CLI, so `berth run` can pass it on to the container as docker's
+   * sig-proxy does.
+   */
+  void onSignals(java.util.function.Consumer<String> listener);
+
   static Terminal system() {
     return new Stty();
   }
@@ -103,6 +110,17 @@ interface Terminal {
         sun.misc.Signal.handle(new sun.misc.Signal("WINCH"), s -> listener.run());
       } catch (IllegalArgumentException e) {
         // no SIGWINCH on this platform
+      }
+    }
+
+    @Override
+    public void onSignals(java.util.function.Consumer<String> listener) {
+      for (String name : java.util.List.of("INT", "TERM", "HUP", "QUIT", "USR1", "USR2")) {
+        try {
+          sun.misc.Signal.handle(new sun.misc.Signal(name), s -> listener.accept(name));
+        } catch (IllegalArgumentException e) {
+          // the JVM keeps this one (QUIT prints thread dumps on some JDKs): leave it alone
+        }
       }
     }
 

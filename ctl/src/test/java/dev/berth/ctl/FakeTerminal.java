@@ -34,4 +34,12 @@ final class FakeTerminal implements Terminal {
     resizeListener = listener;
     resizeRegistered.countDown();
   }
+
+  /** The sig-proxy listener the CLI registered, if any; a test raises a signal through it. */
+  volatile java.util.function.Consumer<String> signalListener;
+
+  @Override
+  public void onSignals(java.util.function.Consumer<String> listener) {
+    signalListener = listener;
+  }
 }

@@ -13,6 +13,7 @@ import dev.berth.proto.v1.ExecInput;
 import dev.berth.proto.v1.ExitStatus;
 import dev.berth.proto.v1.ImportChunk;
 import dev.berth.proto.v1.ImportHeader;
+import dev.berth.proto.v1.KillContainerRequest;
 import dev.berth.proto.v1.TerminalSize;
 import java.io.ByteArrayInputStream;
 import java.io.PipedInputStream;
@@ -58,6 +59,26 @@ class StreamingTest {
     AttachInput open = cli.daemon.requests(AttachInput.class).get(0);
     assertEquals(AttachOpen.newBuilder().setId(cli.daemon.createdId).setStart(true).build(), open.getOpen());
     assertEquals(1, cli.daemon.requests(AttachInput.class).size(), "no stdin without -i");
+  }
+
+  @Test
+  void runWithoutATtyPassesSignalsToTheContainer() throws Exception {
+    CliRunner.Result r = cli.run("run", "alpine");
+    assertEquals(0, r.code(), r.err());
+    cli.terminal.signalListener.accept("INT");
+    for (int i = 0; i < 100 && cli.daemon.requests(KillContainerRequest.class).isEmpty(); i++) {
+      Thread.sleep(20);
+    }
+    assertEquals(List.of(KillContainerRequest.newBuilder().setId(cli.daemon.createdId).setSignal("INT").build()),
+        cli.daemon.requests(KillContainerRequest.class));
+  }
+
+  @Test
+  void runWithATtyLeavesSignalsToThePty() {
+    cli.terminal.terminal = true;
+    CliRunner.Result r = cli.run("run", "-t", "alpine");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(null, cli.terminal.signalListener);
   }
 
   @Test

@@ -1,11 +1,16 @@
 package dev.berth.agent.runtime;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import java.lang.ref.Reference;
 import java.nio.file.Path;
 import java.util.Arrays;
 import jnr.ffi.LastError;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.LibraryOption;
+import jnr.ffi.Memory;
 import jnr.ffi.Platform;
+import jnr.ffi.Pointer;
 import jnr.ffi.Runtime;
 import jnr.ffi.annotations.Encoding;
 import jnr.ffi.annotations.In;
@@ -24,11 +29,32 @@ import jnr.ffi.types.uid_t;
  * <p>Thread-safe: every method is one libc call, and errno is saved per thread by jnr-ffi
  * right after the call. Needs a 64-bit Linux with glibc 2.33 or later (where {@code mknod}
  * is an exported symbol) or musl. Paths and names are passed to the kernel as UTF-8,
- * whatever the JVM's default charset.
+ * whatever the JVM's default charset. bpf(2), which libc does not wrap, is reached through
+ * {@code syscall(3)} on x86_64 and aarch64; elsewhere the bpf calls fail with ENOSYS.
  */
 public final class LinuxSyscalls implements Syscalls {
   private static final int ESRCH = 3;
+  private static final int EACCES = 13;
+  private static final int EINVAL = 22;
   private static final int ERANGE = 34;
+  private static final int ENOSYS = 38;
+
+  // bpf(2): commands, program and attach types, flags, as in linux/bpf.h.
+  private static final int BPF_PROG_LOAD = 5;
+  private static final int BPF_PROG_ATTACH = 8;
+  private static final int BPF_PROG_TYPE_CGROUP_DEVICE = 15;
+  private static final int BPF_CGROUP_DEVICE = 6;
+  private static final int BPF_F_ALLOW_MULTI = 2;
+  /**
+   * The part of union bpf_attr passed: the fields used all lie within it, and the kernel
+   * treats the fields of newer kernels beyond the size given as zero.
+   */
+  private static final int BPF_ATTR_SIZE = 128;
+  /** Verifier log buffer, asked for only after a load failed; Berth's programs log a few KiB at most. */
+  private static final int BPF_LOG_SIZE = 256 * 1024;
+
+  private static final int O_RDONLY = 0;
+  private static final int O_CLOEXEC = 02000000;
 
   /** The libc functions used, as jnr-ffi binds them; strings cross as UTF-8. */
   @Encoding("UTF-8")
@@ -52,16 +78,44 @@ public final class LinuxSyscalls implements Syscalls {
     int getpid();
 
     String strerror(int errno);
+
+    /*
+     * open(2) and syscall(3) are variadic in C. They are bound with fixed integer and pointer
+     * arguments, which x86_64 and aarch64 Linux pass exactly as the variadic ones; open's
+     * third argument (the mode) is only read with O_CREAT, which is never passed.
+     */
+    int open(String path, int flags);
+
+    int close(int fd);
+
+    long syscall(long number, long cmd, Pointer attr, long size);
   }
 
   private final LibC libc;
   private final Runtime runtime;
+  /** The bpf(2) system call number of this CPU, or -1 where it is not known. */
+  private final long sysBpf;
+  private final int oDirectory;
 
   public LinuxSyscalls() {
     libc = LibraryLoader.create(LibC.class)
         .option(LibraryOption.SaveError, true)
         .load(Platform.getNativePlatform().getStandardCLibraryName());
     runtime = Runtime.getRuntime(libc);
+    switch (Platform.getNativePlatform().getCPU()) {
+      case X86_64 -> {
+        sysBpf = 321;
+        oDirectory = 0200000;
+      }
+      case AARCH64 -> {
+        sysBpf = 280;
+        oDirectory = 040000;
+      }
+      default -> {
+        sysBpf = -1;
+        oDirectory = 0;
+      }
+    }
   }
 
   @Override
@@ -125,6 +179,91 @@ public final class LinuxSyscalls implements Syscalls {
   @Override
   public int getpid() {
     return libc.getpid();
+  }
+
+  @Override
+  public int bpfProgLoadCgroupDevice(byte[] instructions, String license) {
+    checkProgram(instructions);
+    int count = instructions.length / 8;
+    Pointer insns = Memory.allocateDirect(runtime, instructions.length);
+    insns.put(0, instructions, 0, instructions.length);
+    byte[] licenseBytes = license.getBytes(UTF_8);
+    Pointer licenseZ = Memory.allocateDirect(runtime, licenseBytes.length + 1, true);
+    licenseZ.put(0, licenseBytes, 0, licenseBytes.length);
+    Pointer attr = Memory.allocateDirect(runtime, BPF_ATTR_SIZE, true);
+    attr.putInt(0, BPF_PROG_TYPE_CGROUP_DEVICE); // prog_type
+    attr.putInt(4, count); // insn_cnt
+    attr.putLong(8, insns.address()); // insns
+    attr.putLong(16, licenseZ.address()); // license
+    String what = "cgroup device program of " + count + " instructions";
+    try {
+      long fd = bpf(BPF_PROG_LOAD, attr, what);
+      if (fd >= 0) {
+        return (int) fd;
+      }
+      int errno = LastError.getLastError(runtime);
+      if (errno != EACCES && errno != EINVAL) {
+        throw failure("bpf(BPF_PROG_LOAD)", errno, what);
+      }
+      // The verifier's reasons, asked for only now: with a log requested, a valid program
+      // whose log overflows the buffer fails with ENOSPC, so the first try goes without.
+      Pointer log = Memory.allocateDirect(runtime, BPF_LOG_SIZE, true);
+      attr.putInt(24, 1); // log_level
+      attr.putInt(28, BPF_LOG_SIZE); // log_size
+      attr.putLong(32, log.address()); // log_buf
+      fd = bpf(BPF_PROG_LOAD, attr, what);
+      if (fd >= 0) {
+        return (int) fd;
+      }
+      String text = log.getString(0, BPF_LOG_SIZE, UTF_8).strip();
+      Reference.reachabilityFence(log);
+      throw failure("bpf(BPF_PROG_LOAD)", errno, what + (text.isEmpty() ? "" : "; verifier log:\n" + text));
+    } finally {
+      // The kernel reads these through the addresses in attr: they must outlive the calls.
+      Reference.reachabilityFence(insns);
+      Reference.reachabilityFence(licenseZ);
+    }
+  }
+
+  /** What every implementation checks before the kernel sees a program. */
+  static void checkProgram(byte[] instructions) {
+    if (instructions.length == 0 || instructions.length % 8 != 0) {
+      throw new IllegalArgumentException(
+          "an eBPF program is a non-empty sequence of 8-byte instructions, not " + instructions.length + " bytes");
+    }
+  }
+
+  @Override
+  public void bpfProgAttachCgroup(Path cgroupDir, int progFd) {
+    // Close-on-exec so that a process the agent forks meanwhile does not inherit the directory.
+    int dirFd = libc.open(cgroupDir.toString(), O_RDONLY | oDirectory | O_CLOEXEC);
+    check("open", dirFd, cgroupDir.toString());
+    try {
+      Pointer attr = Memory.allocateDirect(runtime, BPF_ATTR_SIZE, true);
+      attr.putInt(0, dirFd); // target_fd
+      attr.putInt(4, progFd); // attach_bpf_fd
+      attr.putInt(8, BPF_CGROUP_DEVICE); // attach_type
+      attr.putInt(12, BPF_F_ALLOW_MULTI); // attach_flags
+      String what = "device program fd " + progFd + " to " + cgroupDir;
+      check("bpf(BPF_PROG_ATTACH)", bpf(BPF_PROG_ATTACH, attr, what), what);
+    } finally {
+      libc.close(dirFd);
+    }
+  }
+
+  @Override
+  public void close(int fd) {
+    // No retry on EINTR: Linux has released the descriptor by then, and it may be reused already.
+    check("close", libc.close(fd), "fd " + fd);
+  }
+
+  /** bpf(2); -1 with errno set on failure, as libc's syscall returns it. */
+  private long bpf(int cmd, Pointer attr, String what) {
+    if (sysBpf < 0) {
+      throw new SyscallException("bpf", ENOSYS, "bpf(2) is not wired for CPU " + Platform.getNativePlatform().getCPU()
+          + ": " + what);
+    }
+    return libc.syscall(sysBpf, cmd, attr, BPF_ATTR_SIZE);
   }
 
   /** glibc's gnu_dev_makedev: the 64-bit dev_t of a major and minor number. */

@@ -57,4 +57,37 @@ public interface Syscalls {
 
   /** The calling process's pid. */
   int getpid();
+
+  /**
+   * bpf(BPF_PROG_LOAD) of a BPF_PROG_TYPE_CGROUP_DEVICE program.
+   *
+   * @param instructions the program: whole {@code struct bpf_insn}s of 8 bytes each, in the
+   *     machine's byte order; at least one
+   * @param license the program's license, as the kernel records it
+   * @return a new file descriptor (close-on-exec) holding the program; the caller closes it
+   *     with {@link #close} once the program is attached, which keeps it loaded
+   * @throws IllegalArgumentException when {@code instructions} is empty or not a multiple of 8
+   *     bytes long
+   * @throws SyscallException when the kernel refuses the program: EPERM without the privilege
+   *     (or, before Linux 5.11, over RLIMIT_MEMLOCK), ENOSYS or EINVAL where the kernel lacks
+   *     BPF or this program type, EACCES or EINVAL when the verifier rejects it, in which case
+   *     the message includes the verifier's log
+   */
+  int bpfProgLoadCgroupDevice(byte[] instructions, String license);
+
+  /**
+   * bpf(BPF_PROG_ATTACH) of a loaded device program ({@code progFd}) to the cgroup v2
+   * directory {@code cgroupDir}, as BPF_CGROUP_DEVICE with BPF_F_ALLOW_MULTI: it is added to
+   * the programs already attached there, never replaces one, and every attached program (and
+   * every ancestor's) must allow an access. It stays attached, and loaded, until the cgroup is
+   * removed.
+   *
+   * @throws SyscallException ENOENT or ENOTDIR naming the directory when it is not one, EBADF
+   *     when {@code progFd} is not an open program, EPERM when a program attached there without
+   *     BPF_F_ALLOW_MULTI forbids it
+   */
+  void bpfProgAttachCgroup(Path cgroupDir, int progFd);
+
+  /** close(2) of a file descriptor this interface returned. Fails with EBADF when it is not open. */
+  void close(int fd);
 }

@@ -80,7 +80,9 @@ public final class AgentProcess implements AutoCloseable {
   /** Starts (or restarts) the berthd process and waits until it answers. */
   public void launch() throws Exception {
     String launcher = System.getProperty("berth.launcher");
-    List<String> cmd = new ArrayList<>(List.of(
+    // Started the way a shell starts a daemon in the background (SIGINT and SIGQUIT ignored),
+    // so the tests see that containers do not inherit what berthd ignores.
+    List<String> cmd = new ArrayList<>(List.of("sh", "-c", "trap '' INT QUIT; exec \"$@\"", "sh",
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
         "-cp", System.getProperty("java.class.path"),

@@ -153,6 +153,19 @@ class ContainerLinuxTest {
   }
 
   @Test
+  void signalsReachTheContainersOwnHandlers() throws Exception {
+    Container c = create(spec("sh", "-c", "trap 'echo got INT; exit 130' INT; echo ready; while true; do sleep 0.1; done"));
+    Attached a = Attached.start(agent.containersAsync(), c.getId());
+    for (int i = 0; i < 100 && !a.stdout().contains("ready"); i++) {
+      Thread.sleep(20);
+    }
+    agent.containers().kill(KillContainerRequest.newBuilder().setId(c.getId()).setSignal("SIGINT").build());
+    assertEquals(130, a.exitCode());
+    assertEquals("ready\ngot INT\n", a.stdout());
+    rm(c.getId());
+  }
+
+  @Test
   void memoryLimitOomKillsAndReportsIt() throws Exception {
     // tail buffers /dev/zero looking for a newline that never comes: it grows until killed.
     Attached a = run(spec("tail", "/dev/zero").setResources(Resources.newBuilder().setMemory("20m")));

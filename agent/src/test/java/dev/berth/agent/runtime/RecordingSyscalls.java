@@ -29,7 +29,11 @@ import java.util.Set;
  *   <li>lchown remembers the owner ({@link #owner});
  *   <li>mount/umount keep the list of mounted targets: mount onto a missing target fails with
  *       ENOENT, umount of a target that is not mounted with EINVAL;
- *   <li>kill delivers nothing: it returns whether the pid is alive.
+ *   <li>kill delivers nothing: it returns whether the pid is alive;
+ *   <li>bpfProgLoadCgroupDevice hands out fake descriptors from {@link #FIRST_FD} on and keeps
+ *       each one's program ({@link #program}); bpfProgAttachCgroup of an open one to an
+ *       existing directory remembers it there ({@link #attached}), even after close; close
+ *       of a descriptor that is not open fails with EBADF.
  * </ul>
  *
  * Paths are compared after {@code toAbsolutePath().normalize()}. {@link #failNext} makes the
@@ -38,10 +42,14 @@ import java.util.Set;
  */
 public class RecordingSyscalls implements Syscalls {
   public static final int ENOENT = 2;
+  public static final int EBADF = 9;
   public static final int EEXIST = 17;
+  public static final int ENOTDIR = 20;
   public static final int EINVAL = 22;
   public static final int ENODATA = 61;
   public static final int EOPNOTSUPP = 95;
+  /** The first descriptor bpfProgLoadCgroupDevice hands out; far above what the JVM has open, to stand out. */
+  public static final int FIRST_FD = 1000;
 
   /** One recorded call: its name as in {@link #failNext} and its arguments, in order. */
   public record Call(String name, List<Object> args) {
@@ -62,6 +70,9 @@ public class RecordingSyscalls implements Syscalls {
   private final Map<Path, Map<String, byte[]>> xattrs = new HashMap<>();
   private final Map<Path, Owner> owners = new HashMap<>();
   private final List<Path> mounts = new ArrayList<>();
+  private final Map<Integer, byte[]> programs = new HashMap<>();
+  private final Map<Path, List<byte[]>> attachments = new HashMap<>();
+  private int nextFd = FIRST_FD;
 
   /** Makes the next call named {@code call} ("mount", "umount", "kill", …) fail with errno; queues. */
   public synchronized RecordingSyscalls failNext(String call, int errno) {
@@ -110,6 +121,21 @@ public class RecordingSyscalls implements Syscalls {
 
   public synchronized boolean isMounted(Path target) {
     return mounts.contains(key(target));
+  }
+
+  /** The program loaded as {@code fd}, while that descriptor is open. */
+  public synchronized Optional<byte[]> program(int fd) {
+    return Optional.ofNullable(programs.get(fd)).map(byte[]::clone);
+  }
+
+  /** The descriptors loaded and not closed yet, in no particular order. */
+  public synchronized Set<Integer> openFds() {
+    return Set.copyOf(programs.keySet());
+  }
+
+  /** The programs attached to the cgroup directory {@code dir}, oldest first. */
+  public synchronized List<byte[]> attached(Path dir) {
+    return attachments.getOrDefault(key(dir), List.of()).stream().map(byte[]::clone).toList();
   }
 
   @Override
@@ -198,6 +224,37 @@ public class RecordingSyscalls implements Syscalls {
   public synchronized int getpid() {
     enter("getpid");
     return (int) ProcessHandle.current().pid();
+  }
+
+  @Override
+  public synchronized int bpfProgLoadCgroupDevice(byte[] instructions, String license) {
+    enter("bpfProgLoadCgroupDevice", instructions.clone(), license);
+    LinuxSyscalls.checkProgram(instructions);
+    int fd = nextFd++;
+    programs.put(fd, instructions.clone());
+    return fd;
+  }
+
+  @Override
+  public synchronized void bpfProgAttachCgroup(Path cgroupDir, int progFd) {
+    enter("bpfProgAttachCgroup", cgroupDir, progFd);
+    requireExists("open", cgroupDir);
+    if (!Files.isDirectory(cgroupDir)) {
+      throw new SyscallException("open", ENOTDIR, "Not a directory: " + cgroupDir);
+    }
+    byte[] program = programs.get(progFd);
+    if (program == null) {
+      throw new SyscallException("bpf(BPF_PROG_ATTACH)", EBADF, "Bad file descriptor: program fd " + progFd + " to " + cgroupDir);
+    }
+    attachments.computeIfAbsent(key(cgroupDir), d -> new ArrayList<>()).add(program);
+  }
+
+  @Override
+  public synchronized void close(int fd) {
+    enter("close", fd);
+    if (programs.remove(fd) == null) {
+      throw new SyscallException("close", EBADF, "Bad file descriptor: fd " + fd);
+    }
   }
 
   /** Records the call, then throws the failure queued for it, if any. */

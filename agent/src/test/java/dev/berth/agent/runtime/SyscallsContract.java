@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.berth.agent.runtime.cgroup.DeviceFilter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -36,6 +37,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
 public abstract class SyscallsContract {
   static final int ENOENT = 2;
+  static final int EBADF = 9;
   static final int EEXIST = 17;
   static final int EINVAL = 22;
   static final int ENODATA = 61;
@@ -206,6 +208,39 @@ public abstract class SyscallsContract {
     SyscallException e = assertThrows(SyscallException.class, () -> sys.umount(dir, 0));
     assertEquals(EINVAL, e.errno());
     assertTrue(e.getMessage().contains(dir.toString()), e.getMessage());
+  }
+
+  @Test
+  void aLoadedDeviceProgramIsADescriptorToClose() {
+    int fd = sys.bpfProgLoadCgroupDevice(DeviceFilter.compile(ContainerDefaults.DEVICE_RULES), DeviceFilter.LICENSE);
+    assertTrue(fd >= 0, "fd " + fd);
+    sys.close(fd);
+    // Not closed twice: on the kernel another thread may have been given the same number since.
+  }
+
+  @ParameterizedTest(name = "{0} bytes")
+  @CsvSource({"0", "7", "12"})
+  void aProgramOfPartInstructionsIsRejectedBeforeTheKernel(int length) {
+    assertThrows(IllegalArgumentException.class, () -> sys.bpfProgLoadCgroupDevice(new byte[length], DeviceFilter.LICENSE));
+  }
+
+  @Test
+  void closeOfADescriptorThatIsNotOpenFailsWithEbadf() {
+    SyscallException e = assertThrows(SyscallException.class, () -> sys.close(-1));
+    assertEquals(EBADF, e.errno());
+  }
+
+  @Test
+  void attachToAMissingDirectoryFailsWithEnoentNamingIt() {
+    int fd = sys.bpfProgLoadCgroupDevice(DeviceFilter.compile(ContainerDefaults.DEVICE_RULES), DeviceFilter.LICENSE);
+    try {
+      Path missing = dir.resolve("missing");
+      SyscallException e = assertThrows(SyscallException.class, () -> sys.bpfProgAttachCgroup(missing, fd));
+      assertEquals(ENOENT, e.errno());
+      assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
+    } finally {
+      sys.close(fd);
+    }
   }
 
   @Test

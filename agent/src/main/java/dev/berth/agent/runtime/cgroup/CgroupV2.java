@@ -1,5 +1,7 @@
 package dev.berth.agent.runtime.cgroup;
 
+import dev.berth.agent.BerthException;
+import dev.berth.agent.runtime.SyscallException;
 import dev.berth.agent.runtime.Syscalls;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,9 +15,18 @@ import java.util.stream.Collectors;
  * no swap when memory is limited), cpu.max and pids.max; the controllers are enabled top-down in
  * every ancestor's cgroup.subtree_control. Of the controllers Berth uses, only those listed in
  * the root's cgroup.controllers are enabled and written.
+ *
+ * <p>Device rules, which v2 has no control file for, are compiled by {@link DeviceFilter} into
+ * an eBPF program attached to the cgroup; the kernel detaches and frees it when the cgroup is
+ * removed. Programs are attached alongside any already there (BPF_F_ALLOW_MULTI) and all of
+ * them must allow an access, so creating the same cgroup again with device rules adds a
+ * program rather than replacing the earlier one: the same rules again change nothing, other
+ * rules can only narrow what is allowed.
  */
 final class CgroupV2 extends CgroupFs {
   private static final List<String> CONTROLLERS = List.of("cpu", "memory", "pids");
+  private static final int EPERM = 1;
+  private static final int ENOSYS = 38;
 
   CgroupV2(Path root, Syscalls syscalls) {
     this(root, syscalls, DEFAULT_DESTROY_TIMEOUT);
@@ -35,10 +46,49 @@ final class CgroupV2 extends CgroupFs {
     return List.of(root.resolve(checkRel(relPath)));
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>On v2 the rules are always enforced, by an eBPF program attached to the cgroup.
+   *
+   * @throws BerthException INVALID_ARGUMENT naming a malformed rule (before anything is
+   *     created); FAILED_PRECONDITION when the kernel refuses BPF (EPERM, ENOSYS), since a
+   *     container must not run without its device rules; INTERNAL when it rejects the program
+   *     or its attachment otherwise, with the kernel's reason
+   */
   @Override
   public List<Path> create(String relPath, CgroupLimits limits, List<String> deviceRules) {
-    warnDevicesUnenforced("cgroup v2 enforces device rules only through an eBPF program, which Berth does not load yet");
-    return create(relPath, limits);
+    byte[] program = DeviceFilter.compile(deviceRules);
+    List<Path> dirs = create(relPath, limits);
+    attach(relPath, dirs.get(0), program);
+    return dirs;
+  }
+
+  private void attach(String relPath, Path dir, byte[] program) {
+    int fd;
+    try {
+      fd = syscalls.bpfProgLoadCgroupDevice(program, DeviceFilter.LICENSE);
+    } catch (SyscallException e) {
+      throw deviceFailure(relPath, "load", e);
+    }
+    try {
+      syscalls.bpfProgAttachCgroup(dir, fd);
+    } catch (SyscallException e) {
+      throw deviceFailure(relPath, "attach", e);
+    } finally {
+      // The attachment holds its own reference to the program; this descriptor is no longer needed.
+      syscalls.close(fd);
+    }
+  }
+
+  private static BerthException deviceFailure(String relPath, String step, SyscallException e) {
+    String message = "cannot enforce the device rules of cgroup " + relPath + ": the kernel refused to " + step
+        + " their eBPF program: " + e.getMessage();
+    if (e.errno() == EPERM || e.errno() == ENOSYS) {
+      return new BerthException(BerthException.Kind.FAILED_PRECONDITION,
+          message + " (cgroup v2 needs BPF, with CAP_SYS_ADMIN or CAP_BPF, to restrict devices)", e);
+    }
+    return BerthException.internal(message, e);
   }
 
   @Override
