@@ -1,19 +1,31 @@
 package dev.berth.agent.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.berth.agent.runtime.cgroup.DeviceFilter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** The real thing against the kernel: needs Linux and root (mount, mknod, lchown, trusted.* xattrs). */
+/**
+ * The real thing against the kernel: needs Linux and root (mount, mknod, lchown, trusted.*
+ * xattrs, bpf). Attaching a device program also needs a cgroup2 file system; its effect on
+ * device access is tested by CgroupV2LinuxTest.
+ */
 @Tag("linux")
 class LinuxSyscallsTest extends SyscallsContract {
+  static final int EACCES = 13;
+  static final int ENOTDIR = 20;
   @BeforeAll
   static void onlyAsRootOnLinux() throws IOException {
     assumeTrue(System.getProperty("os.name").startsWith("Linux"), "needs Linux");
@@ -63,5 +75,48 @@ class LinuxSyscallsTest extends SyscallsContract {
     assertEquals(LinuxSyscalls.makedev(259, 70000), rdev);
     String stat = new String(new ProcessBuilder("stat", "-c", "%F %t %T", node.toString()).start().getInputStream().readAllBytes()).trim();
     assertEquals("block special file 103 11170", stat); // hex major and minor
+  }
+
+  @Test
+  void aProgramTheVerifierRejectsFailsWithItsLog() {
+    byte[] exitOnly = {(byte) 0x95, 0, 0, 0, 0, 0, 0, 0}; // exit without setting r0
+    SyscallException e = assertThrows(SyscallException.class, () -> sys.bpfProgLoadCgroupDevice(exitOnly, DeviceFilter.LICENSE));
+    assertEquals(EACCES, e.errno(), e.getMessage());
+    assertTrue(e.getMessage().contains("verifier log") && e.getMessage().contains("R0"), e.getMessage());
+  }
+
+  @Test
+  void attachToAFileThatIsNotADirectoryFailsWithEnotdir() throws IOException {
+    Path file = Files.createFile(dir.resolve("file"));
+    int fd = sys.bpfProgLoadCgroupDevice(DeviceFilter.compile(List.of("a")), DeviceFilter.LICENSE);
+    try {
+      assertEquals(ENOTDIR, assertThrows(SyscallException.class, () -> sys.bpfProgAttachCgroup(file, fd)).errno());
+    } finally {
+      sys.close(fd);
+    }
+  }
+
+  @Test
+  void aProgramAttachedToACgroupGoesWithIt() throws IOException {
+    Path root = List.of(Path.of("/sys/fs/cgroup"), Path.of("/sys/fs/cgroup/unified")).stream()
+        .filter(r -> Files.exists(r.resolve("cgroup.controllers"))).findFirst().orElse(null);
+    assumeTrue(root != null, "needs a cgroup2 file system at /sys/fs/cgroup or /sys/fs/cgroup/unified");
+    Path cgroup = Files.createDirectory(root.resolve("berth-test-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1)));
+    try {
+      int first = sys.bpfProgLoadCgroupDevice(DeviceFilter.compile(List.of("a")), DeviceFilter.LICENSE);
+      int second = sys.bpfProgLoadCgroupDevice(DeviceFilter.compile(List.of("a")), DeviceFilter.LICENSE);
+      try {
+        sys.bpfProgAttachCgroup(cgroup, first);
+        sys.bpfProgAttachCgroup(cgroup, second); // BPF_F_ALLOW_MULTI: added beside the first
+        // The same program twice is refused (with an errno that differs between kernel versions).
+        assertThrows(SyscallException.class, () -> sys.bpfProgAttachCgroup(cgroup, first));
+      } finally {
+        sys.close(first);
+        sys.close(second);
+      }
+    } finally {
+      Files.delete(cgroup); // rmdir of a cgroup with programs attached: the kernel detaches them
+    }
+    assertFalse(Files.exists(cgroup));
   }
 }

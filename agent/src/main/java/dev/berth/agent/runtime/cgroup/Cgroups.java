@@ -39,9 +39,12 @@ public interface Cgroups {
   /**
    * As {@link #create(String, CgroupLimits)}, and restricts the device nodes its processes
    * may open or create to {@code deviceRules} (v1 {@code devices.allow} lines such as
-   * {@code "c 1:3 rwm"}; everything else is denied). Where the machine cannot enforce device
-   * rules (v2 needs an eBPF program; a v1 host without the devices hierarchy) it says so once
-   * in the log and applies the other limits.
+   * {@code "c 1:3 rwm"}; everything else is denied): on v1 through the devices controller, on
+   * v2 through an eBPF device program ({@link DeviceFilter}) attached to the cgroup, which
+   * goes away with it. Each run gets a fresh cgroup: on v2 a second call on the same cgroup
+   * adds a program beside the first, so rules can only narrow. A v1 host without the devices
+   * hierarchy says so once in the log and applies the other limits; a v2 kernel that refuses
+   * BPF is FAILED_PRECONDITION, never a container without device rules.
    */
   List<Path> create(String relPath, CgroupLimits limits, List<String> deviceRules);
 

@@ -1,12 +1,12 @@
 /**
  * Linux control groups for Berth's containers: creating a container's cgroup with its memory,
- * CPU and pids limits, reading its usage, and killing and removing it, on cgroup v1 (one
+ * CPU and pids limits and its device rules, reading its usage, and killing and removing it, on cgroup v1 (one
  * hierarchy per controller) and v2 (the unified hierarchy) alike.
  *
  * <p>{@link dev.berth.agent.runtime.cgroup.Cgroups#detect} picks the version from the cgroup
  * root. Every class takes that root as a {@link java.nio.file.Path}, so tests point it at a
  * directory of fixture files. The package depends only on the JDK and
- * {@link dev.berth.agent.runtime.Syscalls} (for kill); the agent's processes join a cgroup by
+ * {@link dev.berth.agent.runtime.Syscalls} (kill, and bpf for v2 device rules); the agent's processes join a cgroup by
  * writing their pid into it themselves (the launcher does that for containers).
  */
 package dev.berth.agent.runtime.cgroup;

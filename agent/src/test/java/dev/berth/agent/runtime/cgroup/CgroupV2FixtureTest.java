@@ -6,12 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.berth.agent.BerthException;
+import dev.berth.agent.runtime.ContainerDefaults;
 import dev.berth.agent.runtime.RecordingSyscalls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
@@ -233,6 +235,61 @@ class CgroupV2FixtureTest {
     assertTrue(e.getMessage().contains(LEAF) && e.getMessage().contains("4242"), e.getMessage());
     assertEquals("1", read(kill));
     assertEquals(List.of(), sys.calls("kill"), "no per-pid kill when cgroup.kill exists");
+  }
+
+  @Test
+  void deviceRulesAreLoadedAsAProgramAttachedToTheCgroupThenItsDescriptorIsClosed() throws IOException {
+    List<Path> dirs = cgroups.create(LEAF, CgroupLimits.NONE, ContainerDefaults.DEVICE_RULES);
+    Path leaf = root.resolve(LEAF);
+    assertEquals(List.of(leaf), dirs);
+    assertEquals(List.of("bpfProgLoadCgroupDevice", "bpfProgAttachCgroup", "close"),
+        sys.calls().stream().map(RecordingSyscalls.Call::name).toList());
+    byte[] program = DeviceFilter.compile(ContainerDefaults.DEVICE_RULES);
+    RecordingSyscalls.Call load = sys.calls("bpfProgLoadCgroupDevice").get(0);
+    assertTrue(Arrays.equals(program, (byte[]) load.arg(0)), "the compiled rules are loaded");
+    assertEquals(DeviceFilter.LICENSE, load.arg(1));
+    int fd = (Integer) sys.calls("bpfProgAttachCgroup").get(0).arg(1);
+    assertEquals(List.of(leaf, fd), sys.calls("bpfProgAttachCgroup").get(0).args());
+    assertEquals(List.of(fd), sys.calls("close").get(0).args());
+    assertEquals(1, sys.attached(leaf).size());
+    assertTrue(Arrays.equals(program, sys.attached(leaf).get(0)));
+    assertEquals(List.of(), sys.attached(root.resolve("berth-ab12")), "only the leaf gets the program");
+    assertTrue(sys.openFds().isEmpty(), "no descriptor leaks");
+    assertEquals("+cpu +memory +pids", read(root.resolve("cgroup.subtree_control")), "the rest is created as without rules");
+  }
+
+  @Test
+  void aMalformedDeviceRuleFailsBeforeAnythingIsCreated() {
+    BerthException e = assertThrows(BerthException.class,
+        () -> cgroups.create(LEAF, CgroupLimits.NONE, List.of("c 1:3 rwm", "c 1:3 rwx")));
+    assertEquals(BerthException.Kind.INVALID_ARGUMENT, e.kind());
+    assertTrue(e.getMessage().contains("'c 1:3 rwx'"), e.getMessage());
+    assertFalse(Files.exists(root.resolve("berth-ab12")));
+    assertEquals(List.of(), sys.calls());
+  }
+
+  @ParameterizedTest(name = "errno {0} -> {1}")
+  @CsvSource({"1, FAILED_PRECONDITION", "38, FAILED_PRECONDITION", "22, INTERNAL", "13, INTERNAL"})
+  void aKernelThatRefusesTheProgramFailsTheCreate(int errno, BerthException.Kind kind) {
+    sys.failNext("bpfProgLoadCgroupDevice", errno);
+    BerthException e = assertThrows(BerthException.class,
+        () -> cgroups.create(LEAF, CgroupLimits.NONE, ContainerDefaults.DEVICE_RULES));
+    assertEquals(kind, e.kind());
+    assertTrue(e.getMessage().contains(LEAF) && e.getMessage().contains("device rules")
+        && e.getMessage().contains("errno " + errno), e.getMessage());
+    assertEquals(List.of(), sys.calls("bpfProgAttachCgroup"));
+    assertEquals(List.of(), sys.calls("close"), "nothing was loaded");
+  }
+
+  @Test
+  void aFailedAttachStillClosesTheProgram() {
+    sys.failNext("bpfProgAttachCgroup", 1);
+    BerthException e = assertThrows(BerthException.class,
+        () -> cgroups.create(LEAF, CgroupLimits.NONE, ContainerDefaults.DEVICE_RULES));
+    assertEquals(BerthException.Kind.FAILED_PRECONDITION, e.kind());
+    assertTrue(e.getMessage().contains("attach"), e.getMessage());
+    assertEquals(List.of(), sys.attached(root.resolve(LEAF)));
+    assertTrue(sys.openFds().isEmpty(), "the program's descriptor is closed");
   }
 
   @Test
