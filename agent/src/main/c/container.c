@@ -260,20 +260,22 @@ static void __attribute__((noreturn)) container_main(const struct config *cfg,
 		close(fds->close_fds[i]);
 	reset_signals();
 	umask(022);
-	/* the shim puts us into the container's cgroups first: nothing below may escape
-	 * the limits, and the cgroup namespace must be rooted at those cgroups */
-	if (chan_recv(chan, &m, false) <= 0 || m.type != CH_GO)
-		_exit(EXIT_SETUP);
-	if ((cfg->ns_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
-		chan_fail(chan, EXIT_SETUP, "unshare cgroup namespace: %s", strerror(errno));
-	if (cfg->has_oom_score_adj)
-		write_oom_score_adj(chan, cfg->oom_score_adj);
+	/* Only the launcher's own code runs until GO, while the shim moves us into the
+	 * container's cgroups: building the rootfs overlaps that (slow) step. */
 	if (!cfg->tty)
 		setup_stdio(chan, fds);
 	setup_rootfs(chan, cfg);
 	if (cfg->hostname && (cfg->ns_flags & CLONE_NEWUTS) &&
 	    sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
 		chan_fail(chan, EXIT_SETUP, "sethostname: %s", strerror(errno));
+	/* from here on we are in the container's cgroups: nothing below escapes the limits, and
+	 * the cgroup namespace is rooted at them */
+	if (chan_recv(chan, &m, false) <= 0 || m.type != CH_GO)
+		_exit(EXIT_SETUP);
+	if ((cfg->ns_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
+		chan_fail(chan, EXIT_SETUP, "unshare cgroup namespace: %s", strerror(errno));
+	if (cfg->has_oom_score_adj)
+		write_oom_score_adj(chan, cfg->oom_score_adj);
 	if (cfg->tty)
 		proc_setup_tty(chan, 0, 0);
 	struct proc_spec p = {

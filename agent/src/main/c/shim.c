@@ -713,11 +713,6 @@ static void become_shim(const struct config *cfg)
 	if (chdir(cfg->state_dir) < 0)
 		launch_fail_errno("chdir to state_dir");
 	in_state_dir = true;
-	const char *bad;
-	if (join_cgroups(&cfg->shim_cgroups, getpid(), &bad) < 0) {
-		char *what = xasprintf("join shim cgroup %s", bad);
-		launch_fail_errno(what);
-	}
 }
 
 static void open_listener(void)
@@ -797,6 +792,22 @@ static void await_init(void)
 	p->started = true;
 }
 
+/* A cgroup join failed: the init's own failure, if it had one, says more (it may have died
+ * before we could move it); otherwise report the join. Kills and reaps the init. */
+static void __attribute__((noreturn)) init_join_failed(char *what)
+{
+	struct proc *p = &shim.init;
+	struct chan_msg m;
+	int saved = errno;
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+	p->exited = true;
+	if (chan_recv(p->chan, &m, true) > 0 && m.type == CH_FAIL)
+		launch_fail(m.code, m.text);
+	errno = saved;
+	launch_fail_errno(what);
+}
+
 static void start_init(void)
 {
 	struct proc *p = &shim.init;
@@ -817,15 +828,16 @@ static void start_init(void)
 	if (p->pid < 0)
 		launch_fail_errno("clone");
 	close_child_ends(&fds);
+	/*
+	 * The init builds its rootfs meanwhile: on cgroup v1 the first cgroup.procs write after
+	 * an idle moment waits for an RCU grace period (several ms), and this way the two overlap.
+	 * Only then do we leave the agent's cgroup ourselves (that write is fast by now).
+	 */
 	const char *bad;
-	if (join_cgroups(&shim.cfg->cgroups, p->pid, &bad) < 0) {
-		char *what = xasprintf("join cgroup %s", bad);
-		int saved = errno;
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, 0);
-		errno = saved;
-		launch_fail_errno(what);
-	}
+	if (join_cgroups(&shim.cfg->cgroups, p->pid, &bad) < 0)
+		init_join_failed(xasprintf("join cgroup %s", bad));
+	if (join_cgroups(&shim.cfg->shim_cgroups, getpid(), &bad) < 0)
+		init_join_failed(xasprintf("join shim cgroup %s", bad));
 	chan_send(p->chan, CH_GO, 0, NULL, -1);
 	await_init();
 }
