@@ -9,6 +9,7 @@
 # Environment: WARMUP (5), ROUNDS (30), PS_RUNS (20), BERTH_TARGET (the build directory of
 # every module, "target"), BENCH_BUILD=1 (build even when the jars exist), OUT
 # (bench/results/startup.md), VARIANTS (comma list of variant ids; default: all).
+# AGENT_JAVA_OPTS: berthd's JVM flags (default: those scripts/install.sh gives it).
 # For experiments only: AGENT_WRAPPER (a command berthd runs under, e.g. a subreaper) and
 # AGENT_CP_PREFIX (class path entries put before the agent's, e.g. a patched class).
 #
@@ -185,7 +186,7 @@ EOF
 # --- a private berthd, flags as scripts/install.sh starts it
 mkdir -p "$tmp/data"
 # shellcheck disable=SC2086
-${AGENT_WRAPPER:-} java -XX:+UseSerialGC -Xss512k -cp "${AGENT_CP_PREFIX:+$AGENT_CP_PREFIX:}agent/$T/lib/*:$agent_jar" \
+${AGENT_WRAPPER:-} java ${AGENT_JAVA_OPTS:--XX:+UseSerialGC -Xss512k} -cp "${AGENT_CP_PREFIX:+$AGENT_CP_PREFIX:}agent/$T/lib/*:$agent_jar" \
   dev.berth.agent.AgentMain --data-dir "$tmp/data" --socket "$tmp/berthd.sock" --prefix "$prefix" \
   --launcher "$launcher" >"$tmp/berthd.log" 2>&1 &
 agent_pid=$!
