@@ -101,12 +101,25 @@ public final class StartLatency {
   /** One measured run of a variant: wall time, CPU (or -1), and named phases in nanoseconds. */
   record Sample(long wallNanos, long childCpuNanos, long agentCpuNanos, Map<String, Long> phases) {}
 
-  interface Variant {
-    String id();
+  /** One way of running /bin/true in a container, measured once per round. */
+  abstract static class Variant {
+    private final String id;
+    private final String label;
 
-    String label();
+    Variant(String id, String label) {
+      this.id = id;
+      this.label = label;
+    }
 
-    Sample run() throws Exception;
+    String id() {
+      return id;
+    }
+
+    String label() {
+      return label;
+    }
+
+    abstract Sample run() throws Exception;
   }
 
   // ------------------------------------------------------------------ main flow
@@ -224,31 +237,18 @@ public final class StartLatency {
 
   // ------------------------------------------------------------------ Berth through the API
 
-  private final class BerthApi implements Variant {
-    private final String id;
-    private final String label;
+  private final class BerthApi extends Variant {
     private final String image;
     private final boolean unconfined;
 
     BerthApi(String id, String label, String image, boolean unconfined) {
-      this.id = id;
-      this.label = label;
+      super(id, label);
       this.image = image;
       this.unconfined = unconfined;
     }
 
     @Override
-    public String id() {
-      return id;
-    }
-
-    @Override
-    public String label() {
-      return label;
-    }
-
-    @Override
-    public Sample run() throws Exception {
+    Sample run() throws Exception {
       ContainerServiceGrpc.ContainerServiceBlockingStub blocking = blocking();
       ContainerSpec.Builder spec = ContainerSpec.newBuilder().setImage(image).addCmd("/bin/true");
       if (unconfined) {
@@ -287,7 +287,7 @@ public final class StartLatency {
       long t2 = System.nanoTime();
       long agentCpu1 = agentCpuNanos();
       if (st.getExitCode() != 0 || st.getExitUnknown()) {
-        throw new IllegalStateException(id + ": /bin/true exited " + st.getExitCode() + " " + st.getError());
+        throw new IllegalStateException(id() + ": /bin/true exited " + st.getExitCode() + " " + st.getError());
       }
       // Outside the total: the agent's own timestamps of the run, for the breakdown; its time
       // is what any unary RPC costs here.
@@ -325,32 +325,19 @@ public final class StartLatency {
     List<String> build(String uniqueId);
   }
 
-  private final class Subprocess implements Variant {
-    private final String id;
-    private final String label;
+  private final class Subprocess extends Variant {
     private final Command command;
 
     Subprocess(String id, String label, Command command) {
-      this.id = id;
-      this.label = label;
+      super(id, label);
       this.command = command;
     }
 
     @Override
-    public String id() {
-      return id;
-    }
-
-    @Override
-    public String label() {
-      return label;
-    }
-
-    @Override
-    public Sample run() throws Exception {
-      String cid = "bench-" + id + "-" + (++seq);
+    Sample run() throws Exception {
+      String cid = "bench-" + id() + "-" + (++seq);
       List<String> cmd = command.build(cid);
-      Path log = Files.createTempFile("bench-" + id, ".log");
+      Path log = Files.createTempFile("bench-" + id(), ".log");
       try {
         ProcessBuilder pb = new ProcessBuilder(cmd)
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
