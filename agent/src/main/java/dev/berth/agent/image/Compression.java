@@ -28,6 +28,14 @@ enum Compression {
    * @throws BerthException INVALID_ARGUMENT for a compression Berth does not read (bzip2, xz, zstd)
    */
   static Compression detect(BufferedInputStream in) throws IOException {
+    return detect(in, "the tar", "only plain or gzip-compressed tars can be imported");
+  }
+
+  /**
+   * Like {@link #detect(BufferedInputStream)}; the refusal reads "{@code subject} is
+   * zstd-compressed: {@code supported}".
+   */
+  static Compression detect(BufferedInputStream in, String subject, String supported) throws IOException {
     byte[] head = new byte[6];
     in.mark(head.length);
     int n = in.readNBytes(head, 0, head.length);
@@ -40,7 +48,7 @@ enum Compression {
         : n >= 4 && head[0] == 0x28 && head[1] == (byte) 0xb5 && head[2] == 0x2f && head[3] == (byte) 0xfd ? "zstd"
         : null;
     if (other != null) {
-      throw BerthException.invalid("the tar is " + other + "-compressed: only plain or gzip-compressed tars can be imported");
+      throw BerthException.invalid(subject + " is " + other + "-compressed: " + supported);
     }
     return NONE;
   }

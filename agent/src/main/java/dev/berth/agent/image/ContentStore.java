@@ -148,6 +148,30 @@ final class ContentStore {
       size += len;
     }
 
+    /** The bytes written so far. */
+    long size() {
+      return size;
+    }
+
+    /** Discards what was written, to write the blob again from its start. */
+    void restart() throws IOException {
+      if (sealed != null) {
+        throw new IOException("blob already sealed");
+      }
+      channel.truncate(0);
+      channel.position(0);
+      md.reset();
+      size = 0;
+    }
+
+    /** Reads the sealed (complete and checked) content before it is installed. */
+    java.io.InputStream openSealed() throws IOException {
+      if (sealed == null || done) {
+        throw new IllegalStateException("only a sealed blob not yet installed can be read");
+      }
+      return Files.newInputStream(tmp);
+    }
+
     /**
      * Forces the content to disk and checks it: its size on disk, and its digest when
      * {@code expected} is not null.

@@ -12,6 +12,8 @@ import java.util.List;
  *     empty for an untagged (dangling) image
  * @param diffIds the layers' uncompressed digests, lowest first
  * @param sizeBytes the unpacked size of all layers (file content bytes)
+ * @param repoDigests {@code name@sha256:…} of each registry manifest (or index) the image was
+ *     pulled by, e.g. {@code docker.io/library/busybox@sha256:…}; empty for an imported image
  */
 public record ImageRecord(
     String id,
@@ -21,10 +23,18 @@ public record ImageRecord(
     long sizeBytes,
     Instant created,
     String os,
-    String architecture) {
+    String architecture,
+    List<String> repoDigests) {
   public ImageRecord {
     repoTags = List.copyOf(repoTags);
     diffIds = List.copyOf(diffIds);
+    repoDigests = repoDigests == null ? List.of() : List.copyOf(repoDigests);
+  }
+
+  /** An image without repo digests (imported, not pulled). */
+  public ImageRecord(String id, List<String> repoTags, List<String> diffIds, ImageConfig config, long sizeBytes,
+      Instant created, String os, String architecture) {
+    this(id, repoTags, diffIds, config, sizeBytes, created, os, architecture, List.of());
   }
 
   /** The first 12 hex digits of the id, as Docker shows it. */

@@ -22,25 +22,31 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
 /**
- * The images of one agent: {@code docker import}, {@code images}, {@code inspect}, {@code
- * tag} and {@code rmi}. Laid out as an OCI content store, so that a registry pull fits in:
+ * The images of one agent: {@code docker import}, {@code pull} (through {@link #ingest}),
+ * {@code images}, {@code inspect}, {@code tag} and {@code rmi}. Laid out as an OCI content
+ * store:
  *
  * <pre>
- * ROOT/blobs/sha256/HEX        layer tars as given, OCI image configs, OCI manifests
+ * ROOT/blobs/sha256/HEX        layer blobs as given (or pulled), image configs, manifests
  * ROOT/snapshots/DIFFID-HEX/   each layer unpacked once, shared by the images that have it;
  *                              an overlayfs lower dir, never written after it is complete
- * ROOT/images.json             the index: id, manifest, tags and layers of every image
+ * ROOT/images.json             the index: id, manifest, tags, repo digests and layers of
+ *                              every image
  * </pre>
  *
  * An image's id is the digest of its config blob; its tags are normalized references ({@link
@@ -49,10 +55,12 @@ import java.util.regex.Pattern;
  * replaced atomically, so after kill -9 or a power loss the store holds what the last finished
  * call left; what a crash leaves unreferenced is deleted when the store is opened.
  *
- * <p>Thread-safe. An import reads, hashes and unpacks its tar without holding the store's
- * lock, so imports run in parallel and do not hold up readers; every change of what the store
- * holds (adopting a snapshot or blob, the index, deleting) happens under one lock, so a layer
- * is never deleted while an import adopts it and readers always see a consistent store.
+ * <p>Thread-safe. An import or pull reads, hashes and unpacks its layers without holding the
+ * store's lock, so they run in parallel and do not hold up readers; every change of what the
+ * store holds (adopting a snapshot or blob, the index, deleting) happens under one lock, so a
+ * layer is never deleted while an import adopts it and readers always see a consistent store.
+ * A layer an open {@link Ingest} holds is not deleted either, even before an image refers to
+ * it.
  *
  * <p>Failures are {@link BerthException}s: INVALID_ARGUMENT (bad reference, hostile or
  * malformed tar), NOT_FOUND, FAILED_PRECONDITION (image in use), RESOURCE_EXHAUSTED (layer
@@ -74,15 +82,60 @@ public final class ImageStore {
   /** By id, oldest first. Replaced as a whole, never changed in place. Guarded by lock. */
   private Map<String, Entry> images;
 
+  /** Claims of ingests, by layer blob digest. Guarded by lock. */
+  private final Map<String, Claim> claims = new HashMap<>();
+
   private record Layer(String diffId, String digest, String mediaType, long size, long unpackedSize) {}
 
   private record Entry(ImageRecord record, String manifest, List<Layer> layers) {
     Entry withTags(List<String> tags) {
+      return with(tags, record.repoDigests());
+    }
+
+    Entry withRepoDigests(List<String> repoDigests) {
+      return with(record.repoTags(), repoDigests);
+    }
+
+    private Entry with(List<String> tags, List<String> repoDigests) {
       ImageRecord r = record;
       return new Entry(new ImageRecord(r.id(), tags, r.diffIds(), r.config(), r.sizeBytes(), r.created(), r.os(),
-          r.architecture()), manifest, layers);
+          r.architecture(), repoDigests), manifest, layers);
     }
   }
+
+  /**
+   * A layer blob that {@link Ingest}s hold: it is kept (blob and snapshot) while any holds it,
+   * even before an image refers to it. {@code layer} is set once the layer is in the store;
+   * until then {@code fetch} is the download in flight (or the one that failed). Guarded by
+   * lock, except {@code holders}, which the downloading thread reads to notice that nobody
+   * wants the layer any more.
+   */
+  static final class Claim {
+    final String digest;
+    final AtomicInteger holders = new AtomicInteger();
+    private Layer layer;
+    private CompletableFuture<Void> fetch;
+
+    private Claim(String digest) {
+      this.digest = digest;
+    }
+
+    boolean abandoned() {
+      return holders.get() == 0;
+    }
+  }
+
+  /** What {@link #claim} found. */
+  enum ClaimKind {
+    /** The layer is in the store. */
+    PRESENT,
+    /** The caller downloads the layer and completes {@code fetch} (through {@link #install} or {@link #fetchFailed}). */
+    FETCH,
+    /** Another ingest is downloading the layer: wait for {@code fetch}, then claim again. */
+    JOIN
+  }
+
+  record ClaimResult(Claim claim, ClaimKind kind, CompletableFuture<Void> fetch) {}
 
   /** An image found by a reference; {@code tag} is set when the reference was a tag. */
   private record Resolved(Entry entry, String tag) {}
@@ -309,10 +362,251 @@ public final class ImageStore {
       Set<String> blobs = new HashSet<>(Set.of(image.id(), r.entry().manifest()));
       r.entry().layers().forEach(l -> blobs.add(l.digest()));
       trash = release(next, image.diffIds(), blobs, deleted);
-      result = new RemoveResult(image.repoTags(), deleted);
+      List<String> untagged = new ArrayList<>(image.repoTags());
+      untagged.addAll(image.repoDigests());
+      result = new RemoveResult(untagged, deleted);
     }
     deleteQuietly(trash);
     return result;
+  }
+
+  // ---- ingests (pulls)
+
+  /**
+   * Starts adding an image whose content comes from elsewhere (a registry): see {@link
+   * Ingest}. Close it when done, whether it committed or not.
+   */
+  public Ingest ingest() {
+    return new Ingest(this);
+  }
+
+  ContentStore content() {
+    return content;
+  }
+
+  LayerUnpacker unpacker() {
+    return unpacker;
+  }
+
+  /** A new empty temporary snapshot directory (mode 0755); one left behind by a crash goes when the store is opened. */
+  Path newTempSnapshot() throws IOException {
+    Path tmp = snapshots.resolve(TEMP + Long.toHexString(ThreadLocalRandom.current().nextLong()));
+    Files.createDirectory(tmp);
+    Files.setAttribute(tmp, "unix:mode", 0755);
+    return tmp;
+  }
+
+  /** The config blob of the image {@code id}, if the store has that image. */
+  Optional<byte[]> imageConfig(String id) {
+    synchronized (lock) {
+      if (!images.containsKey(id)) {
+        return Optional.empty();
+      }
+      try {
+        return Optional.of(content.read(id));
+      } catch (IOException e) {
+        return Optional.empty();
+      }
+    }
+  }
+
+  /**
+   * Makes {@code who} hold the layer blob {@code digest}, whose unpacked content the image
+   * config says is {@code diffId}, and tells what to do next. Claiming again what {@code who}
+   * holds does not count twice.
+   *
+   * @throws CancellationException when {@code who} is closed
+   * @throws BerthException INVALID_ARGUMENT when the store has that blob with another diff id
+   */
+  ClaimResult claim(Ingest who, String digest, String diffId) {
+    synchronized (lock) {
+      if (who.closed) {
+        throw new CancellationException("the pull was abandoned");
+      }
+      Claim c = claims.get(digest);
+      if (c == null) {
+        c = new Claim(digest);
+        c.layer = storedLayer(digest);
+        claims.put(digest, c);
+      }
+      if (who.claimed.add(digest)) {
+        c.holders.incrementAndGet();
+      }
+      if (c.layer != null) {
+        if (!c.layer.diffId().equals(diffId)) {
+          throw BerthException.invalid("the layer " + digest + " unpacks to " + c.layer.diffId()
+              + ", but the image config lists " + diffId + " for it");
+        }
+        return new ClaimResult(c, ClaimKind.PRESENT, null);
+      }
+      if (c.fetch == null || c.fetch.isCompletedExceptionally()) {
+        c.fetch = new CompletableFuture<>();
+        return new ClaimResult(c, ClaimKind.FETCH, c.fetch);
+      }
+      return new ClaimResult(c, ClaimKind.JOIN, c.fetch);
+    }
+  }
+
+  /** A layer of an image in the store with this blob digest, whose blob and snapshot are there. Under lock. */
+  private Layer storedLayer(String digest) {
+    for (Entry e : images.values()) {
+      for (Layer l : e.layers()) {
+        if (l.digest().equals(digest) && content.contains(digest)
+            && Files.isDirectory(snapshots.resolve(ContentStore.hex(l.diffId())), LinkOption.NOFOLLOW_LINKS)) {
+          return l;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Moves a downloaded, verified and unpacked layer into the store for {@code c}: the sealed
+   * {@code blob}, and the snapshot {@code tmp} unless the store has {@code diffId} unpacked
+   * already. Returns whether {@code tmp} was adopted; if not, the caller deletes it.
+   *
+   * @throws CancellationException when nobody holds {@code c} any more: nothing was installed
+   */
+  boolean install(Claim c, ContentStore.Writer blob, Path tmp, String diffId, String mediaType, long unpackedSize)
+      throws IOException {
+    synchronized (lock) {
+      if (claims.get(c.digest) != c || c.abandoned()) {
+        throw new CancellationException("the pull was abandoned");
+      }
+      ContentStore.Descriptor desc = blob.seal(c.digest);
+      Path snapshot = snapshots.resolve(ContentStore.hex(diffId));
+      boolean adopted = false;
+      List<Path> trash = List.of();
+      try {
+        if (!Files.isDirectory(snapshot, LinkOption.NOFOLLOW_LINKS)) {
+          AtomicFiles.rename(tmp, snapshot);
+          adopted = true;
+        }
+        blob.install();
+      } catch (IOException | RuntimeException e) {
+        if (adopted) {
+          trash = release(images, List.of(diffId), List.of(), new ArrayList<>());
+        }
+        throw e;
+      } finally {
+        deleteQuietly(trash);
+      }
+      c.layer = new Layer(diffId, c.digest, mediaType, desc.size(), unpackedSize);
+      c.fetch.complete(null);
+      return adopted;
+    }
+  }
+
+  boolean isClosed(Ingest who) {
+    synchronized (lock) {
+      return who.closed;
+    }
+  }
+
+  /** Ends the download of {@code c} in failure: whoever waits for it tries again or fails. */
+  void fetchFailed(Claim c, Throwable failure) {
+    synchronized (lock) {
+      if (c.fetch != null) {
+        c.fetch.completeExceptionally(failure);
+      }
+    }
+  }
+
+  /**
+   * Closes {@code who}: it holds nothing any more, and what nobody holds or refers to (layers
+   * it stored for an image it did not commit) is deleted. Idempotent.
+   */
+  void close(Ingest who) {
+    List<Path> trash;
+    synchronized (lock) {
+      who.closed = true;
+      List<String> diffIds = new ArrayList<>();
+      List<String> blobs = new ArrayList<>();
+      for (String digest : who.claimed) {
+        Claim c = claims.get(digest);
+        if (c.holders.decrementAndGet() == 0) {
+          claims.remove(digest);
+          if (c.layer != null) {
+            diffIds.add(c.layer.diffId());
+            blobs.add(digest);
+          }
+        }
+      }
+      who.claimed.clear();
+      trash = release(images, diffIds, blobs, new ArrayList<>());
+    }
+    deleteQuietly(trash);
+  }
+
+  /**
+   * Adds the image of {@code config}, whose layers are the blobs {@code layerDigests} (lowest
+   * first) that {@code who} holds, with its {@code manifest}; tags it {@code tag} (when not
+   * null: the tag moves from any image that had it) and gives it {@code repoDigest} (when not
+   * null). An image with that config already in the store keeps its manifest and layers and
+   * only gets the tag and repo digest.
+   *
+   * @throws BerthException INVALID_ARGUMENT when the config is not valid or its
+   *     rootfs.diff_ids are not the layers' diff ids
+   */
+  ImageRecord commit(Ingest who, byte[] manifest, byte[] config, List<String> layerDigests, Reference tag,
+      String repoDigest) {
+    OciJson.Config oci;
+    try {
+      oci = OciJson.parseConfig(config);
+    } catch (IOException | RuntimeException e) {
+      throw BerthException.invalid("the image config is not valid: " + e.getMessage());
+    }
+    synchronized (lock) {
+      if (who.closed) {
+        throw new CancellationException("the pull was abandoned");
+      }
+      List<Layer> layers = new ArrayList<>();
+      for (String digest : layerDigests) {
+        Claim c = claims.get(digest);
+        if (c == null || c.layer == null || !who.claimed.contains(digest)) {
+          throw new IllegalStateException("the layer " + digest + " was not added by this ingest");
+        }
+        layers.add(c.layer);
+      }
+      List<String> diffIds = layers.stream().map(Layer::diffId).toList();
+      if (!diffIds.equals(oci.diffIds())) {
+        throw BerthException.invalid("the image config's rootfs.diff_ids " + oci.diffIds()
+            + " are not the digests of its unpacked layers " + diffIds);
+      }
+      Set<String> blobs = new HashSet<>();
+      List<Path> trash = List.of();
+      try {
+        ContentStore.Descriptor cfg = content.put(config);
+        blobs.add(cfg.digest());
+        Map<String, Entry> next = new LinkedHashMap<>(images);
+        if (!next.containsKey(cfg.digest())) {
+          ContentStore.Descriptor m = content.put(manifest);
+          blobs.add(m.digest());
+          long size = layers.stream().mapToLong(Layer::unpackedSize).sum();
+          ImageRecord record = new ImageRecord(cfg.digest(), List.of(), diffIds, oci.config(), size, oci.created(),
+              oci.os(), oci.architecture(), List.of());
+          next.put(record.id(), new Entry(record, m.digest(), List.copyOf(layers)));
+        }
+        if (tag != null) {
+          next = withTag(next, cfg.digest(), tag.toString());
+        }
+        if (repoDigest != null) {
+          next = withRepoDigest(next, cfg.digest(), repoDigest);
+        }
+        persist(next);
+        images = next;
+        return next.get(cfg.digest()).record();
+      } catch (RuntimeException e) {
+        try {
+          trash = release(images, List.of(), blobs, new ArrayList<>());
+        } catch (RuntimeException cleanup) {
+          e.addSuppressed(cleanup);
+        }
+        throw e;
+      } finally {
+        deleteQuietly(trash);
+      }
+    }
   }
 
   // ---- lookup
@@ -336,9 +630,11 @@ public final class ImageStore {
     }
     if (parsed.digest() != null) {
       String repo = parsed.name() + ":";
+      String repoDigest = parsed.name() + "@" + parsed.digest();
       return images.values().stream()
-          .filter(e -> e.manifest().equals(parsed.digest()) || e.record().id().equals(parsed.digest()))
-          .filter(e -> e.record().repoTags().stream().anyMatch(t -> t.startsWith(repo)))
+          .filter(e -> e.record().repoDigests().contains(repoDigest)
+              || (e.manifest().equals(parsed.digest()) || e.record().id().equals(parsed.digest()))
+                  && e.record().repoTags().stream().anyMatch(t -> t.startsWith(repo)))
           .findFirst().map(e -> new Resolved(e, null));
     }
     String tag = parsed.toString();
@@ -381,11 +677,26 @@ public final class ImageStore {
     return next;
   }
 
+  /** Gives {@code id} the repo digest {@code name@sha256:…}, taking it from any other image. */
+  private static Map<String, Entry> withRepoDigest(Map<String, Entry> from, String id, String repoDigest) {
+    Map<String, Entry> next = new LinkedHashMap<>();
+    from.forEach((i, e) -> next.put(i, !i.equals(id) && e.record().repoDigests().contains(repoDigest)
+        ? e.withRepoDigests(e.record().repoDigests().stream().filter(d -> !d.equals(repoDigest)).toList())
+        : e));
+    Entry e = next.get(id);
+    if (!e.record().repoDigests().contains(repoDigest)) {
+      List<String> digests = new ArrayList<>(e.record().repoDigests());
+      digests.add(repoDigest);
+      next.put(id, e.withRepoDigests(digests));
+    }
+    return next;
+  }
+
   // ---- storage
 
   /**
-   * Of the {@code diffIds} and {@code blobs} given, deletes those {@code state} does not refer
-   * to: blobs at once, snapshots by renaming them to temporaries, returned for the caller to
+   * Of the {@code diffIds} and {@code blobs} given, deletes those neither {@code state} nor a
+   * claim refers to: blobs at once, snapshots by renaming them to temporaries, returned for the caller to
    * delete outside the lock. The diff ids of deleted snapshots are added to {@code deleted}.
    */
   private List<Path> release(Map<String, Entry> state, Collection<String> diffIds, Collection<String> blobs,
@@ -399,6 +710,12 @@ public final class ImageStore {
         usedLayers.add(l.diffId());
         usedBlobs.add(l.digest());
       });
+    }
+    for (Claim c : claims.values()) {
+      if (c.layer != null) {
+        usedLayers.add(c.layer.diffId());
+        usedBlobs.add(c.layer.digest());
+      }
     }
     List<Path> trash = new ArrayList<>();
     try {
@@ -449,6 +766,9 @@ public final class ImageStore {
       n.put("id", e.record().id());
       n.put("manifest", e.manifest());
       e.record().repoTags().forEach(n.putArray("repoTags")::add);
+      if (!e.record().repoDigests().isEmpty()) {
+        e.record().repoDigests().forEach(n.putArray("repoDigests")::add);
+      }
       ArrayNode layers = n.putArray("layers");
       for (Layer l : e.layers()) {
         ObjectNode ln = layers.addObject();
@@ -490,15 +810,17 @@ public final class ImageStore {
       }
       List<String> tags = new ArrayList<>();
       n.path("repoTags").forEach(t -> tags.add(t.asText()));
+      List<String> repoDigests = new ArrayList<>();
+      n.path("repoDigests").forEach(t -> repoDigests.add(t.asText()));
       long size = layers.stream().mapToLong(Layer::unpackedSize).sum();
       loaded.put(id, new Entry(new ImageRecord(id, tags, c.diffIds(), c.config(), size, c.created(), c.os(),
-          c.architecture()), n.path("manifest").asText(), layers));
+          c.architecture(), repoDigests), n.path("manifest").asText(), layers));
     }
     return loaded;
   }
 
-  /** The OCI name of the JVM's architecture. */
-  private static String architecture() {
+  /** The OCI name of the JVM's architecture: amd64, arm64, 386, or os.arch as it is. */
+  public static String architecture() {
     String arch = System.getProperty("os.arch");
     return switch (arch) {
       case "amd64", "x86_64" -> "amd64";

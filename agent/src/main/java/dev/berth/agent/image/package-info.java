@@ -1,11 +1,15 @@
 /**
  * The local image store: {@code docker import}, {@code images}, {@code inspect}, {@code tag}
- * and {@code rmi}, laid out as an OCI content store so that a registry pull fits in later.
+ * and {@code rmi}, and the store side of {@code docker pull}, laid out as an OCI content
+ * store.
  *
  * <ul>
  *   <li>{@link dev.berth.agent.image.ImageStore}: blobs, unpacked layer snapshots (the
  *       overlayfs lower dirs of containers) and the index of images and tags; thread-safe and
  *       crash-safe.
+ *   <li>{@link dev.berth.agent.image.Ingest}: adds a pulled image: streams layer blobs in,
+ *       verifies and unpacks them, shares a download between concurrent pulls, commits the
+ *       image, and leaves nothing behind when it fails.
  *   <li>{@link dev.berth.agent.image.LayerUnpacker}: unpacks one layer tar, hostile input,
  *       without ever writing outside its target; OCI whiteouts become overlayfs ones.
  *   <li>{@link dev.berth.agent.image.Reference}: image references as Docker users write

@@ -1,0 +1,153 @@
+package dev.berth.agent.registry;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.berth.agent.it.BusyboxImage;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Test images in an OCI layout, built with umoci, pushed with skopeo:
+ *
+ * <ul>
+ *   <li>{@code 1}: two layers, the busybox rootfs plus {@code /etc/gone}, then a layer that
+ *       deletes {@code /etc/gone} (a whiteout); cmd {@code /bin/sh};
+ *   <li>{@code multi}: an OCI index of that image for linux/amd64 and linux/arm64/v8 (the same
+ *       layers, configs that differ in their architecture), the host's platform listed last.
+ * </ul>
+ */
+final class TestImages {
+  static final Path UMOCI = Path.of("/usr/bin/umoci");
+  static final Path SKOPEO = Path.of("/usr/bin/skopeo");
+  static final String GONE = "etc/gone";
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private TestImages() {}
+
+  /** What {@link #build} made. */
+  record Layout(Path dir, String manifestDigest, String configDigest, List<String> layerDigests, String indexDigest,
+      Map<String, String> configByArchitecture) {}
+
+  /** Skips the calling test (class) unless the registry, umoci, skopeo and busybox are there. */
+  static void assumeTools() {
+    assumeTrue(TestRegistry.available(), "skipped: /usr/bin/docker-registry (Debian docker-registry) is not installed");
+    assumeTrue(Files.isExecutable(UMOCI), "skipped: /usr/bin/umoci is not installed");
+    assumeTrue(Files.isExecutable(SKOPEO), "skipped: /usr/bin/skopeo is not installed");
+    assumeTrue(BusyboxImage.available(), "skipped: /bin/busybox (busybox-static) is not installed");
+  }
+
+  static Layout build(Path dir) throws IOException, InterruptedException {
+    Path layout = dir.resolve("oci");
+    String image = layout + ":1";
+    umoci("init", "--layout", layout.toString());
+    umoci("new", "--image", image);
+
+    Path first = dir.resolve("bundle-1");
+    umoci("unpack", "--rootless", "--image", image, first.toString());
+    Path tar = dir.resolve("busybox.tar");
+    try (OutputStream out = Files.newOutputStream(tar)) {
+      BusyboxImage.writeTar(out);
+    }
+    TestRegistry.run(List.of("tar", "-xf", tar.toString(), "--no-same-owner", "-C", first.resolve("rootfs").toString()));
+    Files.writeString(first.resolve("rootfs").resolve(GONE), "deleted by the second layer\n");
+    umoci("repack", "--image", image, first.toString());
+
+    Path second = dir.resolve("bundle-2");
+    umoci("unpack", "--rootless", "--image", image, second.toString());
+    Files.delete(second.resolve("rootfs").resolve(GONE));
+    umoci("repack", "--image", image, second.toString());
+    umoci("config", "--image", image, "--config.cmd", "/bin/sh");
+
+    ObjectNode index = (ObjectNode) JSON.readTree(layout.resolve("index.json").toFile());
+    String manifestDigest = null;
+    for (JsonNode m : index.path("manifests")) {
+      if ("1".equals(m.path("annotations").path("org.opencontainers.image.ref.name").asText())) {
+        manifestDigest = m.path("digest").asText();
+      }
+    }
+    JsonNode manifest = JSON.readTree(blob(layout, manifestDigest));
+    String configDigest = manifest.path("config").path("digest").asText();
+    List<String> layers = new ArrayList<>();
+    manifest.path("layers").forEach(l -> layers.add(l.path("digest").asText()));
+
+    // The index: the same layers for two architectures, the host's last.
+    JsonNode config = JSON.readTree(blob(layout, configDigest));
+    String host = Platform.host().architecture();
+    List<String[]> platforms = new ArrayList<>(List.of(new String[] {"amd64", ""}, new String[] {"arm64", "v8"}));
+    platforms.sort((a, b) -> Boolean.compare(a[0].equals(host), b[0].equals(host)));
+    ObjectNode indexDoc = JSON.createObjectNode();
+    indexDoc.put("schemaVersion", 2);
+    indexDoc.put("mediaType", Manifests.OCI_INDEX);
+    ArrayNode entries = indexDoc.putArray("manifests");
+    Map<String, String> configs = new java.util.HashMap<>();
+    for (String[] p : platforms) {
+      ObjectNode c = config.deepCopy();
+      c.put("architecture", p[0]);
+      if (!p[1].isEmpty()) {
+        c.put("variant", p[1]);
+      }
+      byte[] cBytes = JSON.writeValueAsBytes(c);
+      String cDigest = writeBlob(layout, cBytes);
+      configs.put(p[0], cDigest);
+      ObjectNode m = manifest.deepCopy();
+      ((ObjectNode) m.get("config")).put("digest", cDigest).put("size", cBytes.length);
+      byte[] mBytes = JSON.writeValueAsBytes(m);
+      ObjectNode e = entries.addObject();
+      e.put("mediaType", Manifests.OCI_MANIFEST);
+      e.put("digest", writeBlob(layout, mBytes));
+      e.put("size", mBytes.length);
+      ObjectNode platform = e.putObject("platform");
+      platform.put("architecture", p[0]);
+      platform.put("os", "linux");
+      if (!p[1].isEmpty()) {
+        platform.put("variant", p[1]);
+      }
+    }
+    byte[] indexBytes = JSON.writeValueAsBytes(indexDoc);
+    String indexDigest = writeBlob(layout, indexBytes);
+    ObjectNode ref = ((ArrayNode) index.get("manifests")).addObject();
+    ref.put("mediaType", Manifests.OCI_INDEX);
+    ref.put("digest", indexDigest);
+    ref.put("size", indexBytes.length);
+    ref.putObject("annotations").put("org.opencontainers.image.ref.name", "multi");
+    Files.write(layout.resolve("index.json"), JSON.writeValueAsBytes(index));
+    return new Layout(layout, manifestDigest, configDigest, List.copyOf(layers), indexDigest, Map.copyOf(configs));
+  }
+
+  /**
+   * Pushes {@code tag} of the layout to {@code dest} ({@code host:port/repo:tag}) with skopeo;
+   * {@code options} e.g. {@code --format v2s2}, {@code --all}, {@code --dest-creds u:p}.
+   */
+  static void push(Layout layout, String tag, String dest, String... options) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(SKOPEO.toString(), "copy", "--dest-tls-verify=false"));
+    cmd.addAll(List.of(options));
+    cmd.add("oci:" + layout.dir() + ":" + tag);
+    cmd.add("docker://" + dest);
+    TestRegistry.run(cmd);
+  }
+
+  static byte[] blob(Path layout, String digest) throws IOException {
+    return Files.readAllBytes(layout.resolve("blobs/sha256").resolve(digest.substring("sha256:".length())));
+  }
+
+  private static String writeBlob(Path layout, byte[] content) throws IOException {
+    String digest = RegistryClient.sha256(content);
+    Files.write(layout.resolve("blobs/sha256").resolve(digest.substring("sha256:".length())), content);
+    return digest;
+  }
+
+  private static void umoci(String... args) throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(UMOCI.toString()));
+    cmd.addAll(List.of(args));
+    TestRegistry.run(cmd);
+  }
+}
