@@ -6,6 +6,8 @@ import dev.berth.agent.api.ImageGrpcService;
 import dev.berth.agent.api.SystemGrpcService;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
+import dev.berth.agent.registry.Puller;
+import dev.berth.agent.registry.RegistryClient;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.runtime.LinuxSyscalls;
 import dev.berth.agent.runtime.Syscalls;
@@ -75,14 +77,22 @@ public final class AgentMain implements Callable<Integer> {
   @Option(names = "--node-name", description = "This node's name (default: the host name).")
   String nodeName;
 
+  @Option(names = "--insecure-registry", paramLabel = "HOST[:PORT]",
+      description = "A registry reached over plain HTTP; repeatable. Loopback registries always are.")
+  List<String> insecureRegistries = new ArrayList<>();
+
   /** A running agent; {@link #close()} stops serving and leaves containers running. */
   public static final class Agent implements AutoCloseable {
     private final List<Server> servers;
     private final ContainerRuntime runtime;
+    private final Puller puller;
+    private final RegistryClient registries;
 
-    Agent(List<Server> servers, ContainerRuntime runtime) {
+    Agent(List<Server> servers, ContainerRuntime runtime, Puller puller, RegistryClient registries) {
       this.servers = servers;
       this.runtime = runtime;
+      this.puller = puller;
+      this.registries = registries;
     }
 
     public ContainerRuntime runtime() {
@@ -108,6 +118,8 @@ public final class AgentMain implements Callable<Integer> {
         }
       }
       runtime.close();
+      puller.close();
+      registries.close();
     }
   }
 
@@ -149,12 +161,14 @@ public final class AgentMain implements Callable<Integer> {
     ImageStore images = new ImageStore(dataDir.resolve("images"), syscalls, LayerLimits.DEFAULT);
     ContainerRuntime runtime = new ContainerRuntime(
         new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images);
+    RegistryClient registries = new RegistryClient(java.util.Set.copyOf(insecureRegistries));
+    Puller puller = new Puller(registries, images);
     Path tmp = dataDir.resolve("tmp");
     deleteChildren(tmp);
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
     var services = List.of(
         ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()),
-        ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, registries), new ErrorInterceptor()),
         ServerInterceptors.intercept(new SystemGrpcService(runtime, images, cgroups, VERSION, node, dataDir, prefix),
             new ErrorInterceptor()));
 
@@ -175,7 +189,7 @@ public final class AgentMain implements Callable<Integer> {
       services.forEach(t::addService);
       servers.add(t.build().start());
     }
-    return new Agent(servers, runtime);
+    return new Agent(servers, runtime, puller, registries);
   }
 
   static InetSocketAddress parseTcp(String hostPort) {

@@ -21,7 +21,7 @@ final class Commands {
   /** In the order `berth --help` lists them. */
   static final String[] NAMES = {
     "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec",
-    "images", "image", "rmi", "info", "version"
+    "images", "image", "pull", "login", "logout", "rmi", "info", "version"
   };
 
   private Commands() {
@@ -100,9 +100,16 @@ final class Commands {
         // ls and rm are the classes behind `images` and `rmi`, renamed for their usage lines.
         return new CommandLine(new ImageCommands.Group(cli))
             .addSubcommand("import", new ImageCommands.Import(cli))
+            .addSubcommand("pull", new PullCommand(cli))
             .addSubcommand("ls", new CommandLine(new ImageCommands.Ls(cli)).setCommandName("ls"))
             .addSubcommand("rm", new CommandLine(new ImageCommands.Rm(cli)).setCommandName("rm"))
             .addSubcommand("inspect", new ImageCommands.Inspect(cli));
+      case "pull":
+        return new PullCommand(cli);
+      case "login":
+        return new LoginCommands.Login(cli);
+      case "logout":
+        return new LoginCommands.Logout(cli);
       case "rmi":
         return new ImageCommands.Rm(cli);
       case "info":

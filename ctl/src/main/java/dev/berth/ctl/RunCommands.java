@@ -8,6 +8,7 @@ import dev.berth.proto.v1.ExitStatus;
 import dev.berth.proto.v1.LogConfig;
 import dev.berth.proto.v1.RemoveContainerRequest;
 import dev.berth.proto.v1.Resources;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -171,8 +172,28 @@ final class RunCommands {
       return b.build();
     }
 
+    @Option(names = "--pull", paramLabel = "POLICY", defaultValue = "missing",
+        description = "Pull the image before creating: always, missing (when it is not present), never")
+    String pull;
+
+    /** Creates the container, pulling its image first as --pull says (docker's order: try, pull on NOT_FOUND, retry). */
     Container create() throws IOException {
-      return cli.containers().create(CreateContainerRequest.newBuilder().setSpec(containerSpec()).build());
+      CreateContainerRequest req = CreateContainerRequest.newBuilder().setSpec(containerSpec()).build();
+      switch (pull) {
+        case "always" -> PullCommand.pull(cli, req.getSpec().getImage(), cli.err);
+        case "missing", "never" -> { }
+        default -> throw new CliException("invalid --pull \"" + pull + "\": expected always, missing or never", 125);
+      }
+      try {
+        return cli.containers().create(req);
+      } catch (StatusRuntimeException e) {
+        if (!pull.equals("missing") || e.getStatus().getCode() != Status.Code.NOT_FOUND) {
+          throw e;
+        }
+        cli.err.println("Unable to find image '" + req.getSpec().getImage() + "' locally");
+        PullCommand.pull(cli, req.getSpec().getImage(), cli.err);
+        return cli.containers().create(req);
+      }
     }
   }
 

@@ -65,8 +65,8 @@ class ExitCodeTest {
 
   static Stream<Arguments> daemonRefusals() {
     return Stream.of(
-        Arguments.of(List.of("run", "missing"), 125, "Error response from daemon: No such image: missing\n"),
-        Arguments.of(List.of("create", "missing"), 1, "Error response from daemon: No such image: missing\n"),
+        Arguments.of(List.of("run", "--pull", "never", "missing"), 125, "Error response from daemon: No such image: missing\n"),
+        Arguments.of(List.of("create", "--pull", "never", "missing"), 1, "Error response from daemon: No such image: missing\n"),
         Arguments.of(List.of("inspect", "nope"), 1, "Error response from daemon: No such container: nope\n"),
         Arguments.of(List.of("stop", "nope"), 1, "Error response from daemon: No such container: nope\n"),
         Arguments.of(List.of("logs", "nope"), 1, "Error response from daemon: No such container: nope\n"),

@@ -55,6 +55,8 @@ final class FakeDaemon {
   final List<AttachOutput> output = new ArrayList<>();
   volatile ExitStatus exit = ExitStatus.newBuilder().setExitCode(0).build();
   final ByteArrayOutputStream imported = new ByteArrayOutputStream();
+  /** References pulled so far; "missing" exists only once pulled, "nowhere" cannot be pulled. */
+  final java.util.Set<String> pulled = java.util.concurrent.ConcurrentHashMap.newKeySet();
   volatile String createdId = "4f1c2b9a7d3e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
 
   List<BindableService> services() {
@@ -95,7 +97,7 @@ final class FakeDaemon {
     @Override
     public void create(CreateContainerRequest r, StreamObserver<Container> o) {
       unary(r, o, () -> {
-        if (r.getSpec().getImage().equals("missing")) {
+        if (r.getSpec().getImage().equals("missing") && !pulled.contains("missing")) {
           throw Status.NOT_FOUND.withDescription("No such image: missing").asRuntimeException();
         }
         Container c = Container.newBuilder().setId(createdId).setName(r.getSpec().getName().isEmpty() ? "fake_name" : r.getSpec().getName())
@@ -250,6 +252,37 @@ final class FakeDaemon {
   }
 
   final class Images extends ImageServiceGrpc.ImageServiceImplBase {
+    @Override
+    public void login(dev.berth.proto.v1.LoginRequest r, StreamObserver<dev.berth.proto.v1.LoginResponse> o) {
+      unary(r, o, () -> {
+        if (r.getAuth().getPassword().equals("wrong")) {
+          throw Status.UNAUTHENTICATED.withDescription("unauthorized: incorrect username or password").asRuntimeException();
+        }
+        return dev.berth.proto.v1.LoginResponse.newBuilder().setStatus("Login Succeeded").build();
+      });
+    }
+
+    @Override
+    public void pull(dev.berth.proto.v1.PullRequest r, StreamObserver<dev.berth.proto.v1.PullProgress> o) {
+      requests.add(r);
+      if (r.getReference().equals("nowhere")) {
+        o.onError(Status.NOT_FOUND.withDescription("manifest unknown: nowhere").asRuntimeException());
+        return;
+      }
+      String digest = "sha256:" + "cd".repeat(32);
+      for (var state : List.of(dev.berth.proto.v1.LayerState.WAITING, dev.berth.proto.v1.LayerState.DOWNLOADING,
+          dev.berth.proto.v1.LayerState.DOWNLOADING, dev.berth.proto.v1.LayerState.DONE)) {
+        o.onNext(dev.berth.proto.v1.PullProgress.newBuilder().setLayer(dev.berth.proto.v1.LayerProgress.newBuilder()
+            .setDigest(digest).setTotalBytes(2_000_000).setDoneBytes(state == dev.berth.proto.v1.LayerState.DONE ? 2_000_000 : 1_000_000)
+            .setState(state)).build());
+      }
+      o.onNext(dev.berth.proto.v1.PullProgress.newBuilder().setStatus("Digest: " + digest).build());
+      pulled.add(r.getReference());
+      o.onNext(dev.berth.proto.v1.PullProgress.newBuilder().setImage(Image.newBuilder().setId("sha256:" + "ef".repeat(32))
+          .addRepoTags(r.getReference() + ":latest")).build());
+      o.onCompleted();
+    }
+
     @Override
     public StreamObserver<ImportChunk> import_(StreamObserver<Image> o) {
       return new StreamObserver<>() {

@@ -31,6 +31,9 @@ public final class Errors {
       }
       return Status.fromCode(code).withDescription(e.getMessage());
     }
+    if (t instanceof java.util.concurrent.CancellationException) {
+      return Status.CANCELLED.withDescription(t.getMessage());
+    }
     LOG.log(Level.SEVERE, "unexpected error", t);
     return Status.INTERNAL.withDescription(t.getClass().getSimpleName() + ": " + t.getMessage());
   }

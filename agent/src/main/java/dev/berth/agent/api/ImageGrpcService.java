@@ -6,7 +6,19 @@ import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.ImportRequest;
 import dev.berth.agent.image.RemoveResult;
 import dev.berth.agent.runtime.ContainerRuntime;
+import dev.berth.agent.registry.Credentials;
+import dev.berth.agent.registry.PullListener;
+import dev.berth.agent.registry.Puller;
+import dev.berth.agent.registry.RegistryClient;
+import dev.berth.proto.v1.LoginRequest;
+import dev.berth.proto.v1.LoginResponse;
 import dev.berth.proto.v1.Image;
+import dev.berth.proto.v1.LayerProgress;
+import dev.berth.proto.v1.LayerState;
+import dev.berth.proto.v1.PullProgress;
+import dev.berth.proto.v1.PullRequest;
+import dev.berth.proto.v1.RegistryAuth;
+import io.grpc.stub.ServerCallStreamObserver;
 import dev.berth.proto.v1.ImageRef;
 import dev.berth.proto.v1.ImageServiceGrpc;
 import dev.berth.proto.v1.ImportChunk;
@@ -28,11 +40,86 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
   private final ImageStore images;
   private final ContainerRuntime runtime;
   private final Path tmpDir;
+  private final Puller puller;
+  private final RegistryClient registries;
 
-  public ImageGrpcService(ImageStore images, ContainerRuntime runtime, Path tmpDir) {
+  public ImageGrpcService(ImageStore images, ContainerRuntime runtime, Path tmpDir, Puller puller,
+      RegistryClient registries) {
     this.images = images;
     this.runtime = runtime;
     this.tmpDir = tmpDir;
+    this.puller = puller;
+    this.registries = registries;
+  }
+
+  @Override
+  public void login(LoginRequest req, StreamObserver<LoginResponse> out) {
+    Credentials creds = credentials(req.getAuth());
+    if (creds == null) {
+      throw BerthException.invalid("a login needs a username and a password");
+    }
+    registries.login(req.getServer().isBlank() ? "docker.io" : req.getServer(), creds);
+    out.onNext(LoginResponse.newBuilder().setStatus("Login Succeeded").build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void pull(PullRequest req, StreamObserver<PullProgress> out) {
+    if (req.getReference().isBlank()) {
+      throw BerthException.invalid("a pull needs an image reference, e.g. busybox or 127.0.0.1:5000/app:1");
+    }
+    ServerCallStreamObserver<PullProgress> call = (ServerCallStreamObserver<PullProgress>) out;
+    // Progress comes from the puller's worker threads too; a gRPC stream takes one writer at a time.
+    Object lock = new Object();
+    PullListener listener = new PullListener() {
+      @Override
+      public void layer(LayerEvent e) {
+        send(PullProgress.newBuilder().setLayer(LayerProgress.newBuilder().setDigest(e.digest())
+            .setTotalBytes(e.totalBytes()).setDoneBytes(e.doneBytes())
+            .setState(LayerState.valueOf(e.state().name()))).build());
+      }
+
+      @Override
+      public void status(String line) {
+        send(PullProgress.newBuilder().setStatus(line).build());
+      }
+
+      private void send(PullProgress p) {
+        synchronized (lock) {
+          if (!call.isCancelled()) {
+            out.onNext(p);
+          }
+        }
+      }
+    };
+    // A client that goes away cancels the pull: the puller stops at its next step.
+    Thread puller = Thread.currentThread();
+    boolean[] pulling = {true};
+    call.setOnCancelHandler(() -> {
+      synchronized (lock) {
+        if (pulling[0]) {
+          puller.interrupt();
+        }
+      }
+    });
+    ImageRecord r;
+    try {
+      r = this.puller.pull(req.getReference(), credentials(req.getAuth()), listener);
+    } finally {
+      synchronized (lock) {
+        pulling[0] = false;
+        Thread.interrupted(); // a late cancel must not reach the next call on this thread
+      }
+    }
+    synchronized (lock) {
+      out.onNext(PullProgress.newBuilder().setImage(ProtoMapper.image(r)).build());
+      out.onCompleted();
+    }
+  }
+
+  private static Credentials credentials(RegistryAuth auth) {
+    return auth.getUsername().isEmpty() && auth.getPassword().isEmpty()
+        ? null : new Credentials(auth.getUsername(), auth.getPassword());
   }
 
   @Override

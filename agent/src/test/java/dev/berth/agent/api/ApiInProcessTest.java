@@ -10,6 +10,8 @@ import dev.berth.agent.image.LayerLimits;
 import dev.berth.agent.it.AgentProcess;
 import dev.berth.agent.it.Attached;
 import dev.berth.agent.it.BusyboxImage;
+import dev.berth.agent.registry.Puller;
+import dev.berth.agent.registry.RegistryClient;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.runtime.RecordingSyscalls;
 import dev.berth.agent.runtime.cgroup.Cgroups;
@@ -39,6 +41,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -61,6 +64,8 @@ class ApiInProcessTest {
   ContainerServiceGrpc.ContainerServiceBlockingStub containers;
   ImageServiceGrpc.ImageServiceBlockingStub images;
   Path cgroupRoot;
+  Puller puller;
+  RegistryClient registries;
 
   @BeforeEach
   void start() throws Exception {
@@ -74,11 +79,13 @@ class ApiInProcessTest {
     Path data = Files.createDirectories(tmp.resolve("data"));
     Cgroups cgroups = Cgroups.detect(cgroupRoot, syscalls);
     ImageStore store = new ImageStore(data.resolve("images"), syscalls, LayerLimits.DEFAULT);
+    registries = new RegistryClient(Set.of());
+    puller = new Puller(registries, store);
     runtime = new ContainerRuntime(new ContainerRuntime.Settings(data, "bt-test", launcher, 1 << 20, 2), syscalls, cgroups, store);
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor()
         .addService(ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()))
-        .addService(ServerInterceptors.intercept(new ImageGrpcService(store, runtime, data.resolve("tmp")), new ErrorInterceptor()))
+        .addService(ServerInterceptors.intercept(new ImageGrpcService(store, runtime, data.resolve("tmp"), puller, registries), new ErrorInterceptor()))
         .build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     containers = ContainerServiceGrpc.newBlockingStub(channel);
@@ -91,6 +98,8 @@ class ApiInProcessTest {
     channel.shutdownNow();
     server.shutdownNow();
     runtime.close();
+    puller.close();
+    registries.close();
   }
 
   private void importBusybox() throws Exception {

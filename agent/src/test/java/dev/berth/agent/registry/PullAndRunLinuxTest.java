@@ -1,0 +1,98 @@
+package dev.berth.agent.registry;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.berth.agent.it.AgentProcess;
+import dev.berth.agent.it.Attached;
+import dev.berth.agent.it.Linux;
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerSpec;
+import dev.berth.proto.v1.CreateContainerRequest;
+import dev.berth.proto.v1.ImageServiceGrpc;
+import dev.berth.proto.v1.LayerState;
+import dev.berth.proto.v1.PullProgress;
+import dev.berth.proto.v1.PullRequest;
+import dev.berth.proto.v1.RemoveContainerRequest;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The seed's `docker run` of an image that lives in a registry: berthd pulls it from a real
+ * docker-registry, and the container runs with the image's config applied.
+ */
+@Tag("linux")
+@Tag("registry")
+@Timeout(180)
+class PullAndRunLinuxTest {
+  @TempDir
+  static Path work;
+  static TestRegistry registry;
+  static AgentProcess agent;
+  static String image;
+
+  @BeforeAll
+  static void setUp() throws Exception {
+    assumeTrue(Linux.isRoot(), "needs root for namespaces, cgroups and mounts");
+    TestImages.assumeTools();
+    TestImages.Layout layout = TestImages.build(work.resolve("images"));
+    // The image config as an image author sets it: entrypoint, env, working dir.
+    TestRegistry.run(List.of(TestImages.UMOCI.toString(), "config", "--image", layout.dir() + ":1", "--tag", "cfg",
+        "--config.entrypoint", "/bin/sh", "--config.cmd", "-c", "--config.cmd", "echo default",
+        "--config.env", "GREETING=from the image", "--config.workingdir", "/etc"));
+    registry = TestRegistry.start(work.resolve("registry"), null);
+    image = registry.host() + "/team/busybox:cfg";
+    TestImages.push(layout, "cfg", image);
+    agent = AgentProcess.start();
+  }
+
+  @AfterAll
+  static void tearDown() throws Exception {
+    if (agent != null) {
+      agent.close();
+    }
+    if (registry != null) {
+      registry.close();
+    }
+  }
+
+  static List<PullProgress> pull(String reference) {
+    List<PullProgress> events = new ArrayList<>();
+    ImageServiceGrpc.newBlockingStub(agent.channel()).withDeadlineAfter(120, TimeUnit.SECONDS)
+        .pull(PullRequest.newBuilder().setReference(reference).build()).forEachRemaining(events::add);
+    return events;
+  }
+
+  @Test
+  void pullsFromTheRegistryAndRunsWithTheImageConfig() throws Exception {
+    List<PullProgress> first = pull(image);
+    PullProgress last = first.get(first.size() - 1);
+    assertTrue(last.hasImage(), "the last event is the image: " + last);
+    assertTrue(last.getImage().getRepoTagsList().contains(image), last.getImage().getRepoTagsList().toString());
+    assertTrue(first.stream().anyMatch(e -> e.hasLayer() && e.getLayer().getState() == LayerState.DONE), first.toString());
+
+    // The entrypoint, env and working dir come from the image; the command from the user.
+    Container c = agent.containers().create(CreateContainerRequest.newBuilder().setSpec(ContainerSpec.newBuilder()
+        .setImage(image).addCmd("-c").addCmd("echo \"$GREETING\"; pwd; cat /" + TestImages.GONE + " 2>&1 || echo gone")).build());
+    Attached a = Attached.start(agent.containersAsync(), c.getId());
+    assertEquals(0, a.exitCode(), a.stdout() + a.stderr());
+    assertEquals("from the image\n/etc\ngone\n", a.stdout().replaceAll("cat: .*\n", ""));
+    agent.containers().remove(RemoveContainerRequest.newBuilder().setId(c.getId()).setForce(true).build());
+
+    // Everything is there now: a second pull downloads nothing.
+    List<PullProgress> again = pull(image);
+    assertTrue(again.stream().filter(PullProgress::hasLayer)
+        .noneMatch(e -> e.getLayer().getState() == LayerState.DOWNLOADING), again.toString());
+    assertEquals(2, again.stream().filter(e -> e.hasLayer() && e.getLayer().getState() == LayerState.ALREADY_EXISTS).count(),
+        again.toString());
+  }
+}
