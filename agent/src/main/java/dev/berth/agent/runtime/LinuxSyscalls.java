@@ -72,6 +72,8 @@ public final class LinuxSyscalls implements Syscalls {
     @ssize_t
     long lgetxattr(String path, String name, @Out byte[] value, @size_t long size);
 
+    long llistxattr(String path, @Out byte[] list, @size_t long size);
+
     int kill(@pid_t int pid, int signal);
 
     @pid_t
@@ -161,6 +163,32 @@ public final class LinuxSyscalls implements Syscalls {
       }
       check("lgetxattr", got, path + " " + name);
       return got == value.length ? value : Arrays.copyOf(value, (int) got);
+    }
+  }
+
+  @Override
+  public java.util.List<String> llistxattr(Path path) {
+    while (true) {
+      long size = libc.llistxattr(path.toString(), null, 0);
+      check("llistxattr", size, path.toString());
+      if (size == 0) {
+        return java.util.List.of();
+      }
+      byte[] list = new byte[(int) size];
+      long got = libc.llistxattr(path.toString(), list, list.length);
+      if (got < 0 && LastError.getLastError(runtime) == ERANGE) {
+        continue; // grew between the two calls
+      }
+      check("llistxattr", got, path.toString());
+      java.util.List<String> names = new java.util.ArrayList<>();
+      int start = 0;
+      for (int i = 0; i < got; i++) {
+        if (list[i] == 0) {
+          names.add(new String(list, start, i - start, java.nio.charset.StandardCharsets.UTF_8));
+          start = i + 1;
+        }
+      }
+      return names;
     }
   }
 

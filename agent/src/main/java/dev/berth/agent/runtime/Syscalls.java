@@ -52,6 +52,14 @@ public interface Syscalls {
     throw new UnsupportedOperationException("lgetxattr is not implemented by " + getClass().getName());
   }
 
+  /**
+   * llistxattr(2): the names of the extended attributes of {@code path}, never following a
+   * symlink; empty when it has none.
+   */
+  default java.util.List<String> llistxattr(Path path) {
+    throw new UnsupportedOperationException("llistxattr is not implemented by " + getClass().getName());
+  }
+
   /** kill(2). Returns false when the process does not exist (ESRCH) instead of throwing. */
   boolean kill(int pid, int signal);
 

@@ -201,6 +201,13 @@ public class RecordingSyscalls implements Syscalls {
   }
 
   @Override
+  public synchronized List<String> llistxattr(Path path) {
+    enter("llistxattr", path);
+    requireExists("llistxattr", path);
+    return List.copyOf(xattrs.getOrDefault(key(path), Map.of()).keySet());
+  }
+
+  @Override
   public synchronized byte[] lgetxattr(Path path, String name) {
     enter("lgetxattr", path, name);
     requireExists("lgetxattr", path);

@@ -141,6 +141,18 @@ public abstract class SyscallsContract {
   }
 
   @Test
+  void xattrNamesAreListed() throws IOException {
+    Path file = Files.createFile(dir.resolve("file"));
+    assertTrue(sys.llistxattr(file).stream().noneMatch(n -> n.startsWith("trusted.")), "a new file has no trusted.* xattr");
+    sys.lsetxattr(file, "trusted.overlay.opaque", "y".getBytes(UTF_8));
+    sys.lsetxattr(file, "trusted.berth", new byte[] {1});
+    assertEquals(java.util.Set.of("trusted.overlay.opaque", "trusted.berth"),
+        sys.llistxattr(file).stream().filter(n -> n.startsWith("trusted.")).collect(java.util.stream.Collectors.toSet()));
+    SyscallException e = assertThrows(SyscallException.class, () -> sys.llistxattr(dir.resolve("missing")));
+    assertEquals(ENOENT, e.errno());
+  }
+
+  @Test
   void anUnsetXattrFailsWithEnodata() throws IOException {
     Path file = Files.createFile(dir.resolve("file"));
     SyscallException e = assertThrows(SyscallException.class, () -> sys.lgetxattr(file, "trusted.never.set"));
