@@ -1,6 +1,8 @@
 package dev.berth.agent.image;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.berth.agent.AtomicFiles;
@@ -78,16 +80,45 @@ public final class ImageStore {
   private final Path index;
   private final ContentStore content;
   private final LayerUnpacker unpacker;
+  private final LayerLimits limits;
   private final Object lock = new Object();
   /** By id, oldest first. Replaced as a whole, never changed in place. Guarded by lock. */
   private Map<String, Entry> images;
+
+  /**
+   * Hot metadata, bounded: what a reference string resolved to (an image id and the tag), and
+   * image config blobs by id. Both are dropped whenever the index changes (tag, remove, import,
+   * pull, prune), under the lock, so a reader never sees a stale resolution.
+   */
+  private final Cache<String, Resolution> resolutions = Caffeine.newBuilder().maximumSize(4_096).build();
+  private final Cache<String, byte[]> configs = Caffeine.newBuilder()
+      .maximumWeight(32L << 20).weigher((String k, byte[] v) -> v.length).build();
+
+  private record Resolution(String id, String tag) {}
 
   /** Claims of ingests, by layer blob digest. Guarded by lock. */
   private final Map<String, Claim> claims = new HashMap<>();
 
   private record Layer(String diffId, String digest, String mediaType, long size, long unpackedSize) {}
 
-  private record Entry(ImageRecord record, String manifest, List<Layer> layers) {
+  /**
+   * One image. {@code sources} are the repositories ({@code registry/path}) it was pulled
+   * from, kept for cross-repository mounts when its layers are pushed.
+   */
+  private record Entry(ImageRecord record, String manifest, List<Layer> layers, List<String> sources) {
+    Entry(ImageRecord record, String manifest, List<Layer> layers) {
+      this(record, manifest, layers, List.of());
+    }
+
+    Entry withSource(String source) {
+      if (sources.contains(source)) {
+        return this;
+      }
+      List<String> more = new ArrayList<>(sources);
+      more.add(source);
+      return new Entry(record, manifest, layers, List.copyOf(more));
+    }
+
     Entry withTags(List<String> tags) {
       return with(tags, record.repoDigests());
     }
@@ -99,7 +130,7 @@ public final class ImageStore {
     private Entry with(List<String> tags, List<String> repoDigests) {
       ImageRecord r = record;
       return new Entry(new ImageRecord(r.id(), tags, r.diffIds(), r.config(), r.sizeBytes(), r.created(), r.os(),
-          r.architecture(), repoDigests), manifest, layers);
+          r.architecture(), repoDigests), manifest, layers, sources);
     }
   }
 
@@ -151,6 +182,7 @@ public final class ImageStore {
     this.snapshots = root.resolve("snapshots");
     this.index = root.resolve(INDEX);
     this.unpacker = new LayerUnpacker(syscalls, limits);
+    this.limits = limits;
     try {
       Files.createDirectories(snapshots);
       this.content = new ContentStore(root);
@@ -235,7 +267,7 @@ public final class ImageStore {
             next = withTag(next, record.id(), ref.toString());
           }
           persist(next);
-          images = next;
+          setImages(next);
           return next.get(record.id()).record();
         } catch (IOException | RuntimeException e) {
           try {
@@ -320,7 +352,7 @@ public final class ImageStore {
       }
       Map<String, Entry> next = withTag(images, e.record().id(), ref.toString());
       persist(next);
-      images = next;
+      setImages(next);
       return next.get(e.record().id()).record();
     }
   }
@@ -344,7 +376,7 @@ public final class ImageStore {
       if (r.tag() != null && image.repoTags().size() > 1) {
         Map<String, Entry> next = withoutTag(images, r.tag());
         persist(next);
-        images = next;
+        setImages(next);
         return new RemoveResult(List.of(r.tag()), List.of());
       }
       if (!force && r.tag() == null && image.repoTags().stream().map(ImageStore::repository).distinct().count() > 1) {
@@ -357,7 +389,7 @@ public final class ImageStore {
       Map<String, Entry> next = new LinkedHashMap<>(images);
       next.remove(image.id());
       persist(next);
-      images = next;
+      setImages(next);
       List<String> deleted = new ArrayList<>(List.of(image.id()));
       Set<String> blobs = new HashSet<>(Set.of(image.id(), r.entry().manifest()));
       r.entry().layers().forEach(l -> blobs.add(l.digest()));
@@ -384,6 +416,10 @@ public final class ImageStore {
     return content;
   }
 
+  LayerLimits limits() {
+    return limits;
+  }
+
   LayerUnpacker unpacker() {
     return unpacker;
   }
@@ -402,11 +438,143 @@ public final class ImageStore {
       if (!images.containsKey(id)) {
         return Optional.empty();
       }
+      byte[] cached = configs.getIfPresent(id);
+      if (cached != null) {
+        return Optional.of(cached.clone());
+      }
       try {
-        return Optional.of(content.read(id));
+        byte[] read = content.read(id);
+        configs.put(id, read.clone());
+        return Optional.of(read);
       } catch (IOException e) {
         return Optional.empty();
       }
+    }
+  }
+
+  /** Replaces the index in memory (after {@link #persist}) and drops what was cached of the old one. Under lock. */
+  private void setImages(Map<String, Entry> next) {
+    images = next;
+    resolutions.invalidateAll();
+    configs.asMap().keySet().retainAll(next.keySet());
+  }
+
+  // ---- export (push, save)
+
+  /**
+   * Opens the image {@code ref} names (see {@link #get}) to read its content: its manifest and
+   * config as stored, and its layer blobs, which are held (like an {@link Ingest}'s) so that no
+   * {@code rmi} or prune deletes them until the export is closed. Close it when done.
+   *
+   * @throws BerthException NOT_FOUND "No such image: REF"
+   */
+  public ImageExport export(String ref) {
+    Ingest lease = ingest();
+    try {
+      synchronized (lock) {
+        Entry e = resolve(ref).orElseThrow(() -> BerthException.notFound("No such image: " + ref)).entry();
+        List<ImageExport.Layer> layers = new ArrayList<>();
+        for (Layer l : e.layers()) {
+          ClaimResult c = claim(lease, l.digest(), l.diffId());
+          if (c.kind() != ClaimKind.PRESENT) {
+            throw BerthException.failedPrecondition("the layer " + l.digest() + " of the image " + e.record().id()
+                + " is not in the store");
+          }
+          Set<String> sources = new java.util.TreeSet<>();
+          for (Entry other : images.values()) {
+            if (other.layers().stream().anyMatch(x -> x.digest().equals(l.digest()))) {
+              sources.addAll(other.sources());
+            }
+          }
+          layers.add(new ImageExport.Layer(l.digest(), l.mediaType(), l.size(), l.diffId(), List.copyOf(sources)));
+        }
+        return new ImageExport(this, lease, e.record(), e.manifest(), content.read(e.manifest()),
+            content.read(e.record().id()), layers, e.sources());
+      }
+    } catch (IOException e) {
+      lease.close();
+      throw BerthException.internal("cannot read the image " + ref + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      lease.close();
+      throw e;
+    }
+  }
+
+  // ---- prune
+
+  /**
+   * {@code docker image prune}: deletes the dangling (untagged) images, or with {@code all}
+   * every image, that no container uses ({@code imageInUse}, given the image id, says so; it
+   * is called with the store's lock held and must not call back into the store); then deletes
+   * every blob and snapshot that no image refers to and no {@link Ingest} or {@link
+   * ImageExport} holds.
+   *
+   * <p>Locking: the images to delete are chosen, the index is replaced and the unreferenced
+   * blobs and snapshots are found and moved aside all under the store's one lock, under which
+   * imports, pulls and exports also adopt or claim what they hold; so a layer a pull in progress
+   * has stored (or found) is never deleted, and a download still in flight has only
+   * temporaries, which are not touched. The moved-aside snapshots are deleted after the lock
+   * is released.
+   */
+  public PruneResult prune(boolean all, Predicate<String> imageInUse) {
+    List<String> deleted = new ArrayList<>();
+    List<Path> trash;
+    long bytes = 0;
+    synchronized (lock) {
+      Map<String, Entry> next = new LinkedHashMap<>(images);
+      for (Entry e : images.values()) {
+        String id = e.record().id();
+        if ((all || e.record().repoTags().isEmpty()) && !imageInUse.test(id)) {
+          next.remove(id);
+          deleted.add(id);
+        }
+      }
+      if (!deleted.isEmpty()) {
+        persist(next);
+        setImages(next);
+      }
+      try {
+        Map<String, Long> blobSizes = new HashMap<>();
+        for (String d : content.digests()) {
+          blobSizes.put(d, Files.size(content.path(d)));
+        }
+        Set<String> layers = new HashSet<>();
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(snapshots)) {
+          for (Path p : s) {
+            String name = p.getFileName().toString();
+            if (HEX_PREFIX.matcher(name).matches() && name.length() == 64) {
+              layers.add("sha256:" + name);
+            }
+          }
+        }
+        trash = release(next, layers, blobSizes.keySet(), new ArrayList<>());
+        for (Map.Entry<String, Long> b : blobSizes.entrySet()) {
+          if (!content.contains(b.getKey())) {
+            bytes += b.getValue();
+          }
+        }
+      } catch (IOException e) {
+        throw BerthException.internal("cannot prune the image store: " + e.getMessage(), e);
+      }
+    }
+    for (Path p : trash) {
+      bytes += treeSize(p);
+    }
+    deleteQuietly(trash);
+    return new PruneResult(deleted, bytes);
+  }
+
+  private static long treeSize(Path dir) {
+    try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
+      return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).mapToLong(p -> {
+        try {
+          return Files.size(p);
+        } catch (IOException e) {
+          return 0;
+        }
+      }).sum();
+    } catch (IOException | UncheckedIOException e) {
+      return 0;
     }
   }
 
@@ -592,9 +760,10 @@ public final class ImageStore {
         }
         if (repoDigest != null) {
           next = withRepoDigest(next, cfg.digest(), repoDigest);
+          next.put(cfg.digest(), next.get(cfg.digest()).withSource(repoDigest.substring(0, repoDigest.indexOf('@'))));
         }
         persist(next);
-        images = next;
+        setImages(next);
         return next.get(cfg.digest()).record();
       } catch (RuntimeException e) {
         try {
@@ -615,6 +784,16 @@ public final class ImageStore {
     if (ref == null || ref.isBlank()) {
       throw BerthException.invalid("an image reference is required");
     }
+    Resolution known = resolutions.getIfPresent(ref);
+    if (known != null && images.containsKey(known.id())) {
+      return Optional.of(new Resolved(images.get(known.id()), known.tag()));
+    }
+    Optional<Resolved> found = resolveUncached(ref);
+    found.ifPresent(r -> resolutions.put(ref, new Resolution(r.entry().record().id(), r.tag())));
+    return found;
+  }
+
+  private Optional<Resolved> resolveUncached(String ref) {
     if (ID_PREFIX.matcher(ref).matches()) {
       return byIdPrefix(ref, ref.substring("sha256:".length()));
     }
@@ -766,6 +945,9 @@ public final class ImageStore {
       n.put("id", e.record().id());
       n.put("manifest", e.manifest());
       e.record().repoTags().forEach(n.putArray("repoTags")::add);
+      if (!e.sources().isEmpty()) {
+        e.sources().forEach(n.putArray("sources")::add);
+      }
       if (!e.record().repoDigests().isEmpty()) {
         e.record().repoDigests().forEach(n.putArray("repoDigests")::add);
       }
@@ -812,9 +994,11 @@ public final class ImageStore {
       n.path("repoTags").forEach(t -> tags.add(t.asText()));
       List<String> repoDigests = new ArrayList<>();
       n.path("repoDigests").forEach(t -> repoDigests.add(t.asText()));
+      List<String> sources = new ArrayList<>();
+      n.path("sources").forEach(t -> sources.add(t.asText()));
       long size = layers.stream().mapToLong(Layer::unpackedSize).sum();
       loaded.put(id, new Entry(new ImageRecord(id, tags, c.diffIds(), c.config(), size, c.created(), c.os(),
-          c.architecture(), repoDigests), n.path("manifest").asText(), layers));
+          c.architecture(), repoDigests), n.path("manifest").asText(), layers, List.copyOf(sources)));
     }
     return loaded;
   }

@@ -25,6 +25,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
@@ -42,8 +43,8 @@ import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
 
 /**
- * A client of the OCI distribution API (Docker registry HTTP API v2), for pulling: manifests,
- * indexes and blobs, over the JDK's {@link HttpClient}.
+ * A client of the OCI distribution API (Docker registry HTTP API v2), for pulling and pushing
+ * ({@link Pusher}): manifests, indexes and blobs, over the JDK's {@link HttpClient}.
  *
  * <ul>
  *   <li>HTTPS, except for insecure registries, which get plain HTTP: those named in the
@@ -107,8 +108,16 @@ public final class RegistryClient implements AutoCloseable {
    */
   public record Manifest(String digest, String mediaType, byte[] content) {}
 
-  /** Where a repository is: the registry as users name it, and the API's base URI. */
-  private record Repo(String registry, String path, URI base) {
+  /**
+   * Where a repository is: the registry as users name it, and the API's base URI; {@code
+   * action} ("pull" or "push") is how refusals read, and {@code scopes}, when not null, the
+   * token scopes asked for (else {@code repository:PATH:pull}, or the challenge's).
+   */
+  record Repo(String registry, String path, URI base, String action, List<String> scopes) {
+    Repo(String registry, String path, URI base) {
+      this(registry, path, base, "pull", null);
+    }
+
     String where() {
       return "(registry " + registry + ", repository " + path + ")";
     }
@@ -382,6 +391,193 @@ public final class RegistryClient implements AutoCloseable {
     }
   }
 
+  // ---- push
+
+  /** Opens a blob's content from its start; each call a new stream. */
+  @FunctionalInterface
+  interface BlobOpener {
+    InputStream open() throws IOException;
+  }
+
+  /**
+   * The repository of {@code ref} as a push target: a token (if the registry wants one) gets
+   * the scope {@code repository:PATH:pull,push}, plus {@code repository:FROM:pull} for each of
+   * {@code mountFrom} (other repositories of the same registry blobs may be mounted from).
+   */
+  Repo pushTarget(Reference ref, Collection<String> mountFrom) {
+    String scheme = isInsecure(ref.domain()) ? "http" : "https";
+    List<String> scopes = new ArrayList<>();
+    scopes.add("repository:" + ref.path() + ":pull,push");
+    mountFrom.stream().filter(p -> !p.equals(ref.path())).distinct().sorted()
+        .forEach(p -> scopes.add("repository:" + p + ":pull"));
+    return new Repo(ref.domain(), ref.path(), URI.create(scheme + "://" + apiHost(ref.domain())), "push",
+        List.copyOf(scopes));
+  }
+
+  /** Whether the repository has the blob {@code digest} ({@code HEAD /v2/NAME/blobs/DIGEST}). */
+  boolean blobExists(Repo repo, String digest, Credentials creds) {
+    requireDigest(digest);
+    URI uri = repo.base().resolve("/v2/" + repo.path() + "/blobs/" + digest);
+    return withRetries(repo, () -> {
+      HttpResponse<InputStream> r = call(repo, "HEAD", uri, creds, Map.of(), null);
+      try (InputStream in = r.body()) {
+        if (r.statusCode() == 200) {
+          return true;
+        }
+        if (r.statusCode() == 404) {
+          return false;
+        }
+        throw statusFailure(repo, r, "repository unknown: " + repo.registry() + "/" + repo.path());
+      }
+    });
+  }
+
+  /**
+   * Starts a blob upload ({@code POST /v2/NAME/blobs/uploads/}); with {@code from} (a
+   * repository of the same registry) asks to mount {@code digest} from there instead. Returns
+   * null when the blob was mounted (201), else the upload session's URI.
+   */
+  URI startUpload(Repo repo, String digest, String from, Credentials creds) {
+    String query = from == null ? "" : "?mount=" + encode(digest) + "&from=" + encode(from);
+    URI uri = repo.base().resolve("/v2/" + repo.path() + "/blobs/uploads/" + query);
+    return withRetries(repo, () -> {
+      HttpResponse<InputStream> r = call(repo, "POST", uri, creds, Map.of(), new byte[0]);
+      try (InputStream in = r.body()) {
+        if (r.statusCode() == 201 && from != null) {
+          return null;
+        }
+        if (r.statusCode() == 202) {
+          return location(repo, r);
+        }
+        throw statusFailure(repo, r, "repository unknown: " + repo.registry() + "/" + repo.path());
+      }
+    });
+  }
+
+  /**
+   * Uploads the blob {@code digest} of {@code size} bytes: in one {@code PUT} up to {@code
+   * chunkThreshold} bytes, else in {@code PATCH}es of at most {@code chunkSize} bytes (with
+   * {@code Content-Range}) followed by a {@code PUT ?digest=}, each to the {@code Location}
+   * the registry gave last. {@code session} is an upload already started (or null). A failed
+   * upload (I/O, 5xx) starts over in a new session, a bounded number of times. {@code
+   * progress} hears the bytes the registry has taken.
+   *
+   * @throws BerthException see the class; INVALID_ARGUMENT when the registry refuses the content
+   */
+  void upload(Repo repo, String digest, long size, BlobOpener content, URI session, long chunkThreshold,
+      int chunkSize, Credentials creds, java.util.function.LongConsumer progress) {
+    requireDigest(digest);
+    URI start = session;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        URI loc = start != null ? start : startUpload(repo, digest, null, creds);
+        start = null;
+        uploadOnce(repo, digest, size, content, loc, chunkThreshold, chunkSize, creds, progress);
+        return;
+      } catch (ConnectException e) {
+        throw unavailable(repo, e);
+      } catch (IOException | RetryableStatus e) {
+        if (attempt >= settings.blobAttempts()) {
+          String why = e instanceof RetryableStatus s ? s.failure.getMessage()
+              : describe(repo, (IOException) e) + " " + repo.where();
+          throw new BerthException(BerthException.Kind.UNAVAILABLE, "cannot upload the blob " + digest + " ("
+              + attempt + " attempts): " + why, e);
+        }
+        progress.accept(0);
+        pause(attempt);
+      }
+    }
+  }
+
+  private void uploadOnce(Repo repo, String digest, long size, BlobOpener content, URI loc, long chunkThreshold,
+      int chunkSize, Credentials creds, java.util.function.LongConsumer progress) throws IOException, RetryableStatus {
+    String what = "blob upload unknown: " + digest;
+    try (InputStream in = content.open()) {
+      if (size <= chunkThreshold) {
+        byte[] all = in.readNBytes((int) size);
+        if (all.length != size) {
+          throw BerthException.internal("the blob " + digest + " has " + all.length + " bytes, not " + size, null);
+        }
+        HttpResponse<InputStream> r = call(repo, "PUT", withDigest(loc, digest), creds,
+            Map.of("Content-Type", "application/octet-stream"), all);
+        try (InputStream body = r.body()) {
+          if (r.statusCode() != 201 && r.statusCode() != 204) {
+            throw statusFailure(repo, r, what);
+          }
+        }
+        progress.accept(size);
+        return;
+      }
+      byte[] buf = new byte[chunkSize];
+      long offset = 0;
+      while (offset < size) {
+        int n = in.readNBytes(buf, 0, (int) Math.min(chunkSize, size - offset));
+        if (n <= 0) {
+          throw BerthException.internal("the blob " + digest + " ended after " + offset + " of " + size + " bytes", null);
+        }
+        byte[] chunk = n == buf.length ? buf : java.util.Arrays.copyOf(buf, n);
+        HttpResponse<InputStream> r = call(repo, "PATCH", loc, creds, Map.of("Content-Type",
+            "application/octet-stream", "Content-Range", offset + "-" + (offset + n - 1)), chunk);
+        try (InputStream body = r.body()) {
+          if (r.statusCode() != 202 && r.statusCode() != 204) {
+            throw statusFailure(repo, r, what);
+          }
+          loc = location(repo, r);
+        }
+        offset += n;
+        progress.accept(offset);
+      }
+      HttpResponse<InputStream> r = call(repo, "PUT", withDigest(loc, digest), creds, Map.of(), new byte[0]);
+      try (InputStream body = r.body()) {
+        if (r.statusCode() != 201 && r.statusCode() != 204) {
+          throw statusFailure(repo, r, what);
+        }
+      }
+    }
+  }
+
+  /**
+   * Puts the manifest {@code content} of type {@code mediaType} as {@code tag} ({@code PUT
+   * /v2/NAME/manifests/TAG}) and returns its digest, checked against the registry's {@code
+   * Docker-Content-Digest}.
+   */
+  String putManifest(Repo repo, String tag, String mediaType, byte[] content, Credentials creds) {
+    String digest = sha256(content);
+    URI uri = repo.base().resolve("/v2/" + repo.path() + "/manifests/" + tag);
+    return withRetries(repo, () -> {
+      HttpResponse<InputStream> r = call(repo, "PUT", uri, creds, Map.of("Content-Type", mediaType), content);
+      try (InputStream in = r.body()) {
+        if (r.statusCode() != 201 && r.statusCode() != 200 && r.statusCode() != 202) {
+          throw statusFailure(repo, r, "repository unknown: " + repo.registry() + "/" + repo.path());
+        }
+        String said = r.headers().firstValue("Docker-Content-Digest").orElse("");
+        if (SHA256.matcher(said).matches() && !said.equals(digest)) {
+          throw BerthException.invalid("the registry stored the manifest as " + said + ", but its digest is " + digest
+              + " " + repo.where());
+        }
+        return digest;
+      }
+    });
+  }
+
+  private static URI location(Repo repo, HttpResponse<InputStream> r) {
+    String location = r.headers().firstValue("Location").orElse("");
+    if (location.isEmpty()) {
+      throw new BerthException(BerthException.Kind.UNAVAILABLE, "the registry " + repo.hostPort()
+          + " started an upload without a Location " + repo.where());
+    }
+    URI uri = repo.base().resolve(location);
+    if (!uri.getScheme().equals("http") && !uri.getScheme().equals("https")) {
+      throw new BerthException(BerthException.Kind.UNAVAILABLE, "the registry gave the upload location " + uri + " "
+          + repo.where());
+    }
+    return uri;
+  }
+
+  private static URI withDigest(URI uri, String digest) {
+    return URI.create(uri + (uri.getRawQuery() == null ? "?" : "&") + "digest=" + encode(digest));
+  }
+
   // ---- requests, auth, errors
 
   /** A request that is tried again after I/O errors (not a refused connection) and 5xx answers. */
@@ -431,9 +627,14 @@ public final class RegistryClient implements AutoCloseable {
    */
   private HttpResponse<InputStream> get(Repo repo, String path, Credentials creds, Map<String, String> headers)
       throws IOException {
-    URI uri = repo.base().resolve("/v2/" + repo.path() + path);
+    return call(repo, "GET", repo.base().resolve("/v2/" + repo.path() + path), creds, headers, null);
+  }
+
+  /** Like {@link #get}, for any method, URI (of the registry) and body. */
+  private HttpResponse<InputStream> call(Repo repo, String method, URI uri, Credentials creds,
+      Map<String, String> headers, byte[] body) throws IOException {
     String auth = cachedAuthorization(repo, creds);
-    HttpResponse<InputStream> r = send(repo, uri, auth, headers);
+    HttpResponse<InputStream> r = send(repo, method, uri, auth, headers, body);
     if (r.statusCode() != 401) {
       return r;
     }
@@ -445,7 +646,7 @@ public final class RegistryClient implements AutoCloseable {
       throw unauthorized(repo, creds, refused);
     }
     auth = authorize(repo, creds, challenges, refused);
-    r = send(repo, uri, auth, headers);
+    r = send(repo, method, uri, auth, headers, body);
     if (r.statusCode() == 401) {
       throw unauthorized(repo, creds, errorText(r));
     }
@@ -455,8 +656,20 @@ public final class RegistryClient implements AutoCloseable {
   /** Sends a GET, following redirects; credentials go only to the registry itself. */
   private HttpResponse<InputStream> send(Repo repo, URI uri, String auth, Map<String, String> headers)
       throws IOException {
+    return send(repo, "GET", uri, auth, headers, null);
+  }
+
+  /**
+   * Sends a request ({@code body} null: none); a GET or HEAD follows redirects, other methods
+   * get the redirect as their answer. Credentials go only to the registry itself.
+   */
+  private HttpResponse<InputStream> send(Repo repo, String method, URI uri, String auth, Map<String, String> headers,
+      byte[] body) throws IOException {
+    boolean follow = method.equals("GET") || method.equals("HEAD");
     for (int hop = 0; ; hop++) {
-      HttpRequest.Builder b = HttpRequest.newBuilder(uri).GET().timeout(settings.requestTimeout())
+      HttpRequest.Builder b = HttpRequest.newBuilder(uri)
+          .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body))
+          .timeout(settings.requestTimeout())
           .header("User-Agent", USER_AGENT);
       if (uri.getScheme().equals("http")) {
         b.version(HttpClient.Version.HTTP_1_1);
@@ -473,7 +686,7 @@ public final class RegistryClient implements AutoCloseable {
         throw new CancellationException("interrupted while talking to " + repo.hostPort());
       }
       int s = r.statusCode();
-      if (s == 301 || s == 302 || s == 303 || s == 307 || s == 308) {
+      if (follow && (s == 301 || s == 302 || s == 303 || s == 307 || s == 308)) {
         r.body().close();
         String location = r.headers().firstValue("Location").orElse("");
         if (location.isEmpty() || hop >= 5) {
@@ -497,7 +710,8 @@ public final class RegistryClient implements AutoCloseable {
   }
 
   private static String tokenKey(Repo repo, Credentials creds) {
-    return repo.registry() + "|" + repo.path() + "|" + (creds == null ? "" : creds.fingerprint());
+    return repo.registry() + "|" + repo.path() + "|" + (repo.scopes() == null ? "" : String.join(" ", repo.scopes()))
+        + "|" + (creds == null ? "" : creds.fingerprint());
   }
 
   private String cachedAuthorization(Repo repo, Credentials creds) {
@@ -537,13 +751,15 @@ public final class RegistryClient implements AutoCloseable {
           + " service " + realm + " over plain HTTP " + repo.where());
     }
     // A login (no repository) asks for a token without a scope: it only proves the credentials.
-    String scope = !bearer.param("scope").isEmpty() ? bearer.param("scope")
-        : repo.path().isEmpty() ? "" : "repository:" + repo.path() + ":pull";
+    // A push asks for its own scopes: the challenge names those of the request that failed.
+    List<String> scopes = repo.scopes() != null ? repo.scopes()
+        : !bearer.param("scope").isEmpty() ? List.of(bearer.param("scope"))
+        : repo.path().isEmpty() ? List.of() : List.of("repository:" + repo.path() + ":pull");
     List<String> params = new ArrayList<>();
     if (!bearer.param("service").isEmpty()) {
       params.add("service=" + encode(bearer.param("service")));
     }
-    if (!scope.isEmpty()) {
+    for (String scope : scopes) {
       params.add("scope=" + encode(scope));
     }
     if (creds != null) {
@@ -552,7 +768,8 @@ public final class RegistryClient implements AutoCloseable {
     String query = String.join("&", params);
     String base = realm.toString();
     URI uri = URI.create(base + (realm.getRawQuery() == null ? "?" : "&") + query);
-    Repo tokenService = new Repo(repo.registry(), repo.path(), URI.create(realm.getScheme() + "://" + realm.getRawAuthority()));
+    Repo tokenService = new Repo(repo.registry(), repo.path(),
+        URI.create(realm.getScheme() + "://" + realm.getRawAuthority()), repo.action(), repo.scopes());
     byte[] body = withRetries(tokenService, () -> {
       HttpResponse<InputStream> r = send(tokenService, uri, creds == null ? null : creds.basicAuthorization(),
           Map.of("Accept", "application/json"));
@@ -605,7 +822,7 @@ public final class RegistryClient implements AutoCloseable {
     }
     String who = creds == null ? "authentication required" : "the credentials of \"" + creds.username()
         + "\" were refused";
-    return new BerthException(BerthException.Kind.FAILED_PRECONDITION, "unauthorized: " + who + " to pull "
+    return new BerthException(BerthException.Kind.FAILED_PRECONDITION, "unauthorized: " + who + " to " + repo.action() + " "
         + repo.registry() + "/" + repo.path() + (detail.isEmpty() ? "" : ": " + detail) + " " + repo.where()
         + " (use berth login)");
   }

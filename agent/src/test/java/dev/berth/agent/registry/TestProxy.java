@@ -143,9 +143,12 @@ final class TestProxy implements AutoCloseable {
       if (req.isBlobGet() && blobDelayMillis.get() > 0) {
         Thread.sleep(blobDelayMillis.get());
       }
+      byte[] requestBody = ex.getRequestBody().readAllBytes(); // pushes send bodies
       HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(upstream + ex.getRequestURI()))
-          .method(ex.getRequestMethod(), HttpRequest.BodyPublishers.noBody());
-      for (String h : List.of("Accept", "Range")) {
+          .method(ex.getRequestMethod(), requestBody.length == 0 && !Set.of("PUT", "POST", "PATCH")
+              .contains(ex.getRequestMethod()) ? HttpRequest.BodyPublishers.noBody()
+              : HttpRequest.BodyPublishers.ofByteArray(requestBody));
+      for (String h : List.of("Accept", "Range", "Content-Type", "Content-Range")) {
         String v = ex.getRequestHeaders().getFirst(h);
         if (v != null) {
           b.header(h, v);
@@ -154,7 +157,9 @@ final class TestProxy implements AutoCloseable {
       HttpResponse<InputStream> r = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
       r.headers().map().forEach((k, v) -> {
         if (!Set.of("content-length", "transfer-encoding", "connection", "date").contains(k.toLowerCase())) {
-          v.forEach(value -> ex.getResponseHeaders().add(k, value));
+          // The registry's upload locations point at itself: keep them on the proxy.
+          v.forEach(value -> ex.getResponseHeaders().add(k, k.equalsIgnoreCase("Location")
+              ? value.replace(upstream, "http://" + host()) : value));
         }
       });
       long length = r.headers().firstValueAsLong("Content-Length").orElse(-1);

@@ -1,0 +1,247 @@
+package dev.berth.agent.registry;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.berth.agent.BerthException;
+import dev.berth.agent.image.ImageRecord;
+import dev.berth.agent.image.ImageStore;
+import dev.berth.agent.image.ImportRequest;
+import dev.berth.agent.image.LayerLimits;
+import dev.berth.agent.it.BusyboxImage;
+import dev.berth.agent.runtime.RecordingSyscalls;
+import java.io.ByteArrayInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Pushes to a real registry (Debian's docker-registry on 127.0.0.1) and pulls back into fresh stores. */
+@Tag("registry")
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class PushTest {
+  private static final RegistryClient.Settings FAST = new RegistryClient.Settings(Duration.ofSeconds(5),
+      Duration.ofSeconds(20), Duration.ofSeconds(10), 3, 3, Duration.ofMillis(20));
+
+  @TempDir static Path images;
+  private static TestImages.Layout layout;
+  private static byte[] busyboxTar;
+
+  @TempDir Path work;
+  private final RecordingSyscalls sys = new RecordingSyscalls();
+  private final List<AutoCloseable> closing = new ArrayList<>();
+  private TestRegistry registry;
+  private ImageStore store;
+  private RegistryClient client;
+
+  @BeforeAll
+  static void buildImages() throws Exception {
+    TestImages.assumeTools();
+    layout = TestImages.build(images);
+    busyboxTar = BusyboxImage.tar();
+  }
+
+  @BeforeEach
+  void start() throws Exception {
+    registry = open(TestRegistry.start(work.resolve("registry"), null));
+    store = new ImageStore(work.resolve("store"), sys, LayerLimits.DEFAULT);
+    client = open(new RegistryClient(Set.of(), FAST));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    Exception first = null;
+    Collections.reverse(closing);
+    for (AutoCloseable c : closing) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        first = first == null ? e : first;
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  private <T extends AutoCloseable> T open(T closeable) {
+    closing.add(closeable);
+    return closeable;
+  }
+
+  private ImageRecord pullIntoFreshStore(String ref, Credentials creds) {
+    ImageStore fresh = new ImageStore(work.resolve("fresh-" + System.nanoTime()), sys, LayerLimits.DEFAULT);
+    Puller p = open(new Puller(client, fresh));
+    return p.pull(ref, creds, null);
+  }
+
+  private ImageRecord importBusybox(String ref) {
+    return store.importTar(new ByteArrayInputStream(busyboxTar), new ImportRequest(ref, List.of("/bin/sh"), null,
+        null, null, null));
+  }
+
+  @Test
+  void pushesAPulledImageByteIdenticalMountingItsLayers() throws Exception {
+    TestImages.push(layout, "1", registry.host() + "/busybox:1");
+    Puller puller = open(new Puller(client, store));
+    ImageRecord pulled = puller.pull(registry.host() + "/busybox:1", null, null);
+    store.tag(registry.host() + "/busybox:1", registry.host() + "/copy/busybox:2");
+    Recorder events = new Recorder();
+
+    String digest = open(new Pusher(client, store)).push(registry.host() + "/copy/busybox:2", null, events);
+
+    assertEquals(layout.manifestDigest(), digest, "the pulled manifest is pushed byte for byte");
+    for (String layer : layout.layerDigests()) {
+      assertEquals(PushListener.State.MOUNTED, events.last(layer), events.events.toString());
+    }
+    assertTrue(events.lines.contains("2: digest: " + digest + " size: "
+        + TestImages.blob(layout.dir(), digest).length), events.lines.toString());
+    ImageRecord back = pullIntoFreshStore(registry.host() + "/copy/busybox:2", null);
+    assertEquals(pulled.id(), back.id());
+    assertEquals(pulled.diffIds(), back.diffIds());
+    String inspect = TestRegistry.run(List.of(TestImages.SKOPEO.toString(), "inspect", "--tls-verify=false",
+        "docker://" + registry.host() + "/copy/busybox:2"));
+    assertTrue(inspect.contains(digest), inspect);
+
+    Recorder again = new Recorder();
+    assertEquals(digest, open(new Pusher(client, store)).push(registry.host() + "/copy/busybox:2", null, again));
+    for (String layer : layout.layerDigests()) {
+      assertEquals(PushListener.State.ALREADY_EXISTS, again.last(layer), again.events.toString());
+    }
+  }
+
+  @Test
+  void pushesAnImportedImageInChunksAndAgainAsAlreadyExisting() throws Exception {
+    String ref = registry.host() + "/imported:1";
+    ImageRecord image = importBusybox(ref);
+    TestProxy proxy = open(new TestProxy(registry.host()));
+    String viaProxy = proxy.host() + "/imported:1";
+    store.tag(ref, viaProxy);
+    Recorder events = new Recorder();
+
+    String digest = open(new Pusher(client, store, 64 << 10)).push(viaProxy, null, events);
+
+    assertTrue(proxy.requests().stream().filter(r -> r.method().equals("PATCH")).count() > 2,
+        "uploaded in chunks: " + proxy.requests());
+    List<PushListener.State> states = events.states(events.events.get(0).digest());
+    assertEquals(PushListener.State.PREPARING, states.get(0), states.toString());
+    PushListener.LayerEvent pushed = events.events.stream()
+        .filter(e -> e.state() == PushListener.State.PUSHED).findFirst().orElseThrow();
+    assertTrue(events.events.stream().filter(e -> e.state() == PushListener.State.PUSHING).count() > 2);
+    ImageRecord back = pullIntoFreshStore(ref, null);
+    assertEquals(image.id(), back.id());
+    assertEquals(image.diffIds(), back.diffIds());
+    assertEquals(List.of("/bin/sh"), back.config().cmd());
+    String raw = TestRegistry.run(List.of(TestImages.SKOPEO.toString(), "inspect", "--raw", "--tls-verify=false",
+        "docker://" + ref));
+    assertTrue(raw.contains("tar+gzip") && raw.contains(pushed.digest()), raw);
+
+    Recorder again = new Recorder();
+    assertEquals(digest, open(new Pusher(client, store)).push(ref, null, again), "deterministic compression");
+    assertEquals(PushListener.State.ALREADY_EXISTS, again.last(pushed.digest()), again.events.toString());
+  }
+
+  @Test
+  void pushWithBasicAuth() throws Exception {
+    Path htpasswdTool = Path.of("/usr/bin/htpasswd");
+    assumeTrue(Files.isExecutable(htpasswdTool),
+        "skipped: htpasswd (apache2-utils) is not installed, so no bcrypt htpasswd file for the registry");
+    Path file = work.resolve("htpasswd");
+    Files.writeString(file, TestRegistry.run(List.of(htpasswdTool.toString(), "-Bbn", "berth", "s3cret")).strip() + "\n");
+    TestRegistry secured = open(TestRegistry.start(work.resolve("secured"), file));
+    String ref = secured.host() + "/busybox:1";
+    ImageRecord image = importBusybox(ref);
+    Pusher pusher = open(new Pusher(client, store));
+
+    BerthException anonymous = assertThrows(BerthException.class, () -> pusher.push(ref, null, null));
+    BerthException wrong = assertThrows(BerthException.class,
+        () -> pusher.push(ref, new Credentials("berth", "wrong"), null));
+    for (BerthException e : List.of(anonymous, wrong)) {
+      assertEquals(BerthException.Kind.FAILED_PRECONDITION, e.kind(), e.getMessage());
+      assertTrue(e.getMessage().startsWith("unauthorized: ") && e.getMessage().contains("to push")
+          && e.getMessage().contains("use berth login"), e.getMessage());
+    }
+    pusher.push(ref, new Credentials("berth", "s3cret"), null);
+    assertEquals(image.id(), pullIntoFreshStore(ref, new Credentials("berth", "s3cret")).id());
+  }
+
+  @Test
+  void pushThroughTheBearerTokenFlowAsksForPushScope() throws Exception {
+    TestProxy proxy = open(new TestProxy(registry.host()));
+    proxy.requireBearer(Map.of("berth", "s3cret"), false);
+    String ref = proxy.host() + "/team/app:1";
+    ImageRecord image = importBusybox(ref);
+    Pusher pusher = open(new Pusher(client, store));
+
+    BerthException anonymous = assertThrows(BerthException.class, () -> pusher.push(ref, null, null));
+    assertEquals(BerthException.Kind.FAILED_PRECONDITION, anonymous.kind(), anonymous.getMessage());
+    proxy.clear();
+    pusher.push(ref, new Credentials("berth", "s3cret"), null);
+
+    List<TestProxy.TokenRequest> tokens = proxy.tokenRequests();
+    assertEquals(1, tokens.size(), "one token for the whole push: " + tokens);
+    assertEquals(Map.of("service", TestProxy.SERVICE, "scope", "repository:team/app:pull,push", "account", "berth"),
+        tokens.get(0).query());
+    assertEquals(image.id(), pullIntoFreshStore(registry.host() + "/team/app:1", null).id());
+  }
+
+  @Test
+  void pushToAClosedPortIsUnavailable() throws Exception {
+    int port = TestRegistry.freePort();
+    importBusybox("127.0.0.1:" + port + "/busybox:1");
+
+    BerthException e = assertThrows(BerthException.class,
+        () -> open(new Pusher(client, store)).push("127.0.0.1:" + port + "/busybox:1", null, null));
+
+    assertEquals(BerthException.Kind.UNAVAILABLE, e.kind());
+    assertTrue(e.getMessage().contains("127.0.0.1:" + port), e.getMessage());
+  }
+
+  @Test
+  void pushOfAnUnknownImageIsNotFound() {
+    BerthException e = assertThrows(BerthException.class,
+        () -> open(new Pusher(client, store)).push(registry.host() + "/nothing:1", null, null));
+    assertEquals(BerthException.Kind.NOT_FOUND, e.kind());
+    assertTrue(e.getMessage().startsWith("No such image: "), e.getMessage());
+  }
+
+  /** Records what a push reports. */
+  private static final class Recorder implements PushListener {
+    final List<LayerEvent> events = new CopyOnWriteArrayList<>();
+    final List<String> lines = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void layer(LayerEvent e) {
+      events.add(e);
+    }
+
+    @Override
+    public void status(String line) {
+      lines.add(line);
+    }
+
+    List<State> states(String digest) {
+      return events.stream().filter(e -> e.digest().equals(digest)).map(LayerEvent::state).toList();
+    }
+
+    State last(String digest) {
+      List<State> s = states(digest);
+      return s.isEmpty() ? null : s.get(s.size() - 1);
+    }
+  }
+}
