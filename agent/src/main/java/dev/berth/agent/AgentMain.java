@@ -7,6 +7,7 @@ import dev.berth.agent.api.SystemGrpcService;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
 import dev.berth.agent.registry.Puller;
+import dev.berth.agent.registry.Pusher;
 import dev.berth.agent.registry.RegistryClient;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.runtime.LinuxSyscalls;
@@ -85,14 +86,12 @@ public final class AgentMain implements Callable<Integer> {
   public static final class Agent implements AutoCloseable {
     private final List<Server> servers;
     private final ContainerRuntime runtime;
-    private final Puller puller;
-    private final RegistryClient registries;
+    private final List<AutoCloseable> parts;
 
-    Agent(List<Server> servers, ContainerRuntime runtime, Puller puller, RegistryClient registries) {
+    Agent(List<Server> servers, ContainerRuntime runtime, AutoCloseable... parts) {
       this.servers = servers;
       this.runtime = runtime;
-      this.puller = puller;
-      this.registries = registries;
+      this.parts = List.of(parts);
     }
 
     public ContainerRuntime runtime() {
@@ -118,8 +117,13 @@ public final class AgentMain implements Callable<Integer> {
         }
       }
       runtime.close();
-      puller.close();
-      registries.close();
+      for (AutoCloseable part : parts) {
+        try {
+          part.close();
+        } catch (Exception e) {
+          LOG.warning("closing " + part + ": " + e.getMessage());
+        }
+      }
     }
   }
 
@@ -163,12 +167,13 @@ public final class AgentMain implements Callable<Integer> {
         new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images);
     RegistryClient registries = new RegistryClient(java.util.Set.copyOf(insecureRegistries));
     Puller puller = new Puller(registries, images);
+    Pusher pusher = new Pusher(registries, images);
     Path tmp = dataDir.resolve("tmp");
     deleteChildren(tmp);
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
     var services = List.of(
         ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()),
-        ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, registries), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, pusher, registries), new ErrorInterceptor()),
         ServerInterceptors.intercept(new SystemGrpcService(runtime, images, cgroups, VERSION, node, dataDir, prefix),
             new ErrorInterceptor()));
 
@@ -189,7 +194,7 @@ public final class AgentMain implements Callable<Integer> {
       services.forEach(t::addService);
       servers.add(t.build().start());
     }
-    return new Agent(servers, runtime, puller, registries);
+    return new Agent(servers, runtime, puller, pusher, registries);
   }
 
   static InetSocketAddress parseTcp(String hostPort) {

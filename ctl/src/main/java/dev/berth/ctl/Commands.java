@@ -21,7 +21,7 @@ final class Commands {
   /** In the order `berth --help` lists them. */
   static final String[] NAMES = {
     "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec",
-    "images", "image", "pull", "login", "logout", "rmi", "info", "version"
+    "images", "image", "pull", "push", "tag", "save", "load", "login", "logout", "rmi", "info", "version"
   };
 
   private Commands() {
@@ -101,11 +101,24 @@ final class Commands {
         return new CommandLine(new ImageCommands.Group(cli))
             .addSubcommand("import", new ImageCommands.Import(cli))
             .addSubcommand("pull", new PullCommand(cli))
+            .addSubcommand("push", new ImageTransferCommands.Push(cli))
+            .addSubcommand("tag", new ImageTransferCommands.Tag(cli))
+            .addSubcommand("save", new ImageTransferCommands.Save(cli))
+            .addSubcommand("load", new ImageTransferCommands.Load(cli))
+            .addSubcommand("prune", new ImageTransferCommands.Prune(cli))
             .addSubcommand("ls", new CommandLine(new ImageCommands.Ls(cli)).setCommandName("ls"))
             .addSubcommand("rm", new CommandLine(new ImageCommands.Rm(cli)).setCommandName("rm"))
             .addSubcommand("inspect", new ImageCommands.Inspect(cli));
       case "pull":
         return new PullCommand(cli);
+      case "push":
+        return new ImageTransferCommands.Push(cli);
+      case "tag":
+        return new ImageTransferCommands.Tag(cli);
+      case "save":
+        return new ImageTransferCommands.Save(cli);
+      case "load":
+        return new ImageTransferCommands.Load(cli);
       case "login":
         return new LoginCommands.Login(cli);
       case "logout":

@@ -55,6 +55,7 @@ final class FakeDaemon {
   final List<AttachOutput> output = new ArrayList<>();
   volatile ExitStatus exit = ExitStatus.newBuilder().setExitCode(0).build();
   final ByteArrayOutputStream imported = new ByteArrayOutputStream();
+  final ByteArrayOutputStream loaded = new ByteArrayOutputStream();
   /** References pulled so far; "missing" exists only once pulled, "nowhere" cannot be pulled. */
   final java.util.Set<String> pulled = java.util.concurrent.ConcurrentHashMap.newKeySet();
   volatile String createdId = "4f1c2b9a7d3e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
@@ -252,6 +253,63 @@ final class FakeDaemon {
   }
 
   final class Images extends ImageServiceGrpc.ImageServiceImplBase {
+    @Override
+    public void push(dev.berth.proto.v1.PushRequest r, StreamObserver<dev.berth.proto.v1.PushProgress> o) {
+      requests.add(r);
+      String digest = "sha256:" + "12".repeat(32);
+      for (var state : List.of(dev.berth.proto.v1.PushState.PREPARING, dev.berth.proto.v1.PushState.PUSHING,
+          dev.berth.proto.v1.PushState.PUSHING, dev.berth.proto.v1.PushState.PUSHED)) {
+        o.onNext(dev.berth.proto.v1.PushProgress.newBuilder().setLayer(dev.berth.proto.v1.PushLayerProgress.newBuilder()
+            .setDigest(digest).setTotalBytes(10).setState(state)).build());
+      }
+      o.onNext(dev.berth.proto.v1.PushProgress.newBuilder().setDigest("sha256:" + "34".repeat(32)).build());
+      o.onCompleted();
+    }
+
+    @Override
+    public void tag(dev.berth.proto.v1.TagRequest r, StreamObserver<Image> o) {
+      unary(r, o, () -> Image.newBuilder().setId("sha256:" + "ab".repeat(32)).addRepoTags(r.getTarget()).build());
+    }
+
+    @Override
+    public void save(dev.berth.proto.v1.SaveRequest r, StreamObserver<dev.berth.proto.v1.SaveChunk> o) {
+      requests.add(r);
+      for (String part : List.of("first-", "second")) {
+        o.onNext(dev.berth.proto.v1.SaveChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFromUtf8(part)).build());
+      }
+      o.onCompleted();
+    }
+
+    @Override
+    public StreamObserver<dev.berth.proto.v1.LoadChunk> load(StreamObserver<dev.berth.proto.v1.LoadResponse> o) {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(dev.berth.proto.v1.LoadChunk c) {
+          synchronized (loaded) {
+            loaded.writeBytes(c.getData().toByteArray());
+          }
+        }
+
+        @Override
+        public void onError(Throwable t) {
+        }
+
+        @Override
+        public void onCompleted() {
+          o.onNext(dev.berth.proto.v1.LoadResponse.newBuilder()
+              .addImages(Image.newBuilder().setId("sha256:" + "ab".repeat(32)).addRepoTags("busybox:1"))
+              .addImages(Image.newBuilder().setId("sha256:" + "cd".repeat(32))).build());
+          o.onCompleted();
+        }
+      };
+    }
+
+    @Override
+    public void prune(dev.berth.proto.v1.PruneRequest r, StreamObserver<dev.berth.proto.v1.PruneResponse> o) {
+      unary(r, o, () -> dev.berth.proto.v1.PruneResponse.newBuilder().addDeleted("sha256:" + "ef".repeat(32))
+          .setReclaimedBytes(3_500_000).build());
+    }
+
     @Override
     public void login(dev.berth.proto.v1.LoginRequest r, StreamObserver<dev.berth.proto.v1.LoginResponse> o) {
       unary(r, o, () -> {

@@ -8,7 +8,23 @@ import dev.berth.agent.image.RemoveResult;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.registry.Credentials;
 import dev.berth.agent.registry.PullListener;
+import dev.berth.agent.image.ImageArchive;
+import dev.berth.agent.image.PruneResult;
 import dev.berth.agent.registry.Puller;
+import dev.berth.agent.registry.PushListener;
+import dev.berth.agent.registry.Pusher;
+import dev.berth.proto.v1.ArchiveFormat;
+import dev.berth.proto.v1.LoadChunk;
+import dev.berth.proto.v1.LoadResponse;
+import dev.berth.proto.v1.PruneRequest;
+import dev.berth.proto.v1.PruneResponse;
+import dev.berth.proto.v1.PushLayerProgress;
+import dev.berth.proto.v1.PushProgress;
+import dev.berth.proto.v1.PushRequest;
+import dev.berth.proto.v1.PushState;
+import dev.berth.proto.v1.SaveChunk;
+import dev.berth.proto.v1.SaveRequest;
+import dev.berth.proto.v1.TagRequest;
 import dev.berth.agent.registry.RegistryClient;
 import dev.berth.proto.v1.LoginRequest;
 import dev.berth.proto.v1.LoginResponse;
@@ -41,15 +57,191 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
   private final ContainerRuntime runtime;
   private final Path tmpDir;
   private final Puller puller;
+  private final Pusher pusher;
   private final RegistryClient registries;
 
-  public ImageGrpcService(ImageStore images, ContainerRuntime runtime, Path tmpDir, Puller puller,
+  public ImageGrpcService(ImageStore images, ContainerRuntime runtime, Path tmpDir, Puller puller, Pusher pusher,
       RegistryClient registries) {
     this.images = images;
     this.runtime = runtime;
     this.tmpDir = tmpDir;
     this.puller = puller;
+    this.pusher = pusher;
     this.registries = registries;
+  }
+
+  @Override
+  public void push(PushRequest req, StreamObserver<PushProgress> out) {
+    if (req.getReference().isBlank()) {
+      throw BerthException.invalid("a push needs an image reference, e.g. 127.0.0.1:5000/app:1");
+    }
+    Object lock = new Object();
+    PushListener listener = new PushListener() {
+      @Override
+      public void layer(LayerEvent e) {
+        send(PushProgress.newBuilder().setLayer(PushLayerProgress.newBuilder().setDigest(e.digest())
+            .setTotalBytes(e.totalBytes()).setDoneBytes(e.doneBytes()).setState(pushState(e.state()))).build());
+      }
+
+      @Override
+      public void status(String line) {
+        send(PushProgress.newBuilder().setStatus(line).build());
+      }
+
+      private void send(PushProgress p) {
+        synchronized (lock) {
+          out.onNext(p);
+        }
+      }
+    };
+    String digest = pusher.push(req.getReference(), credentials(req.getAuth()), listener);
+    synchronized (lock) {
+      out.onNext(PushProgress.newBuilder().setDigest(digest).build());
+      out.onCompleted();
+    }
+  }
+
+  private static PushState pushState(PushListener.State s) {
+    return switch (s) {
+      case PREPARING -> PushState.PREPARING;
+      case WAITING -> PushState.PUSH_WAITING;
+      case PUSHING -> PushState.PUSHING;
+      case MOUNTED -> PushState.MOUNTED;
+      case ALREADY_EXISTS -> PushState.PUSH_ALREADY_EXISTS;
+      case PUSHED -> PushState.PUSHED;
+    };
+  }
+
+  @Override
+  public void tag(TagRequest req, StreamObserver<Image> out) {
+    out.onNext(ProtoMapper.image(images.tag(req.getSource(), req.getTarget())));
+    out.onCompleted();
+  }
+
+  @Override
+  public void save(SaveRequest req, StreamObserver<SaveChunk> out) {
+    if (req.getReferencesCount() == 0) {
+      throw BerthException.invalid("save needs at least one image");
+    }
+    ImageArchive.Format format = req.getFormat() == ArchiveFormat.OCI_ARCHIVE
+        ? ImageArchive.Format.OCI_ARCHIVE : ImageArchive.Format.DOCKER_ARCHIVE;
+    // Chunks of 64 KiB as the archive is written; the client puts them together.
+    try (OutputStream chunks = new java.io.BufferedOutputStream(new OutputStream() {
+      @Override
+      public void write(int b) {
+        write(new byte[] {(byte) b}, 0, 1);
+      }
+
+      @Override
+      public void write(byte[] b, int off, int len) {
+        out.onNext(SaveChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(b, off, len)).build());
+      }
+    }, 64 * 1024)) {
+      ImageArchive.save(images, req.getReferencesList(), format, chunks);
+    } catch (IOException e) {
+      throw BerthException.internal("cannot write the archive: " + e.getMessage(), e);
+    }
+    out.onCompleted();
+  }
+
+  @Override
+  public StreamObserver<LoadChunk> load(StreamObserver<LoadResponse> out) {
+    return new Spooled<>(out, "load-", LoadChunk::getData, spool -> {
+      try (InputStream in = Files.newInputStream(spool)) {
+        LoadResponse.Builder b = LoadResponse.newBuilder();
+        ImageArchive.load(images, in).forEach(r -> b.addImages(ProtoMapper.image(r)));
+        return b.build();
+      }
+    });
+  }
+
+  @Override
+  public void prune(PruneRequest req, StreamObserver<PruneResponse> out) {
+    PruneResult r = images.prune(req.getAll(), runtime::imageInUse);
+    out.onNext(PruneResponse.newBuilder().addAllDeleted(r.deletedImages()).setReclaimedBytes(r.reclaimedBytes()).build());
+    out.onCompleted();
+  }
+
+  /**
+   * A client stream of bytes spooled to a temporary file in the agent's tmp dir, then handed
+   * to {@code finish}; the file is deleted in every case.
+   */
+  private final class Spooled<C, R> implements StreamObserver<C> {
+    private final StreamObserver<R> out;
+    private final String prefix;
+    private final java.util.function.Function<C, com.google.protobuf.ByteString> data;
+    private final SpoolAction<R> finish;
+    private Path spool;
+    private OutputStream sink;
+    private boolean failed;
+
+    Spooled(StreamObserver<R> out, String prefix, java.util.function.Function<C, com.google.protobuf.ByteString> data,
+        SpoolAction<R> finish) {
+      this.out = out;
+      this.prefix = prefix;
+      this.data = data;
+      this.finish = finish;
+    }
+
+    @Override
+    public void onNext(C chunk) {
+      if (failed) {
+        return;
+      }
+      try {
+        if (sink == null) {
+          Files.createDirectories(tmpDir);
+          spool = Files.createTempFile(tmpDir, prefix, ".tar");
+          sink = Files.newOutputStream(spool);
+        }
+        data.apply(chunk).writeTo(sink);
+      } catch (IOException e) {
+        failed = true;
+        cleanup();
+        out.onError(Errors.toGrpc(new UncheckedIOException(e)));
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      cleanup();
+    }
+
+    @Override
+    public void onCompleted() {
+      if (failed) {
+        return;
+      }
+      try {
+        if (sink == null) {
+          throw BerthException.invalid("nothing was sent");
+        }
+        sink.close();
+        out.onNext(finish.apply(spool));
+        out.onCompleted();
+      } catch (IOException | RuntimeException e) {
+        out.onError(Errors.toGrpc(e));
+      } finally {
+        cleanup();
+      }
+    }
+
+    private void cleanup() {
+      try {
+        if (sink != null) {
+          sink.close();
+        }
+        if (spool != null) {
+          Files.deleteIfExists(spool);
+        }
+      } catch (IOException ignored) {
+        // the spool is in the agent's tmp dir, cleared at start
+      }
+    }
+  }
+
+  private interface SpoolAction<R> {
+    R apply(Path spool) throws IOException;
   }
 
   @Override
@@ -124,87 +316,27 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
 
   @Override
   public StreamObserver<ImportChunk> import_(StreamObserver<Image> out) {
-    return new StreamObserver<>() {
-      private ImportHeader header;
-      private Path spool;
-      private OutputStream sink;
-      private boolean failed;
-
-      @Override
-      public void onNext(ImportChunk chunk) {
-        if (failed) {
-          return;
-        }
-        try {
-          if (header == null) {
-            if (!chunk.hasHeader()) {
-              throw BerthException.invalid("an import must begin with its header");
-            }
-            header = chunk.getHeader();
-            if (header.getReference().isBlank()) {
-              throw BerthException.invalid("an import needs a name for the image, e.g. busybox:latest");
-            }
-            // The tar is spooled to disk first: the store reads it twice (digest, then unpack).
-            Files.createDirectories(tmpDir);
-            spool = Files.createTempFile(tmpDir, "import-", ".tar");
-            sink = Files.newOutputStream(spool);
-          } else {
-            sink.write(chunk.getData().toByteArray());
-          }
-        } catch (IOException | RuntimeException e) {
-          abort(e);
-        }
+    // The tar is spooled to disk first: the store reads it twice (digest, then unpack).
+    ImportHeader[] header = {null};
+    return new Spooled<>(out, "import-", chunk -> {
+      if (chunk.hasHeader()) {
+        header[0] = chunk.getHeader();
+        return com.google.protobuf.ByteString.EMPTY;
       }
-
-      private void abort(Throwable e) {
-        failed = true;
-        cleanup();
-        out.onError(Errors.toGrpc(e instanceof IOException io ? new UncheckedIOException(io) : e));
+      return chunk.getData();
+    }, spool -> {
+      ImportHeader h = header[0];
+      if (h == null) {
+        throw BerthException.invalid("an import must begin with its header");
       }
-
-      private void cleanup() {
-        try {
-          if (sink != null) {
-            sink.close();
-          }
-          if (spool != null) {
-            Files.deleteIfExists(spool);
-          }
-        } catch (IOException ignored) {
-          // the spool is in the agent's tmp dir, cleared at start
-        }
+      if (h.getReference().isBlank()) {
+        throw BerthException.invalid("an import needs a name for the image, e.g. busybox:latest");
       }
-
-      @Override
-      public void onError(Throwable t) {
-        cleanup();
+      try (InputStream in = Files.newInputStream(spool)) {
+        return ProtoMapper.image(images.importTar(in, new ImportRequest(h.getReference(), h.getCmdList(),
+            h.getEntrypointList(), h.getEnvList(), h.getWorkingDir(), h.getUser())));
       }
-
-      @Override
-      public void onCompleted() {
-        if (failed) {
-          return;
-        }
-        if (header == null) {
-          out.onError(Errors.toGrpc(BerthException.invalid("an import must begin with its header")));
-          return;
-        }
-        try {
-          sink.close();
-          ImageRecord r;
-          try (InputStream in = Files.newInputStream(spool)) {
-            r = images.importTar(in, new ImportRequest(header.getReference(), header.getCmdList(),
-                header.getEntrypointList(), header.getEnvList(), header.getWorkingDir(), header.getUser()));
-          }
-          out.onNext(ProtoMapper.image(r));
-          out.onCompleted();
-        } catch (IOException | RuntimeException e) {
-          out.onError(Errors.toGrpc(e));
-        } finally {
-          cleanup();
-        }
-      }
-    };
+    });
   }
 
   @Override

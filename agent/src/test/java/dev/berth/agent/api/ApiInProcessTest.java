@@ -11,6 +11,7 @@ import dev.berth.agent.it.AgentProcess;
 import dev.berth.agent.it.Attached;
 import dev.berth.agent.it.BusyboxImage;
 import dev.berth.agent.registry.Puller;
+import dev.berth.agent.registry.Pusher;
 import dev.berth.agent.registry.RegistryClient;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.runtime.RecordingSyscalls;
@@ -65,6 +66,7 @@ class ApiInProcessTest {
   ImageServiceGrpc.ImageServiceBlockingStub images;
   Path cgroupRoot;
   Puller puller;
+  Pusher pusher;
   RegistryClient registries;
 
   @BeforeEach
@@ -81,11 +83,12 @@ class ApiInProcessTest {
     ImageStore store = new ImageStore(data.resolve("images"), syscalls, LayerLimits.DEFAULT);
     registries = new RegistryClient(Set.of());
     puller = new Puller(registries, store);
+    pusher = new Pusher(registries, store);
     runtime = new ContainerRuntime(new ContainerRuntime.Settings(data, "bt-test", launcher, 1 << 20, 2), syscalls, cgroups, store);
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor()
         .addService(ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()))
-        .addService(ServerInterceptors.intercept(new ImageGrpcService(store, runtime, data.resolve("tmp"), puller, registries), new ErrorInterceptor()))
+        .addService(ServerInterceptors.intercept(new ImageGrpcService(store, runtime, data.resolve("tmp"), puller, pusher, registries), new ErrorInterceptor()))
         .build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     containers = ContainerServiceGrpc.newBlockingStub(channel);
@@ -99,6 +102,7 @@ class ApiInProcessTest {
     server.shutdownNow();
     runtime.close();
     puller.close();
+    pusher.close();
     registries.close();
   }
 

@@ -15,6 +15,15 @@ import dev.berth.proto.v1.LayerState;
 import dev.berth.proto.v1.PullProgress;
 import dev.berth.proto.v1.PullRequest;
 import dev.berth.proto.v1.RemoveContainerRequest;
+import dev.berth.proto.v1.ArchiveFormat;
+import dev.berth.proto.v1.LoadChunk;
+import dev.berth.proto.v1.LoadResponse;
+import dev.berth.proto.v1.PushProgress;
+import dev.berth.proto.v1.PushRequest;
+import dev.berth.proto.v1.PushState;
+import dev.berth.proto.v1.RemoveImageRequest;
+import dev.berth.proto.v1.SaveRequest;
+import dev.berth.proto.v1.TagRequest;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,6 +79,54 @@ class PullAndRunLinuxTest {
     ImageServiceGrpc.newBlockingStub(agent.channel()).withDeadlineAfter(120, TimeUnit.SECONDS)
         .pull(PullRequest.newBuilder().setReference(reference).build()).forEachRemaining(events::add);
     return events;
+  }
+
+  @Test
+  void tagPushSaveAndLoadGoThroughTheApi() throws Exception {
+    pull(image);
+    ImageServiceGrpc.ImageServiceBlockingStub images = ImageServiceGrpc.newBlockingStub(agent.channel())
+        .withDeadlineAfter(120, TimeUnit.SECONDS);
+    String copy = registry.host() + "/other/busybox:copy";
+    images.tag(TagRequest.newBuilder().setSource(image).setTarget(copy).build());
+    List<PushProgress> pushed = new ArrayList<>();
+    images.push(PushRequest.newBuilder().setReference(copy).build()).forEachRemaining(pushed::add);
+    assertTrue(pushed.get(pushed.size() - 1).getDigest().startsWith("sha256:"), pushed.toString());
+    assertTrue(pushed.stream().anyMatch(p -> p.hasLayer() && p.getLayer().getState() == PushState.MOUNTED), pushed.toString());
+
+    java.io.ByteArrayOutputStream archive = new java.io.ByteArrayOutputStream();
+    images.save(SaveRequest.newBuilder().addReferences(copy).setFormat(ArchiveFormat.DOCKER_ARCHIVE).build())
+        .forEachRemaining(c -> archive.writeBytes(c.getData().toByteArray()));
+    images.remove(RemoveImageRequest.newBuilder().setReference(copy).build());
+
+    java.util.concurrent.CompletableFuture<LoadResponse> loaded = new java.util.concurrent.CompletableFuture<>();
+    io.grpc.stub.StreamObserver<LoadChunk> in = ImageServiceGrpc.newStub(agent.channel()).load(new io.grpc.stub.StreamObserver<>() {
+      @Override
+      public void onNext(LoadResponse r) {
+        loaded.complete(r);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        loaded.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {}
+    });
+    byte[] bytes = archive.toByteArray();
+    for (int off = 0; off < bytes.length; off += 1 << 16) {
+      in.onNext(LoadChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(bytes, off,
+          Math.min(1 << 16, bytes.length - off))).build());
+    }
+    in.onCompleted();
+    assertTrue(loaded.get(60, TimeUnit.SECONDS).getImages(0).getRepoTagsList().contains(copy));
+
+    Container c = agent.containers().create(CreateContainerRequest.newBuilder().setSpec(ContainerSpec.newBuilder()
+        .setImage(copy).addCmd("-c").addCmd("echo loaded")).build());
+    Attached a = Attached.start(agent.containersAsync(), c.getId());
+    assertEquals(0, a.exitCode(), a.stdout() + a.stderr());
+    assertEquals("loaded\n", a.stdout());
+    agent.containers().remove(RemoveContainerRequest.newBuilder().setId(c.getId()).setForce(true).build());
   }
 
   @Test
