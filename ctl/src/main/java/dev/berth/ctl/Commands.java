@@ -21,7 +21,7 @@ final class Commands {
   /** In the order `berth --help` lists them. */
   static final String[] NAMES = {
     "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec",
-    "images", "image", "pull", "push", "tag", "save", "load", "login", "logout", "rmi", "info", "version"
+    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "info", "version"
   };
 
   private Commands() {
@@ -113,6 +113,8 @@ final class Commands {
         return new PullCommand(cli);
       case "push":
         return new ImageTransferCommands.Push(cli);
+      case "commit":
+        return new ImageTransferCommands.Commit(cli);
       case "tag":
         return new ImageTransferCommands.Tag(cli);
       case "save":

@@ -2,6 +2,7 @@ package dev.berth.ctl;
 
 import com.google.protobuf.ByteString;
 import dev.berth.proto.v1.ArchiveFormat;
+import dev.berth.proto.v1.CommitRequest;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.LoadChunk;
 import dev.berth.proto.v1.LoadResponse;
@@ -96,6 +97,31 @@ final class ImageTransferCommands {
         case PUSHED -> "Pushed";
         default -> "";
       };
+    }
+  }
+
+  /** `commit [-m MSG] CONTAINER [REPOSITORY[:TAG]]`: prints the new image's id. */
+  @Command(name = "commit", description = "Create a new image from a container's changes")
+  static final class Commit extends BaseCommand {
+    @Option(names = {"-m", "--message"}, description = "Commit message")
+    String message = "";
+
+    @Parameters(index = "0", paramLabel = "CONTAINER")
+    String container;
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "REPOSITORY[:TAG]")
+    String reference = "";
+
+    Commit(Cli cli) {
+      super(cli);
+    }
+
+    @Override
+    int run() {
+      Image i = cli.images().commit(CommitRequest.newBuilder().setContainer(container).setReference(reference)
+          .setComment(message).build());
+      cli.out.println(i.getId());
+      return 0;
     }
   }
 

@@ -267,6 +267,11 @@ final class FakeDaemon {
     }
 
     @Override
+    public void commit(dev.berth.proto.v1.CommitRequest r, StreamObserver<Image> o) {
+      unary(r, o, () -> Image.newBuilder().setId("sha256:" + "77".repeat(32)).build());
+    }
+
+    @Override
     public void tag(dev.berth.proto.v1.TagRequest r, StreamObserver<Image> o) {
       unary(r, o, () -> Image.newBuilder().setId("sha256:" + "ab".repeat(32)).addRepoTags(r.getTarget()).build());
     }

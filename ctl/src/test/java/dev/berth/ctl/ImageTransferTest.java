@@ -47,6 +47,15 @@ class ImageTransferTest {
   }
 
   @Test
+  void commitPrintsTheNewImage() {
+    CliRunner.Result r = cli.run("commit", "-m", "configured", "web", "app:2");
+    assertEquals(0, r.code(), r.err());
+    assertEquals("sha256:" + "77".repeat(32) + "\n", r.out());
+    assertEquals(dev.berth.proto.v1.CommitRequest.newBuilder().setContainer("web").setReference("app:2")
+        .setComment("configured").build(), cli.daemon.requests(dev.berth.proto.v1.CommitRequest.class).get(0));
+  }
+
+  @Test
   void tagSendsBothNames() {
     assertEquals(0, cli.run("tag", "busybox", "127.0.0.1:5000/bb:1").code());
     assertEquals(TagRequest.newBuilder().setSource("busybox").setTarget("127.0.0.1:5000/bb:1").build(),

@@ -14,6 +14,7 @@ import dev.berth.agent.registry.Puller;
 import dev.berth.agent.registry.PushListener;
 import dev.berth.agent.registry.Pusher;
 import dev.berth.proto.v1.ArchiveFormat;
+import dev.berth.proto.v1.CommitRequest;
 import dev.berth.proto.v1.LoadChunk;
 import dev.berth.proto.v1.LoadResponse;
 import dev.berth.proto.v1.PruneRequest;
@@ -110,6 +111,12 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
       case ALREADY_EXISTS -> PushState.PUSH_ALREADY_EXISTS;
       case PUSHED -> PushState.PUSHED;
     };
+  }
+
+  @Override
+  public void commit(CommitRequest req, StreamObserver<Image> out) {
+    out.onNext(ProtoMapper.image(runtime.commit(req.getContainer(), req.getReference(), req.getComment())));
+    out.onCompleted();
   }
 
   @Override

@@ -220,6 +220,43 @@ public final class ImageStore {
         throw BerthException.invalid("invalid environment variable \"" + e + "\": use KEY=VALUE");
       }
     }
+    ImageConfig config =
+        new ImageConfig(req.entrypoint(), req.cmd(), req.env(), req.workingDir(), req.user(), null, null, null, null);
+    try {
+      return addLayer(tar, null, config, ref, "berth import", "imported from a tar");
+    } catch (IOException | UncheckedIOException e) {
+      throw BerthException.internal("cannot import the image: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * A new image of {@code base}'s layers and {@code layer} on top, with {@code config}: what
+   * {@code berth commit} makes of a container's writable layer. The layer is unpacked into
+   * its snapshot like any other.
+   *
+   * @param base the image the container runs (id or reference)
+   * @param reference name[:tag] for the new image, or blank for an untagged one
+   * @throws BerthException NOT_FOUND when the base is gone, INVALID_ARGUMENT for a bad
+   *     reference or layer
+   */
+  public ImageRecord commit(String base, InputStream layer, ImageConfig config, String reference, String comment) {
+    Reference ref = reference == null || reference.isBlank() ? null : Reference.parse(reference);
+    if (ref != null && ref.digest() != null) {
+      throw BerthException.invalid("cannot commit as " + reference + ": give a name[:tag], not a digest");
+    }
+    Entry baseEntry;
+    synchronized (lock) {
+      baseEntry = images.get(get(base).id());
+    }
+    try {
+      return addLayer(layer, baseEntry, config, ref, "berth commit", comment);
+    } catch (IOException | UncheckedIOException e) {
+      throw BerthException.internal("cannot commit the image: " + e.getMessage(), e);
+    }
+  }
+
+  private ImageRecord addLayer(InputStream tar, Entry base, ImageConfig config, Reference ref, String createdBy,
+      String comment) throws IOException {
     Path tmp = snapshots.resolve(TEMP + Long.toHexString(ThreadLocalRandom.current().nextLong()));
     boolean adopted = false;
     try (ContentStore.Writer blob = content.writer()) {
@@ -239,10 +276,11 @@ public final class ImageStore {
       ContentStore.Descriptor blobDesc = blob.seal(null);
       FileTrees.syncTree(tmp);
       Layer layer = new Layer(diffId, blobDesc.digest(), compression.mediaType(), blobDesc.size(), stats.contentBytes());
-      ImageConfig config =
-          new ImageConfig(req.entrypoint(), req.cmd(), req.env(), req.workingDir(), req.user(), null, null, null, null);
-      OciJson.Config oci = new OciJson.Config(config, "linux", architecture(), Instant.now(), List.of(diffId));
-      byte[] configJson = OciJson.config(oci, "berth import", "imported from a tar");
+      List<Layer> layers = new ArrayList<>(base == null ? List.of() : base.layers());
+      layers.add(layer);
+      List<String> diffIds = layers.stream().map(Layer::diffId).toList();
+      OciJson.Config oci = new OciJson.Config(config, "linux", architecture(), Instant.now(), diffIds);
+      byte[] configJson = OciJson.config(oci, createdBy, comment);
 
       List<Path> trash = List.of();
       synchronized (lock) {
@@ -253,16 +291,20 @@ public final class ImageStore {
             AtomicFiles.rename(tmp, snapshot);
             adopted = true;
           }
+          if (base != null && !images.containsKey(base.record().id())) {
+            // Its layers may be gone with it: nothing may be built on them now.
+            throw BerthException.notFound("the image " + base.record().id() + " was removed while the commit ran");
+          }
           blob.install();
           ContentStore.Descriptor cfg = content.put(configJson);
           blobs.add(cfg.digest());
-          ContentStore.Descriptor manifest = content.put(OciJson.manifest(cfg,
-              List.of(new OciJson.LayerRef(layer.mediaType(), layer.digest(), layer.size()))));
+          ContentStore.Descriptor manifest = content.put(OciJson.manifest(cfg, layers.stream()
+              .map(l -> new OciJson.LayerRef(l.mediaType(), l.digest(), l.size())).toList()));
           blobs.add(manifest.digest());
-          ImageRecord record = new ImageRecord(cfg.digest(), List.of(), List.of(diffId), config,
-              layer.unpackedSize(), oci.created(), oci.os(), oci.architecture());
+          ImageRecord record = new ImageRecord(cfg.digest(), List.of(), diffIds, config,
+              layers.stream().mapToLong(Layer::unpackedSize).sum(), oci.created(), oci.os(), oci.architecture());
           Map<String, Entry> next = new LinkedHashMap<>(images);
-          next.putIfAbsent(record.id(), new Entry(record, manifest.digest(), List.of(layer)));
+          next.putIfAbsent(record.id(), new Entry(record, manifest.digest(), List.copyOf(layers)));
           if (ref != null) {
             next = withTag(next, record.id(), ref.toString());
           }
@@ -280,8 +322,6 @@ public final class ImageStore {
           deleteQuietly(trash);
         }
       }
-    } catch (IOException | UncheckedIOException e) {
-      throw BerthException.internal("cannot import the image: " + e.getMessage(), e);
     } finally {
       if (!adopted) {
         deleteQuietly(List.of(tmp));

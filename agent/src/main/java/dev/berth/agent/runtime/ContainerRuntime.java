@@ -734,6 +734,50 @@ public final class ContainerRuntime implements AutoCloseable {
   public record ExecRequest(List<String> cmd, List<String> env, String user, String workingDir, boolean tty,
       boolean stdin, int rows, int cols) {}
 
+  // ---------------------------------------------------------------- commit
+
+  /**
+   * Makes an image of a container: its image's layers and its writable layer on top, with the
+   * container's entrypoint, command, environment, working dir, user and labels as the config.
+   * A running container is not paused: files it writes meanwhile may be caught half-written.
+   */
+  public ImageRecord commit(String ref, String reference, String comment) {
+    Container c = lookup(ref);
+    ContainerConfig cfg = c.config;
+    ImageRecord base = images.get(cfg.imageId());
+    var ic = base.config();
+    CreateRequest req = cfg.request();
+    List<String> entrypoint = req.entrypointSet() ? req.entrypoint() : ic.entrypoint();
+    List<String> cmd = !req.cmd().isEmpty() ? req.cmd() : req.entrypointSet() ? List.of() : ic.cmd();
+    // HOSTNAME belongs to this container, not to the image.
+    List<String> env = cfg.env().stream().filter(e -> !e.startsWith("HOSTNAME=")).toList();
+    Map<String, String> labels = new LinkedHashMap<>(ic.labels() == null ? Map.of() : ic.labels());
+    labels.putAll(req.labels());
+    var config = new dev.berth.agent.image.ImageConfig(entrypoint, cmd, env, cfg.workingDir(), cfg.user(), labels,
+        req.stopSignal().isBlank() ? ic.stopSignal() : req.stopSignal(), ic.exposedPorts(), ic.volumes());
+    Path tmp = null;
+    try {
+      tmp = Files.createTempFile(Files.createDirectories(settings.dataDir().resolve("tmp")), "commit-", ".tar");
+      try (var out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp))) {
+        new LayerPacker(syscalls).pack(c.dir.resolve("upper"), out);
+      }
+      try (var in = Files.newInputStream(tmp)) {
+        return images.commit(cfg.imageId(), in, config, reference,
+            comment == null || comment.isBlank() ? "committed from container " + cfg.name() : comment);
+      }
+    } catch (IOException e) {
+      throw BerthException.failedPrecondition("cannot commit container " + cfg.name() + ": " + e.getMessage());
+    } finally {
+      if (tmp != null) {
+        try {
+          Files.deleteIfExists(tmp);
+        } catch (IOException ignored) {
+          // the agent's tmp dir is cleared at start
+        }
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- queries
 
   public List<ContainerView> list(boolean all) {

@@ -130,6 +130,41 @@ class PullAndRunLinuxTest {
   }
 
   @Test
+  void aCommittedContainerRunsUnchangedOnAnotherHost() throws Exception {
+    pull(image);
+    // Configure a container: a new file, a file of the image deleted, a changed one.
+    Container c = agent.containers().create(CreateContainerRequest.newBuilder().setSpec(ContainerSpec.newBuilder()
+        .setImage(image).addCmd("-c").addCmd("echo configured > /etc/app.conf; rm /etc/passwd; echo changed > /etc/group")
+        .addEnv("MODE=prod")).build());
+    assertEquals(0, Attached.start(agent.containersAsync(), c.getId()).exitCode());
+    String committed = registry.host() + "/team/configured:1";
+    ImageServiceGrpc.ImageServiceBlockingStub images = ImageServiceGrpc.newBlockingStub(agent.channel())
+        .withDeadlineAfter(120, TimeUnit.SECONDS);
+    dev.berth.proto.v1.Image img = images.commit(dev.berth.proto.v1.CommitRequest.newBuilder().setContainer(c.getId())
+        .setReference(committed).build());
+    assertEquals(3, img.getLayersCount(), "the image's two layers and the container's");
+    images.push(PushRequest.newBuilder().setReference(committed).build()).forEachRemaining(p -> { });
+    agent.containers().remove(RemoveContainerRequest.newBuilder().setId(c.getId()).setForce(true).build());
+
+    // Another host pulls it and runs it with no further configuration.
+    try (AgentProcess other = AgentProcess.start()) {
+      ImageServiceGrpc.newBlockingStub(other.channel()).withDeadlineAfter(120, TimeUnit.SECONDS)
+          .pull(PullRequest.newBuilder().setReference(committed).build()).forEachRemaining(p -> { });
+      Container run = other.containers().create(CreateContainerRequest.newBuilder().setSpec(ContainerSpec.newBuilder()
+          .setImage(committed)).build());
+      Attached a = Attached.start(other.containersAsync(), run.getId());
+      // Its command, as committed, runs again: rm finds nothing to delete, the rest succeeds.
+      assertEquals(0, a.exitCode(), a.stdout() + a.stderr());
+      assertTrue(a.stderr().contains("/etc/passwd"), a.stderr());
+      Container check = other.containers().create(CreateContainerRequest.newBuilder().setSpec(ContainerSpec.newBuilder()
+          .setImage(committed).addCmd("-c").addCmd("cat /etc/app.conf /etc/group; ls /etc/passwd 2>&1; echo $MODE")).build());
+      Attached b = Attached.start(other.containersAsync(), check.getId());
+      b.await();
+      assertEquals("configured\nchanged\nls: /etc/passwd: No such file or directory\nprod\n", b.stdout() + b.stderr());
+    }
+  }
+
+  @Test
   void pullsFromTheRegistryAndRunsWithTheImageConfig() throws Exception {
     List<PullProgress> first = pull(image);
     PullProgress last = first.get(first.size() - 1);
