@@ -104,6 +104,7 @@ final class FastPath {
       switch (a) {
         case "-q", "--quiet" -> ls.quiet = true;
         case "--no-trunc" -> ls.noTrunc = true;
+        case "--digests" -> ls.digests = true;
         case "--format" -> {
           if (++i == args.length) {
             return null;

@@ -61,6 +61,9 @@ final class ImageCommands {
     @Option(names = "--no-trunc", description = "Don't truncate output")
     boolean noTrunc;
 
+    @Option(names = "--digests", description = "Show digests")
+    boolean digests;
+
     @Option(names = "--format", paramLabel = "FORMAT", description = "Output format: table (default) or json")
     String format = "table";
 
@@ -80,20 +83,26 @@ final class ImageCommands {
         ids.forEach(cli.out::println);
         return 0;
       }
-      Table table = new Table("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+      Table table = digests ? new Table("REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE")
+          : new Table("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
       for (Image i : images) {
         List<String> tags = i.getRepoTagsCount() == 0 ? List.of("<none>:<none>") : i.getRepoTagsList();
         for (String tag : tags) {
           String[] rt = splitTag(tag);
+          String digest = digestOf(i, rt[0]);
           if (format.equals("json")) {
             Map<String, String> m = new TreeMap<>();
             m.put("CreatedAt", Format.goTime(i.getCreatedUnixNanos(), cli.zone()));
             m.put("CreatedSince", Format.ago(i.getCreatedUnixNanos(), cli.clock));
+            m.put("Digest", digest);
             m.put("ID", id(i));
             m.put("Repository", rt[0]);
             m.put("Size", Format.humanSize(i.getSizeBytes()));
             m.put("Tag", rt[1]);
             cli.out.println(Json.compact(m));
+          } else if (digests) {
+            table.add(rt[0], rt[1], digest, id(i), Format.ago(i.getCreatedUnixNanos(), cli.clock),
+                Format.humanSize(i.getSizeBytes()));
           } else {
             table.add(rt[0], rt[1], id(i), Format.ago(i.getCreatedUnixNanos(), cli.clock),
                 Format.humanSize(i.getSizeBytes()));
@@ -104,6 +113,17 @@ final class ImageCommands {
         table.print(cli.out);
       }
       return 0;
+    }
+
+    /** The registry digest the image has in {@code repository}, as docker images --digests shows it. */
+    private static String digestOf(Image i, String repository) {
+      for (String rd : i.getRepoDigestsList()) {
+        int at = rd.indexOf('@');
+        if (at > 0 && rd.substring(0, at).equals(repository)) {
+          return rd.substring(at + 1);
+        }
+      }
+      return "<none>";
     }
 
     private String id(Image i) {

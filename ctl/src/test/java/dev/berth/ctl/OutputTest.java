@@ -49,6 +49,7 @@ class OutputTest {
         .setCreatedAtUnixNanos(NOW_NANOS - 2 * 24 * 3600 * SECOND).setFinishedAtUnixNanos(NOW_NANOS - 120 * SECOND).build());
     cli.daemon.images.put("alpine:3.20", Image.newBuilder().setId("sha256:" + "a1b2c3d4e5f6".repeat(5) + "abcd")
         .addRepoTags("alpine:3.20").addRepoTags("alpine:latest").setSizeBytes(7_797_760)
+        .addRepoDigests("alpine@sha256:" + "99".repeat(32))
         .setCreatedUnixNanos(NOW_NANOS - 15L * 24 * 3600 * SECOND).setOs("linux").setArchitecture("amd64")
         .addLayers("sha256:" + "9".repeat(64))
         .setConfig(ImageConfig.newBuilder().addCmd("/bin/sh").addEnv("PATH=/bin").addExposedPorts("80/tcp")).build());
@@ -132,6 +133,20 @@ class OutputTest {
     assertEquals("3.20", first.get("Tag").asText());
     assertEquals("7.8MB", first.get("Size").asText());
     assertEquals("2 weeks ago", first.get("CreatedSince").asText());
+  }
+
+  @ParameterizedTest(name = "fast path {0}")
+  @ValueSource(booleans = {true, false})
+  void imagesWithDigests(boolean fast) throws Exception {
+    cli.fastPath = fast;
+    CliRunner.Result r = cli.run("images", "--digests");
+    assertEquals(0, r.code(), r.err());
+    String[] lines = r.out().split("\n");
+    assertTrue(lines[0].startsWith("REPOSITORY   TAG       DIGEST"), lines[0]);
+    assertTrue(lines[1].contains("sha256:" + "99".repeat(32)), lines[1]);
+    assertEquals(List.of("<none>", "<none>", "<none>", "777777777777"), List.of(lines[3].split("\\s+")).subList(0, 4));
+    assertEquals("sha256:" + "99".repeat(32),
+        JSON.readTree(cli.run("images", "--format", "json").out().split("\n")[0]).get("Digest").asText());
   }
 
   @Test

@@ -99,10 +99,21 @@ public final class ProtoMapper {
       cb.putAllLabels(c.labels());
     }
     return Image.newBuilder()
-        .setId(r.id()).addAllRepoTags(r.repoTags().stream().map(t -> Reference.parse(t).familiar()).toList()).setSizeBytes(r.sizeBytes())
+        .setId(r.id()).addAllRepoTags(r.repoTags().stream().map(t -> Reference.parse(t).familiar()).toList())
+        .addAllRepoDigests(r.repoDigests().stream().map(ProtoMapper::familiarDigest).toList()).setSizeBytes(r.sizeBytes())
         .setCreatedUnixNanos(nanos(r.created())).addAllLayers(r.diffIds()).setConfig(cb)
         .setOs(str(r.os())).setArchitecture(str(r.architecture()))
         .build();
+  }
+
+  /** name@sha256:… in the short form Docker shows: the repository familiar, the digest as is. */
+  private static String familiarDigest(String repoDigest) {
+    int at = repoDigest.indexOf('@');
+    if (at < 0) {
+      return repoDigest;
+    }
+    String familiar = Reference.parse(repoDigest.substring(0, at)).familiar();
+    return familiar.substring(0, familiar.lastIndexOf(':')) + repoDigest.substring(at);
   }
 
   private static List<String> nn(List<String> l) {
