@@ -57,7 +57,7 @@ public final class ProtoMapper {
         .setMemoryLimitBytes(c.memoryBytes()).setCpuQuotaMicros(c.cpuQuotaMicros())
         .setCpuPeriodMicros(c.cpuPeriodMicros()).setPidsLimit(c.pidsLimit())
         .setCgroupPath(v.cgroupPath()).setLogPath(v.logPath().toString())
-        .putAllLabels(c.request().labels())
+        .putAllLabels(c.labels())
         .setCommand(command(c.args()));
     if (s.running()) {
       b.setRootfs(v.rootfs().toString());

@@ -3,6 +3,7 @@ package dev.berth.agent.runtime;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Everything decided about a container when it was created, after the image's config was
@@ -30,12 +31,15 @@ public record ContainerConfig(
     long logMaxSize,
     int logMaxFiles,
     Instant created,
-    CreateRequest request) {
+    CreateRequest request,
+    Map<String, String> labels) {
 
   public ContainerConfig {
     lowerDirs = List.copyOf(lowerDirs);
     args = List.copyOf(args);
     env = List.copyOf(env);
+    // The image's labels under the user's, as Docker merges them; absent in older state files.
+    labels = labels == null ? Map.copyOf(request.labels()) : Map.copyOf(labels);
   }
 
   public List<Path> lowerPaths() {

@@ -174,6 +174,8 @@ public final class ContainerRuntime implements AutoCloseable {
     int stopSignal = Signals.parse(!req.stopSignal().isBlank() ? req.stopSignal() : ic.stopSignal(), Signals.SIGTERM);
     int stopTimeout = req.stopTimeout() > 0 ? req.stopTimeout() : ContainerDefaults.STOP_TIMEOUT_SECONDS;
     List<String> lowers = images.layerDirs(image).stream().map(Path::toString).toList();
+    Map<String, String> labels = new LinkedHashMap<>(ic.labels() == null ? Map.of() : ic.labels());
+    labels.putAll(req.labels());
 
     // The short id names the directory: the shim's socket path in it must fit a sockaddr_un.
     Path dir = containersDir.resolve(id.substring(0, SHORT_ID));
@@ -188,7 +190,7 @@ public final class ContainerRuntime implements AutoCloseable {
       }
       ContainerConfig config = new ContainerConfig(id, name, req.image(), image.id(), lowers, args, env, workdir, user,
           hostname, limits.memoryBytes(), limits.cpuQuotaMicros(), limits.cpuPeriodMicros(), limits.pidsMax(), seccomp,
-          noNewPrivs, stopSignal, stopTimeout, logMax, logFiles, Instant.now(), req);
+          noNewPrivs, stopSignal, stopTimeout, logMax, logFiles, Instant.now(), req, labels);
       c = new Container(config, dir, ContainerState.CREATED);
       try {
         Files.createDirectories(dir.resolve("rootfs"));
@@ -751,8 +753,7 @@ public final class ContainerRuntime implements AutoCloseable {
     List<String> cmd = !req.cmd().isEmpty() ? req.cmd() : req.entrypointSet() ? List.of() : ic.cmd();
     // HOSTNAME belongs to this container, not to the image.
     List<String> env = cfg.env().stream().filter(e -> !e.startsWith("HOSTNAME=")).toList();
-    Map<String, String> labels = new LinkedHashMap<>(ic.labels() == null ? Map.of() : ic.labels());
-    labels.putAll(req.labels());
+    Map<String, String> labels = cfg.labels();
     var config = new dev.berth.agent.image.ImageConfig(entrypoint, cmd, env, cfg.workingDir(), cfg.user(), labels,
         req.stopSignal().isBlank() ? ic.stopSignal() : req.stopSignal(), ic.exposedPorts(), ic.volumes());
     Path tmp = null;

@@ -16,6 +16,7 @@ import dev.berth.agent.registry.RegistryClient;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.runtime.RecordingSyscalls;
 import dev.berth.agent.runtime.cgroup.Cgroups;
+import dev.berth.proto.v1.CommitRequest;
 import dev.berth.proto.v1.Container;
 import dev.berth.proto.v1.ContainerRef;
 import dev.berth.proto.v1.ContainerServiceGrpc;
@@ -42,6 +43,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -187,6 +189,17 @@ class ApiInProcessTest {
     ExitStatus s = a.await();
     assertEquals(127, s.getExitCode());
     assertTrue(s.getError().contains("executable file not found"), s.getError());
+  }
+
+  @Test
+  void imageLabelsReachContainersUnderTheirOwn() {
+    Container base = create(ContainerSpec.newBuilder().setImage("busybox").putLabels("team", "infra")
+        .putLabels("tier", "back"));
+    Image committed = images.commit(CommitRequest.newBuilder().setContainer(base.getId()).setReference("labelled:1").build());
+    assertEquals(Map.of("team", "infra", "tier", "back"), committed.getConfig().getLabelsMap());
+    Container c = create(ContainerSpec.newBuilder().setImage("labelled:1").putLabels("tier", "front"));
+    assertEquals(Map.of("team", "infra", "tier", "front"), c.getLabelsMap());
+    assertEquals(Map.of("tier", "front"), c.getSpec().getLabelsMap(), "the request as given");
   }
 
   @Test
