@@ -1,14 +1,8 @@
 package dev.berth.agent.image;
 
 import dev.berth.agent.BerthException;
-import java.io.BufferedInputStream;
-import java.io.FilterInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
@@ -28,10 +22,17 @@ import java.util.regex.Pattern;
  * {@link #commit}, then {@link #close} (always: try-with-resources).
  *
  * <p>A layer blob is streamed by its {@link BlobSource} into a temporary file while it is
- * hashed, checked against its digest and size, forced to disk, unpacked into a temporary
- * snapshot (gzip or uncompressed; {@link LayerUnpacker}'s rules) whose uncompressed digest must
- * be the diff id the image config lists for it, and only then moved into the store. Nothing
- * unverified ever gets a final name.
+ * hashed, and at the same time, on a thread of its own fed through a bounded buffer, unpacked
+ * into a temporary snapshot (gzip or uncompressed; {@link LayerUnpacker}'s rules) while its
+ * uncompressed stream is hashed too. When the download ends, the blob is checked against its
+ * size and digest and forced to disk, the unpack finishes (its uncompressed digest must be the
+ * diff id the image config lists for the layer) and the snapshot is forced to disk; only then
+ * are both moved into the store. Nothing unverified ever gets a final name. A download that
+ * {@link BlobSink#restart restarts} starts the unpack over in a new temporary snapshot; a
+ * resumed one (more bytes after a broken connection) goes on with it. A failure of the blob
+ * (size, digest, the source's own) is reported rather than what the unpack made of the bad
+ * bytes; the unpack's failure (hostile tar, limits, not the diff id) only for a blob that is
+ * what its digest says.
  *
  * <p>What an ingest has stored (or found in the store) is held for it, so that no {@code rmi}
  * or other ingest deletes it before the commit; {@link #close} lets go, and deletes what no
@@ -111,9 +112,15 @@ public final class Ingest implements AutoCloseable {
     void copyTo(BlobSink sink) throws IOException;
   }
 
-  /** What is done with a layer after its download, reported as it starts. */
+  /**
+   * What is done with a layer after its download, reported as it starts, in this order, from
+   * the thread that called {@link #layer}. The unpack itself runs while the layer downloads;
+   * EXTRACTING is its end.
+   */
   public enum Phase {
+    /** The download is complete; the blob's size and digest are being checked and it is forced to disk. */
     VERIFYING,
+    /** The blob is verified; waiting for the unpack to finish, its diff id check, and its sync to disk. */
     EXTRACTING
   }
 
@@ -130,8 +137,8 @@ public final class Ingest implements AutoCloseable {
   /**
    * Makes sure the store has the layer {@code spec} and holds it for this ingest: does
    * nothing when the store has it, waits when another ingest is downloading it, and otherwise
-   * calls {@code source} (in this thread) to download it, then verifies and unpacks it,
-   * reporting each {@link Phase} to {@code phases} (in this thread).
+   * calls {@code source} (in this thread) to download it while it is unpacked (on another
+   * thread), then verifies it, reporting each {@link Phase} to {@code phases} (in this thread).
    *
    * @throws CancellationException when the ingest was closed (nothing is left of the layer
    *     unless another ingest holds it)
@@ -179,46 +186,39 @@ public final class Ingest implements AutoCloseable {
     return store.isClosed(this);
   }
 
+  /**
+   * Downloads the layer into a temporary blob while {@link StreamingUnpack} unpacks it into a
+   * temporary snapshot; installs both only when the blob's digest and the diff id match. The
+   * temporaries are gone before the claim's failure is published to other ingests.
+   */
   private void fetch(LayerSpec spec, ImageStore.Claim claim, BlobSource source, Consumer<Phase> phases) {
-    Path tmp = null;
-    boolean adopted = false;
-    try (ContentStore.Writer blob = store.content().writer()) {
-      try {
-        source.copyTo(new Sink(blob, spec, claim));
-      } catch (IOException e) {
-        throw new BerthException(BerthException.Kind.UNAVAILABLE,
-            "cannot download the layer " + spec.digest() + ": " + e.getMessage(), e);
-      }
-      if (blob.size() != spec.size()) {
-        throw BerthException.invalid("the blob " + spec.digest() + " has " + blob.size()
-            + " bytes, its descriptor says " + spec.size());
-      }
-      phases.accept(Phase.VERIFYING);
-      try {
-        blob.seal(spec.digest());
-      } catch (BerthException e) {
-        throw new BerthException(e.kind(), "the layer " + spec.digest() + " is not what it should be: " + e.getMessage());
-      }
-      phases.accept(Phase.EXTRACTING);
-      tmp = store.newTempSnapshot();
-      MessageDigest diff = ContentStore.sha256();
-      LayerUnpacker.Stats stats;
-      try (BufferedInputStream raw = new BufferedInputStream(new Abandonable(blob.openSealed(), claim), 64 * 1024)) {
-        Compression compression = Compression.detect(raw, "the layer " + spec.digest(),
-            "only gzip-compressed and uncompressed layers are supported");
-        try (InputStream plain = new DigestInputStream(compression.decompress(raw), diff)) {
-          stats = store.unpacker().unpack(plain, tmp);
+    try {
+      try (ContentStore.Writer blob = store.content().writer(); Sink sink = new Sink(blob, spec, claim)) {
+        try {
+          source.copyTo(sink);
         } catch (IOException e) {
-          throw BerthException.invalid("the layer " + spec.digest() + " cannot be decompressed: " + e.getMessage());
+          throw new BerthException(BerthException.Kind.UNAVAILABLE,
+              "cannot download the layer " + spec.digest() + ": " + e.getMessage(), e);
+        }
+        if (blob.size() != spec.size()) {
+          throw BerthException.invalid("the blob " + spec.digest() + " has " + blob.size()
+              + " bytes, its descriptor says " + spec.size());
+        }
+        StreamingUnpack unpack = sink.finish(); // the unpack's rest runs while the blob is forced and checked
+        phases.accept(Phase.VERIFYING);
+        try {
+          blob.seal(spec.digest());
+        } catch (BerthException e) {
+          throw new BerthException(e.kind(), "the layer " + spec.digest() + " is not what it should be: "
+              + e.getMessage());
+        }
+        phases.accept(Phase.EXTRACTING);
+        StreamingUnpack.Result unpacked = unpack.await();
+        if (store.install(claim, blob, unpacked.snapshot(), unpacked.diffId(), spec.mediaType(),
+            unpacked.stats().contentBytes())) {
+          unpack.adopt();
         }
       }
-      String diffId = ContentStore.digestOf(diff);
-      if (!diffId.equals(spec.diffId())) {
-        throw BerthException.invalid("the layer " + spec.digest() + " unpacks to " + diffId
-            + ", but the image config lists " + spec.diffId() + " for it");
-      }
-      FileTrees.syncTree(tmp);
-      adopted = store.install(claim, blob, tmp, diffId, spec.mediaType(), stats.contentBytes());
     } catch (IOException | UncheckedIOException e) {
       BerthException failure =
           BerthException.internal("cannot store the layer " + spec.digest() + ": " + e.getMessage(), e);
@@ -227,14 +227,6 @@ public final class Ingest implements AutoCloseable {
     } catch (RuntimeException | Error e) {
       store.fetchFailed(claim, e);
       throw e;
-    } finally {
-      if (tmp != null && !adopted) {
-        try {
-          FileTrees.deleteRecursively(tmp);
-        } catch (IOException e) {
-          // a temporary: removed when the store is opened next
-        }
-      }
     }
   }
 
@@ -276,11 +268,17 @@ public final class Ingest implements AutoCloseable {
     store.close(this);
   }
 
-  /** The store's temporary file, bounded by the blob's size, abandoned when nobody holds the claim. */
-  private static final class Sink implements BlobSink {
+  /**
+   * The store's temporary file, bounded by the blob's size, abandoned when nobody holds the
+   * claim; and the unpack of the same bytes, started at the first write and started over by
+   * {@link #restart}. A resumed download (more bytes after a broken connection) just goes on:
+   * the unpack reads the bytes that are hashed, in the same order.
+   */
+  private final class Sink implements BlobSink, AutoCloseable {
     private final ContentStore.Writer blob;
     private final LayerSpec spec;
     private final ImageStore.Claim claim;
+    private StreamingUnpack unpack;
 
     Sink(ContentStore.Writer blob, LayerSpec spec, ImageStore.Claim claim) {
       this.blob = blob;
@@ -302,6 +300,7 @@ public final class Ingest implements AutoCloseable {
       } catch (IOException e) {
         throw BerthException.internal("cannot write the blob " + spec.digest() + ": " + e.getMessage(), e);
       }
+      unpack().write(b, off, len);
     }
 
     @Override
@@ -316,33 +315,35 @@ public final class Ingest implements AutoCloseable {
       } catch (IOException e) {
         throw BerthException.internal("cannot write the blob " + spec.digest() + ": " + e.getMessage(), e);
       }
-    }
-  }
-
-  /** Stops an unpack nobody wants any more. */
-  private static final class Abandonable extends FilterInputStream {
-    private final ImageStore.Claim claim;
-
-    Abandonable(InputStream in, ImageStore.Claim claim) {
-      super(in);
-      this.claim = claim;
+      if (unpack != null) {
+        unpack.close(); // stopped, its temporary snapshot deleted; the next write starts another
+        unpack = null;
+      }
     }
 
+    /** The blob is complete: its unpack, to {@link StreamingUnpack#await}. */
+    StreamingUnpack finish() {
+      StreamingUnpack u = unpack();
+      u.finish();
+      return u;
+    }
+
+    private StreamingUnpack unpack() {
+      if (unpack == null) {
+        try {
+          unpack = StreamingUnpack.start(store, spec, claim);
+        } catch (IOException e) {
+          throw BerthException.internal("cannot store the layer " + spec.digest() + ": " + e.getMessage(), e);
+        }
+      }
+      return unpack;
+    }
+
+    /** Stops the unpack if it still runs and deletes its snapshot unless adopted. */
     @Override
-    public int read() throws IOException {
-      check();
-      return super.read();
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      check();
-      return super.read(b, off, len);
-    }
-
-    private void check() {
-      if (claim.abandoned()) {
-        throw new CancellationException("the pull was abandoned");
+    public void close() {
+      if (unpack != null) {
+        unpack.close();
       }
     }
   }

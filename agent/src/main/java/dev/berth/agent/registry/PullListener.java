@@ -23,7 +23,10 @@ public interface PullListener {
     DOWNLOADING,
     /** Downloaded; its digest is being checked. */
     VERIFYING,
-    /** Verified; being unpacked. */
+    /**
+     * Verified; its unpack, which ran while it downloaded, is being finished (the rest of the
+     * stream, the diff id check, the sync to disk).
+     */
     EXTRACTING,
     /** The store has it: nothing to download. */
     ALREADY_EXISTS,
@@ -40,7 +43,20 @@ public interface PullListener {
    */
   record LayerEvent(String digest, long totalBytes, long doneBytes, State state) {}
 
-  /** A layer moved on. The events of one layer come in order. */
+  /**
+   * A layer moved on. The events of one layer come in order, from one thread at a time:
+   *
+   * <ul>
+   *   <li>downloaded by this pull: WAITING, DOWNLOADING (repeated, {@code doneBytes} growing;
+   *       back to 0 when the download starts over), VERIFYING, EXTRACTING, DONE. The layer is
+   *       unpacked while it downloads, so the DOWNLOADING events already cover most of the
+   *       unpack; EXTRACTING covers only its end;
+   *   <li>in the store already: WAITING, ALREADY_EXISTS;
+   *   <li>downloaded by a concurrent pull: WAITING, DONE (or, if that download fails, this
+   *       pull downloads it: WAITING, DOWNLOADING…);
+   *   <li>when the pull fails, a layer's events may stop anywhere.
+   * </ul>
+   */
   void layer(LayerEvent event);
 
   /** A line about the whole pull, e.g. {@code Digest: sha256:…} or {@code Status: …}. */

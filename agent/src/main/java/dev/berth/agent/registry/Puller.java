@@ -29,7 +29,8 @@ import java.util.logging.Logger;
  * the puller's {@link Platform}), gets the image config (from the store when it has that image),
  * then downloads the layers the store lacks, several at a time on the puller's workers
  * (bounded for all pulls together: {@value #DEFAULT_CONCURRENT_DOWNLOADS} by default), each
- * straight into the store, verified and unpacked once ({@link Ingest}); checks that the config's
+ * straight into the store and unpacked as it arrives, and only kept when both its digest and
+ * its diff id match ({@link Ingest}); checks that the config's
  * rootfs.diff_ids are the unpacked layers; and records the image under the reference's tag and
  * as {@code name@digest}. A layer that a concurrent pull is downloading is not downloaded again.
  *
@@ -55,7 +56,8 @@ public final class Puller implements AutoCloseable {
   }
 
   /**
-   * @param maxConcurrentDownloads layers downloaded (and unpacked) at once, by all pulls
+   * @param maxConcurrentDownloads layers downloaded (and unpacked, each on a thread of its own
+   *     meanwhile) at once, by all pulls
    * @param platform what to pick from an index
    */
   public Puller(RegistryClient client, ImageStore store, int maxConcurrentDownloads, Platform platform) {

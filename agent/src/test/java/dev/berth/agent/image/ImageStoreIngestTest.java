@@ -299,6 +299,114 @@ class ImageStoreIngestTest {
     assertThrows(CancellationException.class, () -> ingest.layer(spec(BLOB, LAYER), source(BLOB), p -> {}));
   }
 
+  // ---- unpacking while downloading
+
+  @Test
+  void aLayerLargerThanTheBufferIsUnpackedAsItArrives() throws Exception {
+    byte[] big = new byte[3 * StreamingUnpack.CAPACITY + 12345];
+    new java.util.Random(42).nextBytes(big);
+    byte[] tar = tar().file("big", big).file("small", "after the big one").build();
+    byte[] blob = Tars.gzip(tar);
+    Ingest.BlobSource odd = sink -> { // chunks that do not divide the buffer
+      for (int off = 0; off < blob.length; off += 7777) {
+        sink.write(blob, off, Math.min(7777, blob.length - off));
+      }
+    };
+    try (Ingest ingest = store.ingest()) {
+      assertEquals(Ingest.Outcome.STORED, ingest.layer(spec(blob, tar), odd, p -> {}));
+      Path dir = root.resolve("snapshots").resolve(sha256(tar).substring(7));
+      assertTrue(java.util.Arrays.equals(big, Files.readAllBytes(dir.resolve("big"))));
+      assertEquals("after the big one", Files.readString(dir.resolve("small")));
+      assertEquals(Set.of(sha256(tar).substring(7)), names("snapshots"), "no temporary snapshot");
+    }
+    assertNothingLeft();
+  }
+
+  @Test
+  void aDownloadThatStartsOverStartsItsUnpackOver() throws Exception {
+    byte[] other = Tars.gzip(OTHER_LAYER);
+    Ingest.BlobSource startsOver = sink -> {
+      sink.write(other, 0, other.length); // say, another blob served by mistake, then the connection broke
+      try {
+        Thread.sleep(200); // the unpack has unpacked "other" meanwhile
+      } catch (InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+      sink.restart();
+      assertEquals(0, sink.written());
+      sink.write(BLOB, 0, BLOB.length);
+    };
+    try (Ingest ingest = store.ingest()) {
+      assertEquals(Ingest.Outcome.STORED, ingest.layer(spec(BLOB, LAYER), startsOver, p -> {}));
+      assertEquals(Set.of(sha256(LAYER).substring(7)), names("snapshots"), "the first unpack's snapshot is gone");
+      Path dir = root.resolve("snapshots").resolve(sha256(LAYER).substring(7));
+      assertEquals("hello\n", Files.readString(dir.resolve("etc/motd")));
+      assertTrue(Files.notExists(dir.resolve("other")), "nothing of the first attempt");
+    }
+    assertNothingLeft();
+  }
+
+  @Test
+  void aTamperedBlobThatStillUnpacksLeavesNoSnapshot() throws Exception {
+    byte[] tampered = LAYER.clone(); // uncompressed: the file content changes, the tar stays valid
+    int at = new String(LAYER, StandardCharsets.ISO_8859_1).indexOf("hello");
+    tampered[at] = 'j';
+    Ingest.LayerSpec spec = new Ingest.LayerSpec(sha256(LAYER), LAYER.length, "", sha256(LAYER));
+    try (Ingest ingest = store.ingest()) {
+      BerthException e = assertThrows(BerthException.class, () -> ingest.layer(spec, source(tampered), p -> {}));
+      assertEquals(BerthException.Kind.INVALID_ARGUMENT, e.kind());
+      assertTrue(e.getMessage().contains(sha256(LAYER)) && e.getMessage().contains("does not match its digest"),
+          e.getMessage());
+      assertNothingLeft();
+    }
+    assertNothingLeft();
+  }
+
+  @Test
+  void aHostileLayerFailsAsSuchOnlyWhenItIsWhatItsDigestSays() throws Exception {
+    byte[] hostile = tar().file("etc/motd", "fine").file("../escape", "x").file("more", "after").build();
+    byte[] blob = Tars.gzip(hostile);
+    Ingest.LayerSpec spec = spec(blob, hostile);
+    try (Ingest ingest = store.ingest()) {
+      BerthException e = assertThrows(BerthException.class, () -> ingest.layer(spec, source(blob), p -> {}));
+      assertEquals(BerthException.Kind.INVALID_ARGUMENT, e.kind());
+      assertTrue(e.getMessage().contains("leads outside the layer"), e.getMessage());
+      assertNothingLeft();
+
+      byte[] tampered = blob.clone(); // the unpack fails at once; the digest is what is reported
+      tampered[20] ^= 0x5a;
+      e = assertThrows(BerthException.class, () -> ingest.layer(spec, source(tampered), p -> {}));
+      assertTrue(e.getMessage().contains("does not match its digest"), e.getMessage());
+    }
+    assertNothingLeft();
+  }
+
+  @Test
+  void aFailedDownloadStopsItsUnpack() throws Exception {
+    Ingest.BlobSource broken = sink -> {
+      sink.write(BLOB, 0, BLOB.length / 2);
+      throw new IOException("connection reset");
+    };
+    try (Ingest ingest = store.ingest()) {
+      BerthException e = assertThrows(BerthException.class, () -> ingest.layer(spec(BLOB, LAYER), broken, p -> {}));
+      assertEquals(BerthException.Kind.UNAVAILABLE, e.kind());
+      assertTrue(e.getMessage().contains("connection reset"), e.getMessage());
+      assertNothingLeft();
+    }
+    assertTrue(Thread.getAllStackTraces().keySet().stream()
+        .noneMatch(t -> t.getName().startsWith("berth-unpack-") && t.isAlive() && busyWith(t)), "no unpack runs on");
+  }
+
+  /** Whether an unpack thread is still in an unpack (not just ending). */
+  private static boolean busyWith(Thread t) {
+    try {
+      t.join(5000);
+    } catch (InterruptedException e) {
+      throw new IllegalStateException(e);
+    }
+    return t.isAlive();
+  }
+
   private static Ingest.Outcome layer(Ingest ingest, Ingest.BlobSource source) {
     try {
       return ingest.layer(spec(BLOB, LAYER), source, p -> {});

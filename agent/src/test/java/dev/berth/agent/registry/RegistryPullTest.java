@@ -1,5 +1,6 @@
 package dev.berth.agent.registry;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -253,7 +254,36 @@ class RegistryPullTest {
     List<TestProxy.Request> gets = proxy.blobGets(big);
     assertEquals(2, gets.size(), gets.toString());
     assertEquals("bytes=100000-", gets.get(1).range(), "resumed where it broke");
-    assertEquals(Files.size(BusyboxImage.BUSYBOX), Files.size(store.layerDirs(image).get(0).resolve("bin/busybox")));
+    assertArrayEquals(Files.readAllBytes(BusyboxImage.BUSYBOX),
+        Files.readAllBytes(store.layerDirs(image).get(0).resolve("bin/busybox")), "the unpack went on with the rest");
+    assertNoTemporaries();
+  }
+
+  @Test
+  void aDownloadThatStartsOverAfterADropUnpacksFromScratch() throws Exception {
+    TestImages.push(layout, "1", registry.host() + "/busybox:1");
+    TestProxy proxy = open(new TestProxy(registry.host()));
+    proxy.withoutRanges();
+    String big = layout.layerDigests().get(0);
+    proxy.cutNextBlob(big, 300_000); // the unpack has begun: busybox is at the start of the layer
+    Recorder events = new Recorder();
+
+    ImageRecord image = puller.pull(proxy.host() + "/busybox:1", null, events);
+
+    List<TestProxy.Request> gets = proxy.blobGets(big);
+    assertEquals(2, gets.size(), gets.toString());
+    List<PullListener.LayerEvent> downloading = events.layers.stream()
+        .filter(e -> e.digest().equals(big) && e.state() == PullListener.State.DOWNLOADING).toList();
+    assertTrue(downloading.stream().dropWhile(e -> e.doneBytes() == 0).anyMatch(e -> e.doneBytes() == 0),
+        "started over: " + downloading);
+    Path base = store.layerDirs(image).get(0);
+    assertArrayEquals(Files.readAllBytes(BusyboxImage.BUSYBOX), Files.readAllBytes(base.resolve("bin/busybox")));
+    assertTrue(Files.readString(base.resolve("etc/passwd")).startsWith("root:x:0:0:"));
+    assertWhiteout(store.layerDirs(image).get(1));
+    assertNoTemporaries();
+    List<PullListener.State> states = events.states(big);
+    assertEquals(List.of(PullListener.State.VERIFYING, PullListener.State.EXTRACTING, PullListener.State.DONE),
+        states.subList(states.size() - 3, states.size()));
   }
 
   @Test
@@ -427,7 +457,28 @@ class RegistryPullTest {
     assertEquals(1, proxy.tokenRequests().size(), "the first client's token is cached");
   }
 
+  @Test
+  void aLayerThatIsNotItsDiffIdFailsAndLeavesNothingBehind() throws Exception {
+    TestImages.push(layout, "lying", registry.host() + "/busybox:lying");
+
+    BerthException e = assertThrows(BerthException.class,
+        () -> puller.pull(registry.host() + "/busybox:lying", null, null));
+
+    assertEquals(BerthException.Kind.INVALID_ARGUMENT, e.kind());
+    String first = layout.layerDigests().get(0);
+    assertTrue(e.getMessage().contains(first) && e.getMessage().contains("unpacks to")
+        && e.getMessage().contains("but the image config lists"), e.getMessage());
+    assertNothingStored();
+  }
+
   // ---- helpers
+
+  /** No temporary blob or snapshot in the store. */
+  private void assertNoTemporaries() throws IOException {
+    Set<String> all = new TreeSet<>(names(work.resolve("store/blobs/sha256")));
+    all.addAll(names(work.resolve("store/snapshots")));
+    assertTrue(all.stream().noneMatch(n -> n.startsWith(".tmp-")), all.toString());
+  }
 
   /**
    * The deleted file is an overlay whiteout (char device 0/0) in the upper layer: mknod was

@@ -22,7 +22,9 @@ import java.util.Map;
  *   <li>{@code 1}: two layers, the busybox rootfs plus {@code /etc/gone}, then a layer that
  *       deletes {@code /etc/gone} (a whiteout); cmd {@code /bin/sh};
  *   <li>{@code multi}: an OCI index of that image for linux/amd64 and linux/arm64/v8 (the same
- *       layers, configs that differ in their architecture), the host's platform listed last.
+ *       layers, configs that differ in their architecture), the host's platform listed last;
+ *   <li>{@code lying}: the layers of {@code 1}, but a config that lists the second layer's diff
+ *       id for the first too (blobs that match their digests, a layer that is not its diff id).
  * </ul>
  */
 final class TestImages {
@@ -112,6 +114,20 @@ final class TestImages {
         platform.put("variant", p[1]);
       }
     }
+    // "lying": the same layers, but the config lists the second layer's diff id for the first.
+    ObjectNode lyingConfig = config.deepCopy();
+    ArrayNode diffIds = (ArrayNode) lyingConfig.path("rootfs").path("diff_ids");
+    diffIds.set(0, diffIds.get(1));
+    byte[] lcBytes = JSON.writeValueAsBytes(lyingConfig);
+    ObjectNode lying = manifest.deepCopy();
+    ((ObjectNode) lying.get("config")).put("digest", writeBlob(layout, lcBytes)).put("size", lcBytes.length);
+    byte[] lyingBytes = JSON.writeValueAsBytes(lying);
+    ObjectNode lyingRef = ((ArrayNode) index.get("manifests")).addObject();
+    lyingRef.put("mediaType", Manifests.OCI_MANIFEST);
+    lyingRef.put("digest", writeBlob(layout, lyingBytes));
+    lyingRef.put("size", lyingBytes.length);
+    lyingRef.putObject("annotations").put("org.opencontainers.image.ref.name", "lying");
+
     byte[] indexBytes = JSON.writeValueAsBytes(indexDoc);
     String indexDigest = writeBlob(layout, indexBytes);
     ObjectNode ref = ((ArrayNode) index.get("manifests")).addObject();

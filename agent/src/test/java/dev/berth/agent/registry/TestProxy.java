@@ -29,8 +29,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A small HTTP server on 127.0.0.1 in front of a {@link TestRegistry}: forwards every request
- * and records it, and can delay blob answers, cut one blob answer short, and demand bearer
- * tokens that its own token service ({@code /token}) hands out for a username and password.
+ * and records it, and can delay blob answers, cut one blob answer short, pretend the registry
+ * does not support ranges, and demand bearer tokens that its own token service ({@code /token}) hands out for a username and password.
  */
 final class TestProxy implements AutoCloseable {
   static final String SERVICE = "berth-test-registry";
@@ -63,6 +63,7 @@ final class TestProxy implements AutoCloseable {
   private volatile long stallMillis;
   private volatile Map<String, String> users;
   private volatile boolean accessTokenField;
+  private volatile boolean noRanges;
 
   TestProxy(String upstreamHost) throws IOException {
     this.upstream = "http://" + upstreamHost;
@@ -117,6 +118,15 @@ final class TestProxy implements AutoCloseable {
   }
 
   /**
+   * From now on, the registry seems not to support ranges: Range headers are not forwarded
+   * (the answer is all of the blob, 200) and Accept-Ranges is not passed on, so a broken
+   * download starts over instead of resuming.
+   */
+  void withoutRanges() {
+    noRanges = true;
+  }
+
+  /**
    * From now on, /v2/ wants a bearer token from {@code /token}, which hands them out for these
    * users (basic auth) only; {@code accessToken} makes it answer {@code access_token} instead
    * of {@code token}.
@@ -150,13 +160,14 @@ final class TestProxy implements AutoCloseable {
               : HttpRequest.BodyPublishers.ofByteArray(requestBody));
       for (String h : List.of("Accept", "Range", "Content-Type", "Content-Range")) {
         String v = ex.getRequestHeaders().getFirst(h);
-        if (v != null) {
+        if (v != null && !(noRanges && h.equals("Range"))) {
           b.header(h, v);
         }
       }
       HttpResponse<InputStream> r = http.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
       r.headers().map().forEach((k, v) -> {
-        if (!Set.of("content-length", "transfer-encoding", "connection", "date").contains(k.toLowerCase())) {
+        if (!Set.of("content-length", "transfer-encoding", "connection", "date").contains(k.toLowerCase())
+            && !(noRanges && k.equalsIgnoreCase("Accept-Ranges"))) {
           // The registry's upload locations point at itself: keep them on the proxy.
           v.forEach(value -> ex.getResponseHeaders().add(k, k.equalsIgnoreCase("Location")
               ? value.replace(upstream, "http://" + host()) : value));
@@ -167,7 +178,7 @@ final class TestProxy implements AutoCloseable {
       ex.sendResponseHeaders(r.statusCode(), head || length == 0 ? -1 : length < 0 ? 0 : length);
       try (InputStream in = r.body(); OutputStream out = ex.getResponseBody()) {
         long limit = -1;
-        if (req.isBlobGet() && req.range() == null && path.endsWith("/blobs/" + cutDigest)) {
+        if (req.isBlobGet() && (req.range() == null || noRanges) && path.endsWith("/blobs/" + cutDigest)) {
           limit = cutAfter.getAndSet(-1);
           if (limit >= 0) {
             cutDigest = null;
