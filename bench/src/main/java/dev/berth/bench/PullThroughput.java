@@ -218,8 +218,8 @@ public final class PullThroughput {
     row(o, "Berth: Pull RPC (download, verify, unpack every layer)", berth.stream().map(BerthRun::wallNanos).toList(),
         bytes, skopeoMedian);
     row(o, "skopeo copy docker://… oci:DIR (download and verify, no unpack)", skopeo, bytes, skopeoMedian);
-    o.append("\nUnpack throughput inside berthd (layer bytes / the extract phase, first layer's start to the last one's end,"
-        + " layers unpacking in parallel): median ")
+    o.append("\nLayer bytes over berthd's EXTRACTING phase (layers unpack while they download, so this is only the"
+        + " part left after each download ended): median ")
         .append(unpackRates.isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.0f MB/s", median(unpackRates) / 1e6))
         .append(".\n\n");
     o.append(berthMedian <= skopeoMedian
