@@ -401,8 +401,9 @@ public final class ImageStore {
    * {@code docker rmi}. A tag of an image with other tags is only untagged. Otherwise the
    * image goes, with its tags, config and manifest and the layers no other image uses,
    * unless a container uses it ({@code imageInUse}, given the image id, says so) or, for a
-   * removal by id, its tags span several repositories; {@code force} overrides both. The
-   * caller must not let force delete the layers of a running container. {@code imageInUse}
+   * removal by id, its tags span several repositories. {@code force} overrides the second;
+   * for an image in use it removes the names only, and the image stays (dangling) for its
+   * containers, as with {@code docker rmi -f}. {@code imageInUse}
    * is called with the store's lock held: it must not call back into the store.
    *
    * @throws BerthException NOT_FOUND, or FAILED_PRECONDITION "conflict: …"
@@ -423,8 +424,18 @@ public final class ImageStore {
         throw BerthException.failedPrecondition("conflict: unable to delete " + image.shortId()
             + " (must be forced) - image is referenced in multiple repositories");
       }
-      if (!force && imageInUse.test(image.id())) {
-        throw BerthException.failedPrecondition("conflict: unable to remove image " + ref + ": it is used by a container");
+      if (imageInUse.test(image.id())) {
+        if (!force) {
+          throw BerthException.failedPrecondition("conflict: unable to remove image " + ref + ": it is used by a container");
+        }
+        // As docker rmi -f: the names go, the image stays (dangling) for the containers built on it.
+        Map<String, Entry> next = images;
+        for (String tag : image.repoTags()) {
+          next = withoutTag(next, tag);
+        }
+        persist(next);
+        setImages(next);
+        return new RemoveResult(List.copyOf(image.repoTags()), List.of());
       }
       Map<String, Entry> next = new LinkedHashMap<>(images);
       next.remove(image.id());

@@ -258,15 +258,23 @@ class ImageStoreTest {
   }
 
   @Test
-  void anImageInUseIsKeptUnlessForced() {
+  void anImageInUseKeepsItsContentEvenWhenForced() {
     ImageRecord r = importTar(LAYER, "busy");
     BerthException e = assertThrows(BerthException.class, () -> store.remove("busy", false, r.id()::equals));
     assertEquals(BerthException.Kind.FAILED_PRECONDITION, e.kind());
     assertEquals("conflict: unable to remove image busy: it is used by a container", e.getMessage());
     assertEquals(r, store.get("busy"));
 
+    // As docker rmi -f: the name goes, the image stays for the container built on it.
     RemoveResult forced = store.remove("busy", true, r.id()::equals);
-    assertEquals(List.of(r.id(), r.diffIds().get(0)), forced.deleted());
+    assertEquals(List.of("docker.io/library/busy:latest"), forced.untagged());
+    assertEquals(List.of(), forced.deleted());
+    assertTrue(store.find("busy").isEmpty());
+    assertEquals(List.of(), store.get(r.id()).repoTags());
+    assertTrue(store.layerDirs(store.get(r.id())).stream().allMatch(java.nio.file.Files::isDirectory));
+
+    RemoveResult gone = store.remove(r.id(), false, id -> false);
+    assertEquals(List.of(r.id(), r.diffIds().get(0)), gone.deleted());
     assertTrue(store.list().isEmpty());
   }
 
