@@ -238,8 +238,20 @@ class ImageStoreIngestTest {
     try (Ingest a = store.ingest(); Ingest b = store.ingest()) {
       CompletableFuture<Ingest.Outcome> first = CompletableFuture.supplyAsync(() -> layer(a, slow));
       started.await();
-      CompletableFuture<Ingest.Outcome> second = CompletableFuture.supplyAsync(() -> layer(b, slow));
-      Thread.sleep(300); // b is waiting for a's download
+      CompletableFuture<Ingest.Outcome> second = new CompletableFuture<>();
+      Thread joiner = new Thread(() -> {
+        try {
+          second.complete(layer(b, slow));
+        } catch (RuntimeException e) {
+          second.completeExceptionally(e);
+        }
+      }, "joiner");
+      joiner.start();
+      // b blocks on a's download: wait until its thread is parked there, however slow the machine.
+      for (int i = 0; i < 2000 && joiner.getState() != Thread.State.WAITING
+          && joiner.getState() != Thread.State.TIMED_WAITING; i++) {
+        Thread.sleep(5);
+      }
       assertEquals(1, downloads.get());
       finish.countDown();
 
