@@ -270,9 +270,9 @@ class ContainerLinuxTest {
     Container c = create(spec("sh", "-c", "echo ready > /tmp/state; sleep 1000").setHostname("box"));
     try {
       agent.containers().start(ContainerRef.newBuilder().setId(c.getId()).build());
-      Thread.sleep(200);
       Attached e = Attached.exec(agent.containersAsync(), ExecSpec.newBuilder().setContainerId(c.getId())
-          .addAllCmd(List.of("sh", "-c", "cat /tmp/state; hostname; id -u; exit 7")).setUser("app").build());
+          .addAllCmd(List.of("sh", "-c", "while [ ! -f /tmp/state ]; do sleep 0.05; done; cat /tmp/state; hostname; id -u; exit 7"))
+          .setUser("app").build());
       assertEquals(7, e.exitCode());
       assertEquals("ready\nbox\n1000\n", e.stdout());
     } finally {
