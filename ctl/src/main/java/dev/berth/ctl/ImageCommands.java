@@ -2,7 +2,6 @@ package dev.berth.ctl;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.google.protobuf.ByteString;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.ImageRef;
 import dev.berth.proto.v1.ImportChunk;
@@ -10,10 +9,6 @@ import dev.berth.proto.v1.ImportHeader;
 import dev.berth.proto.v1.ListImagesRequest;
 import dev.berth.proto.v1.RemoveImageRequest;
 import dev.berth.proto.v1.RemoveImageResponse;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -25,7 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -143,8 +137,6 @@ final class ImageCommands {
   /** `image import FILE|- NAME[:TAG]`: streams the tarball in 64 KiB chunks. */
   @Command(name = "import", description = "Import the contents from a tarball to create a filesystem image")
   static final class Import extends BaseCommand {
-    static final int CHUNK = 64 * 1024;
-
     @Option(names = {"-c", "--change"}, paramLabel = "INSTRUCTION", description = "Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR, USER")
     List<String> changes = new ArrayList<>();
 
@@ -177,75 +169,8 @@ final class ImageCommands {
     }
 
     private Image upload(ImportHeader header, InputStream in) throws IOException, InterruptedException {
-      Upload upload = new Upload();
-      cli.imagesAsync().import_(upload);
-      return upload.send(header, in);
-    }
-
-    /** The client side of the Import stream: header, then chunks as flow control allows. */
-    private static final class Upload implements ClientResponseObserver<ImportChunk, Image> {
-      private final CountDownLatch done = new CountDownLatch(1);
-      private final Object ready = new Object();
-      private ClientCallStreamObserver<ImportChunk> stream;
-      private volatile Image image;
-      private volatile Throwable failure;
-
-      Image send(ImportHeader header, InputStream in) throws IOException, InterruptedException {
-        stream.onNext(ImportChunk.newBuilder().setHeader(header).build());
-        byte[] buf = new byte[CHUNK];
-        try {
-          for (int n; (n = in.readNBytes(buf, 0, CHUNK)) > 0 && done.getCount() > 0; ) {
-            synchronized (ready) {
-              while (!stream.isReady() && done.getCount() > 0) {
-                ready.wait(100);
-              }
-            }
-            stream.onNext(ImportChunk.newBuilder().setData(ByteString.copyFrom(buf, 0, n)).build());
-          }
-        } catch (IOException e) {
-          stream.cancel("reading the tarball failed", e);
-          throw e;
-        }
-        if (done.getCount() > 0) {
-          stream.onCompleted();
-        }
-        done.await();
-        Throwable t = failure;
-        if (t != null) {
-          throw t instanceof StatusRuntimeException s ? s : Status.fromThrowable(t).asRuntimeException();
-        }
-        return image;
-      }
-
-      @Override
-      public void beforeStart(ClientCallStreamObserver<ImportChunk> s) {
-        stream = s;
-        s.setOnReadyHandler(this::wake);
-      }
-
-      @Override
-      public void onNext(Image value) {
-        image = value;
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        failure = t;
-        done.countDown();
-        wake();
-      }
-
-      @Override
-      public void onCompleted() {
-        done.countDown();
-        wake();
-      }
-
-      private void wake() {
-        synchronized (ready) {
-          ready.notifyAll();
-        }
-      }
+      return ChunkUpload.send(cli.imagesAsync()::import_, ImportChunk.newBuilder().setHeader(header).build(),
+          data -> ImportChunk.newBuilder().setData(data).build(), in);
     }
 
     /** A Dockerfile instruction of --change; JSON or shell form for CMD and ENTRYPOINT. */

@@ -1,6 +1,5 @@
 package dev.berth.ctl;
 
-import com.google.protobuf.ByteString;
 import dev.berth.proto.v1.ArchiveFormat;
 import dev.berth.proto.v1.CommitRequest;
 import dev.berth.proto.v1.Image;
@@ -16,10 +15,6 @@ import dev.berth.proto.v1.RegistryAuth;
 import dev.berth.proto.v1.SaveChunk;
 import dev.berth.proto.v1.SaveRequest;
 import dev.berth.proto.v1.TagRequest;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -32,7 +27,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -201,8 +195,6 @@ final class ImageTransferCommands {
   /** `load [-i FILE]`: from a file or stdin, streamed in 64 KiB chunks as flow control allows. */
   @Command(name = "load", description = "Load images from a tar archive or STDIN")
   static final class Load extends BaseCommand {
-    private static final int CHUNK = 64 * 1024;
-
     @Option(names = {"-i", "--input"}, paramLabel = "FILE", description = "Read from a tar archive file instead of STDIN")
     Path input;
 
@@ -223,9 +215,7 @@ final class ImageTransferCommands {
       }
       LoadResponse r;
       try (in) {
-        Upload upload = new Upload();
-        cli.imagesAsync().load(upload);
-        r = upload.send(in);
+        r = ChunkUpload.send(cli.imagesAsync()::load, null, data -> LoadChunk.newBuilder().setData(data).build(), in);
       }
       if (!quiet) {
         for (Image i : r.getImagesList()) {
@@ -236,69 +226,6 @@ final class ImageTransferCommands {
         }
       }
       return 0;
-    }
-
-    private static final class Upload implements ClientResponseObserver<LoadChunk, LoadResponse> {
-      private final CountDownLatch done = new CountDownLatch(1);
-      private final Object ready = new Object();
-      private ClientCallStreamObserver<LoadChunk> stream;
-      private volatile LoadResponse response;
-      private volatile Throwable failure;
-
-      LoadResponse send(InputStream in) throws IOException, InterruptedException {
-        byte[] buf = new byte[CHUNK];
-        try {
-          for (int n; (n = in.readNBytes(buf, 0, CHUNK)) > 0 && done.getCount() > 0; ) {
-            synchronized (ready) {
-              while (!stream.isReady() && done.getCount() > 0) {
-                ready.wait(100);
-              }
-            }
-            stream.onNext(LoadChunk.newBuilder().setData(ByteString.copyFrom(buf, 0, n)).build());
-          }
-        } catch (IOException e) {
-          stream.cancel("reading the archive failed", e);
-          throw e;
-        }
-        if (done.getCount() > 0) {
-          stream.onCompleted();
-        }
-        done.await();
-        Throwable t = failure;
-        if (t != null) {
-          throw t instanceof StatusRuntimeException s ? s : Status.fromThrowable(t).asRuntimeException();
-        }
-        return response;
-      }
-
-      @Override
-      public void beforeStart(ClientCallStreamObserver<LoadChunk> s) {
-        stream = s;
-        s.setOnReadyHandler(() -> {
-          synchronized (ready) {
-            ready.notifyAll();
-          }
-        });
-      }
-
-      @Override
-      public void onNext(LoadResponse value) {
-        response = value;
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        failure = t;
-        done.countDown();
-        synchronized (ready) {
-          ready.notifyAll();
-        }
-      }
-
-      @Override
-      public void onCompleted() {
-        done.countDown();
-      }
     }
   }
 
