@@ -4,6 +4,7 @@ import dev.berth.agent.api.ContainerGrpcService;
 import dev.berth.agent.api.ErrorInterceptor;
 import dev.berth.agent.api.ImageGrpcService;
 import dev.berth.agent.api.SystemGrpcService;
+import dev.berth.agent.api.VolumeGrpcService;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
 import dev.berth.agent.registry.Puller;
@@ -12,6 +13,7 @@ import dev.berth.agent.registry.RegistryClient;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.runtime.LinuxSyscalls;
 import dev.berth.agent.runtime.Syscalls;
+import dev.berth.agent.runtime.VolumeStore;
 import dev.berth.agent.runtime.cgroup.Cgroups;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
@@ -163,8 +165,9 @@ public final class AgentMain implements Callable<Integer> {
     Syscalls syscalls = new LinuxSyscalls();
     Cgroups cgroups = Cgroups.detect(cgroupRoot, syscalls);
     ImageStore images = new ImageStore(dataDir.resolve("images"), syscalls, LayerLimits.DEFAULT);
+    VolumeStore volumes = new VolumeStore(dataDir.resolve("volumes"));
     ContainerRuntime runtime = new ContainerRuntime(
-        new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images);
+        new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images, volumes);
     RegistryClient registries = new RegistryClient(java.util.Set.copyOf(insecureRegistries));
     Puller puller = new Puller(registries, images);
     Pusher pusher = new Pusher(registries, images);
@@ -174,6 +177,7 @@ public final class AgentMain implements Callable<Integer> {
     var services = List.of(
         ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, pusher, registries), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new VolumeGrpcService(volumes, runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new SystemGrpcService(runtime, images, cgroups, VERSION, node, dataDir, prefix),
             new ErrorInterceptor()));
 

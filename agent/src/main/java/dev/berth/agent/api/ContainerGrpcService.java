@@ -63,7 +63,8 @@ public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerSe
 
   @Override
   public void remove(RemoveContainerRequest req, StreamObserver<RemoveContainerResponse> out) {
-    reply(out, RemoveContainerResponse.newBuilder().setId(runtime.remove(req.getId(), req.getForce())).build());
+    reply(out, RemoveContainerResponse.newBuilder()
+        .setId(runtime.remove(req.getId(), req.getForce(), req.getVolumes())).build());
   }
 
   @Override

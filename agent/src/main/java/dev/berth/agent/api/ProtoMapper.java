@@ -7,11 +7,13 @@ import dev.berth.agent.runtime.ContainerConfig;
 import dev.berth.agent.runtime.ContainerState;
 import dev.berth.agent.runtime.ContainerView;
 import dev.berth.agent.runtime.CreateRequest;
+import dev.berth.agent.runtime.MountSpec;
 import dev.berth.proto.v1.Container;
 import dev.berth.proto.v1.ContainerSpec;
 import dev.berth.proto.v1.ContainerStatus;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.LogConfig;
+import dev.berth.proto.v1.Mount;
 import dev.berth.proto.v1.Resources;
 import java.time.Instant;
 import java.util.List;
@@ -25,7 +27,26 @@ public final class ProtoMapper {
         s.getEnvList(), s.getWorkingDir(), s.getUser(), s.getHostname(), s.getResources().getMemory(),
         s.getResources().getCpus(), s.getResources().getPidsLimit(), s.getTty(), s.getOpenStdin(), s.getAutoRemove(),
         s.getSecurityOptList(), s.getLabelsMap(), s.getLogConfig().getMaxSize(), s.getLogConfig().getMaxFile(),
-        s.getStopSignal(), s.getStopTimeout());
+        s.getStopSignal(), s.getStopTimeout(), s.getMountsList().stream().map(ProtoMapper::mount).toList());
+  }
+
+  static MountSpec mount(Mount m) {
+    MountSpec.Type type = switch (m.getType()) {
+      case BIND -> MountSpec.Type.BIND;
+      case TMPFS -> MountSpec.Type.TMPFS;
+      default -> MountSpec.Type.VOLUME;
+    };
+    return new MountSpec(type, m.getSource(), m.getTarget(), m.getReadOnly(), m.getTmpfsSizeBytes(), m.getTmpfsMode());
+  }
+
+  static Mount mount(MountSpec m) {
+    Mount.Type type = switch (m.type()) {
+      case BIND -> Mount.Type.BIND;
+      case TMPFS -> Mount.Type.TMPFS;
+      case VOLUME -> Mount.Type.VOLUME;
+    };
+    return Mount.newBuilder().setType(type).setSource(m.source()).setTarget(m.target()).setReadOnly(m.readOnly())
+        .setTmpfsSizeBytes(m.tmpfsSizeBytes()).setTmpfsMode(m.tmpfsMode()).build();
   }
 
   public static ContainerSpec spec(CreateRequest r) {
@@ -38,6 +59,7 @@ public final class ProtoMapper {
         .addAllSecurityOpt(r.securityOpt()).putAllLabels(r.labels())
         .setLogConfig(LogConfig.newBuilder().setMaxSize(r.logMaxSize()).setMaxFile(r.logMaxFile()))
         .setStopSignal(r.stopSignal()).setStopTimeout(r.stopTimeout())
+        .addAllMounts(r.mounts().stream().map(ProtoMapper::mount).toList())
         .build();
   }
 
@@ -58,6 +80,7 @@ public final class ProtoMapper {
         .setCpuPeriodMicros(c.cpuPeriodMicros()).setPidsLimit(c.pidsLimit())
         .setCgroupPath(v.cgroupPath()).setLogPath(v.logPath().toString())
         .putAllLabels(c.labels())
+        .addAllMounts(c.mounts().stream().map(ProtoMapper::mount).toList())
         .setCommand(command(c.args()));
     if (s.running()) {
       b.setRootfs(v.rootfs().toString());

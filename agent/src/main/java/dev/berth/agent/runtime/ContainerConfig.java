@@ -32,7 +32,8 @@ public record ContainerConfig(
     int logMaxFiles,
     Instant created,
     CreateRequest request,
-    Map<String, String> labels) {
+    Map<String, String> labels,
+    List<MountSpec> mounts) {
 
   public ContainerConfig {
     lowerDirs = List.copyOf(lowerDirs);
@@ -40,6 +41,8 @@ public record ContainerConfig(
     env = List.copyOf(env);
     // The image's labels under the user's, as Docker merges them; absent in older state files.
     labels = labels == null ? Map.copyOf(request.labels()) : Map.copyOf(labels);
+    // As resolved at create: anonymous volumes carry their generated names.
+    mounts = mounts == null ? List.of() : List.copyOf(mounts);
   }
 
   public List<Path> lowerPaths() {

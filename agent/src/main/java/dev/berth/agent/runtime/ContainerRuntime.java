@@ -79,6 +79,7 @@ public final class ContainerRuntime implements AutoCloseable {
   private final Syscalls syscalls;
   private final Cgroups cgroups;
   private final ImageStore images;
+  private final VolumeStore volumes;
   private final Path containersDir;
   private final ObjectMapper json;
   private final ShimWatcher watcher;
@@ -106,11 +107,13 @@ public final class ContainerRuntime implements AutoCloseable {
     }
   }
 
-  public ContainerRuntime(Settings settings, Syscalls syscalls, Cgroups cgroups, ImageStore images) throws IOException {
+  public ContainerRuntime(Settings settings, Syscalls syscalls, Cgroups cgroups, ImageStore images, VolumeStore volumes)
+      throws IOException {
     this.settings = settings;
     this.syscalls = syscalls;
     this.cgroups = cgroups;
     this.images = images;
+    this.volumes = volumes;
     String data = settings.dataDir().toAbsolutePath().toString();
     if (data.length() > MAX_DATA_DIR_LENGTH) {
       throw BerthException.invalid("the data dir " + data + " is too long: at most " + MAX_DATA_DIR_LENGTH
@@ -176,9 +179,26 @@ public final class ContainerRuntime implements AutoCloseable {
     List<String> lowers = images.layerDirs(image).stream().map(Path::toString).toList();
     Map<String, String> labels = new LinkedHashMap<>(ic.labels() == null ? Map.of() : ic.labels());
     labels.putAll(req.labels());
+    List<MountSpec> mounts = resolveMounts(req.mounts(), ic.volumes() == null ? List.of() : ic.volumes());
 
     // The short id names the directory: the shim's socket path in it must fit a sockaddr_un.
     Path dir = containersDir.resolve(id.substring(0, SHORT_ID));
+    Container c;
+    try {
+      c = register(req, id, image, args, hostname, env, workdir, user, limits, seccomp, noNewPrivs, stopSignal,
+          stopTimeout, logMax, logFiles, lowers, labels, mounts, dir);
+    } catch (RuntimeException e) {
+      removeAnonymousVolumes(mounts);
+      throw e;
+    }
+    return view(c);
+  }
+
+  @SuppressWarnings("checkstyle:ParameterNumber")
+  private Container register(CreateRequest req, String id, ImageRecord image, List<String> args, String hostname,
+      List<String> env, String workdir, String user, CgroupLimits limits, boolean seccomp, boolean noNewPrivs,
+      int stopSignal, int stopTimeout, long logMax, int logFiles, List<String> lowers, Map<String, String> labels,
+      List<MountSpec> mounts, Path dir) {
     Container c;
     synchronized (names) {
       String name = req.name().isBlank() ? generateName() : validName(req.name());
@@ -190,7 +210,7 @@ public final class ContainerRuntime implements AutoCloseable {
       }
       ContainerConfig config = new ContainerConfig(id, name, req.image(), image.id(), lowers, args, env, workdir, user,
           hostname, limits.memoryBytes(), limits.cpuQuotaMicros(), limits.cpuPeriodMicros(), limits.pidsMax(), seccomp,
-          noNewPrivs, stopSignal, stopTimeout, logMax, logFiles, Instant.now(), req, labels);
+          noNewPrivs, stopSignal, stopTimeout, logMax, logFiles, Instant.now(), req, labels, mounts);
       c = new Container(config, dir, ContainerState.CREATED);
       try {
         Files.createDirectories(dir.resolve("rootfs"));
@@ -203,7 +223,89 @@ public final class ContainerRuntime implements AutoCloseable {
       }
       containers.put(id, c);
     }
-    return view(c);
+    return c;
+  }
+
+  /**
+   * Checks the requested mounts and gives each volume a name: named ones are created when
+   * missing (as docker run does), anonymous ones created here, and every VOLUME of the image
+   * not covered by a requested mount gets an anonymous volume.
+   */
+  private List<MountSpec> resolveMounts(List<MountSpec> requested, List<String> imageVolumes) {
+    List<MountSpec> out = new ArrayList<>();
+    java.util.Set<String> targets = new java.util.HashSet<>();
+    try {
+      for (MountSpec m : requested) {
+        String target = cleanTarget(m.target());
+        if (!targets.add(target)) {
+          throw BerthException.invalid("duplicate mount point: " + target);
+        }
+        MountSpec t = new MountSpec(m.type(), m.source(), target, m.readOnly(), m.tmpfsSizeBytes(), m.tmpfsMode());
+        switch (m.type()) {
+          case BIND -> {
+            if (!m.source().startsWith("/")) {
+              throw BerthException.invalid("invalid bind mount source \"" + m.source() + "\": it must be an absolute host path");
+            }
+            if (!Files.exists(Path.of(m.source()))) {
+              throw BerthException.invalid("invalid mount config: bind source path does not exist: " + m.source());
+            }
+            out.add(t);
+          }
+          case VOLUME -> out.add(t.withSource(volumes.create(m.source(), Map.of(), m.source().isBlank()).name()));
+          case TMPFS -> {
+            if (m.tmpfsSizeBytes() < 0) {
+              throw BerthException.invalid("invalid tmpfs size for " + target + ": it cannot be negative");
+            }
+            out.add(t);
+          }
+        }
+      }
+      for (String v : imageVolumes) {
+        String target = cleanTarget(v);
+        if (targets.add(target)) {
+          out.add(new MountSpec(MountSpec.Type.VOLUME, volumes.create("", Map.of(), true).name(), target, false, 0, 0));
+        }
+      }
+    } catch (RuntimeException e) {
+      removeAnonymousVolumes(out);
+      throw e;
+    }
+    return out;
+  }
+
+  private static String cleanTarget(String target) {
+    if (target == null || !target.startsWith("/")) {
+      throw BerthException.invalid("invalid mount target \"" + target + "\": it must be an absolute path");
+    }
+    String clean = Path.of(target).normalize().toString();
+    if (clean.equals("/")) {
+      throw BerthException.invalid("invalid mount target \"/\": the root of a container cannot be mounted over");
+    }
+    return clean;
+  }
+
+  private void removeAnonymousVolumes(List<MountSpec> mounts) {
+    for (MountSpec m : mounts) {
+      if (m.type() == MountSpec.Type.VOLUME && volumes.find(m.source()).map(VolumeStore.Volume::anonymous).orElse(false)) {
+        try {
+          volumes.remove(m.source(), true, this::volumeInUse);
+        } catch (BerthException e) {
+          LOG.fine("anonymous volume " + m.source() + " stays: " + e.getMessage());
+        }
+      }
+    }
+  }
+
+  /** True when a container (running or not) mounts the volume. */
+  public boolean volumeInUse(String name) {
+    return containers.values().stream().anyMatch(c -> c.config.mounts().stream()
+        .anyMatch(m -> m.type() == MountSpec.Type.VOLUME && m.source().equals(name)));
+  }
+
+  /** The ids of the containers that mount the volume. */
+  public List<String> volumeUsers(String name) {
+    return containers.values().stream().filter(c -> c.config.mounts().stream()
+        .anyMatch(m -> m.type() == MountSpec.Type.VOLUME && m.source().equals(name))).map(c -> c.config.id()).toList();
   }
 
   private static long logSize(String text) {
@@ -458,6 +560,19 @@ public final class ContainerRuntime implements AutoCloseable {
     cgroupDirs.forEach(d -> l.add("cgroup", d.toString()));
     shimDirs.forEach(d -> l.add("shim_cgroup", d.toString()));
     ContainerDefaults.mounts(l);
+    // Parents before children, so a mount inside another volume lands on it, not under it.
+    List<MountSpec> user = new ArrayList<>(cfg.mounts());
+    user.sort(Comparator.comparingInt(m -> Path.of(m.target()).getNameCount()));
+    for (MountSpec m : user) {
+      String ro = m.readOnly() ? ",ro" : "";
+      switch (m.type()) {
+        case VOLUME -> l.mount(volumes.get(m.source()).mountpoint().toString(), Path.of(m.target()), "none", "rbind" + ro, "");
+        case BIND -> l.mount(m.source(), Path.of(m.target()), "none", "rbind" + ro, "");
+        case TMPFS -> l.mount("tmpfs", Path.of(m.target()), "tmpfs", "nosuid,nodev" + ro,
+            "mode=" + Integer.toOctalString(m.tmpfsMode() > 0 ? m.tmpfsMode() : 01777)
+                + (m.tmpfsSizeBytes() > 0 ? ",size=" + m.tmpfsSizeBytes() : ""));
+      }
+    }
     l.mount(c.dir.resolve("hostname").toString(), Path.of("/etc/hostname"), "none", "bind", "");
     l.mount(c.dir.resolve("hosts").toString(), Path.of("/etc/hosts"), "none", "bind", "");
     ContainerDefaults.MASKED_PATHS.forEach(p -> l.add("mask", p));
@@ -667,6 +782,11 @@ public final class ContainerRuntime implements AutoCloseable {
 
   /** Removes a container; a running one only with {@code force} (it is killed first). */
   public String remove(String ref, boolean force) {
+    return remove(ref, force, false);
+  }
+
+  /** Removes a container; with {@code anonymousVolumes} also the anonymous volumes it mounted (rm -v). */
+  public String remove(String ref, boolean force, boolean anonymousVolumes) {
     Container c = lookup(ref);
     if (c.state.running()) {
       if (!force) {
@@ -691,6 +811,9 @@ public final class ContainerRuntime implements AutoCloseable {
       }
       containers.remove(c.config.id());
       deleteTree(c.dir);
+    }
+    if (anonymousVolumes) {
+      removeAnonymousVolumes(c.config.mounts());
     }
     return c.config.id();
   }

@@ -25,9 +25,11 @@ public record CreateRequest(
     String logMaxSize,
     int logMaxFile,
     String stopSignal,
-    int stopTimeout) {
+    int stopTimeout,
+    List<MountSpec> mounts) {
 
   public CreateRequest {
+    mounts = mounts == null ? List.of() : List.copyOf(mounts);
     entrypoint = List.copyOf(entrypoint);
     cmd = List.copyOf(cmd);
     env = List.copyOf(env);
@@ -38,6 +40,6 @@ public record CreateRequest(
   /** A request for {@code image} running {@code cmd}, everything else defaulted. */
   public static CreateRequest of(String image, List<String> cmd) {
     return new CreateRequest(image, "", List.of(), false, cmd, List.of(), "", "", "", "", "", 0, false, false,
-        false, List.of(), Map.of(), "", 0, "", 0);
+        false, List.of(), Map.of(), "", 0, "", 0, List.of());
   }
 }

@@ -86,7 +86,8 @@ class ApiInProcessTest {
     registries = new RegistryClient(Set.of());
     puller = new Puller(registries, store);
     pusher = new Pusher(registries, store);
-    runtime = new ContainerRuntime(new ContainerRuntime.Settings(data, "bt-test", launcher, 1 << 20, 2), syscalls, cgroups, store);
+    runtime = new ContainerRuntime(new ContainerRuntime.Settings(data, "bt-test", launcher, 1 << 20, 2), syscalls, cgroups,
+        store, new dev.berth.agent.runtime.VolumeStore(data.resolve("volumes")));
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor()
         .addService(ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()))

@@ -57,7 +57,7 @@ class PullAndRunLinuxTest {
     // The image config as an image author sets it: entrypoint, env, working dir.
     TestRegistry.run(List.of(TestImages.UMOCI.toString(), "config", "--image", layout.dir() + ":1", "--tag", "cfg",
         "--config.entrypoint", "/bin/sh", "--config.cmd", "-c", "--config.cmd", "echo default",
-        "--config.env", "GREETING=from the image", "--config.workingdir", "/etc"));
+        "--config.env", "GREETING=from the image", "--config.workingdir", "/etc", "--config.volume", "/data"));
     registry = TestRegistry.start(work.resolve("registry"), null);
     image = registry.host() + "/team/busybox:cfg";
     TestImages.push(layout, "cfg", image);
@@ -178,7 +178,11 @@ class PullAndRunLinuxTest {
     Attached a = Attached.start(agent.containersAsync(), c.getId());
     assertEquals(0, a.exitCode(), a.stdout() + a.stderr());
     assertEquals("from the image\n/etc\ngone\n", a.stdout().replaceAll("cat: .*\n", ""));
-    agent.containers().remove(RemoveContainerRequest.newBuilder().setId(c.getId()).setForce(true).build());
+    // The image's VOLUME gets an anonymous volume, as with docker run.
+    assertEquals(1, c.getMountsCount(), c.getMountsList().toString());
+    assertEquals("/data", c.getMounts(0).getTarget());
+    assertEquals(64, c.getMounts(0).getSource().length());
+    agent.containers().remove(RemoveContainerRequest.newBuilder().setId(c.getId()).setForce(true).setVolumes(true).build());
 
     // Everything is there now: a second pull downloads nothing.
     List<PullProgress> again = pull(image);
