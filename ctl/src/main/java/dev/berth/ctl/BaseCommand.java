@@ -46,6 +46,19 @@ abstract class BaseCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * Asks "Are you sure" on the console, as docker's prune commands do; true to go on. Without a
+   * terminal there is nobody to ask: that is an error telling to give -f.
+   */
+  static boolean confirm(String warning) {
+    java.io.Console console = System.console();
+    if (console == null) {
+      throw new CliException("prune asks for confirmation: give -f where there is no terminal", 1);
+    }
+    String answer = console.readLine("WARNING! " + warning + "%nAre you sure you want to continue? [y/N] ");
+    return answer != null && answer.trim().equalsIgnoreCase("y");
+  }
+
   /** An action on one container or image named on the command line. */
   interface Each {
     void apply(String ref);

@@ -3,6 +3,7 @@ package dev.berth.ctl;
 import dev.berth.proto.v1.ContainerServiceGrpc;
 import dev.berth.proto.v1.ImageServiceGrpc;
 import dev.berth.proto.v1.SystemServiceGrpc;
+import dev.berth.proto.v1.VolumeServiceGrpc;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import java.io.BufferedOutputStream;
@@ -93,6 +94,10 @@ final class Cli implements AutoCloseable {
 
   ImageServiceGrpc.ImageServiceStub imagesAsync() {
     return ImageServiceGrpc.newStub(channel());
+  }
+
+  VolumeServiceGrpc.VolumeServiceBlockingStub volumes() {
+    return VolumeServiceGrpc.newBlockingStub(channel());
   }
 
   SystemServiceGrpc.SystemServiceBlockingStub systemService() {

@@ -21,7 +21,7 @@ final class Commands {
   /** In the order `berth --help` lists them. */
   static final String[] NAMES = {
     "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec",
-    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "info", "version"
+    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "info", "version"
   };
 
   private Commands() {
@@ -109,6 +109,13 @@ final class Commands {
             .addSubcommand("ls", new CommandLine(new ImageCommands.Ls(cli)).setCommandName("ls"))
             .addSubcommand("rm", new CommandLine(new ImageCommands.Rm(cli)).setCommandName("rm"))
             .addSubcommand("inspect", new ImageCommands.Inspect(cli));
+      case "volume":
+        return new CommandLine(new VolumeCommands.Group(cli))
+            .addSubcommand("create", new VolumeCommands.Create(cli))
+            .addSubcommand("ls", new VolumeCommands.Ls(cli), "list")
+            .addSubcommand("inspect", new VolumeCommands.Inspect(cli))
+            .addSubcommand("rm", new VolumeCommands.Rm(cli), "remove")
+            .addSubcommand("prune", new VolumeCommands.Prune(cli));
       case "pull":
         return new PullCommand(cli);
       case "push":

@@ -244,17 +244,9 @@ final class ImageTransferCommands {
 
     @Override
     int run() throws IOException {
-      if (!force) {
-        java.io.Console console = System.console();
-        if (console == null) {
-          throw new CliException("prune asks for confirmation: give -f where there is no terminal", 1);
-        }
-        String what = all ? "all images without at least one container associated to them"
-            : "all dangling images";
-        String answer = console.readLine("WARNING! This will remove " + what + ".%nAre you sure you want to continue? [y/N] ");
-        if (answer == null || !answer.trim().equalsIgnoreCase("y")) {
-          return 0;
-        }
+      String what = all ? "all images without at least one container associated to them" : "all dangling images";
+      if (!force && !confirm("This will remove " + what + ".")) {
+        return 0;
       }
       PruneResponse r = cli.images().prune(PruneRequest.newBuilder().setAll(all).build());
       if (r.getDeletedCount() > 0) {

@@ -13,6 +13,7 @@ import dev.berth.proto.v1.Container;
 import dev.berth.proto.v1.ContainerSpec;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.ImageConfig;
+import dev.berth.proto.v1.Mount;
 import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Map;
@@ -56,6 +57,10 @@ final class Json {
     return NODES.arrayNode();
   }
 
+  static ObjectNode object() {
+    return NODES.objectNode();
+  }
+
   static ArrayNode strings(List<String> values) {
     ArrayNode a = NODES.arrayNode();
     values.forEach(a::add);
@@ -93,6 +98,7 @@ final class Json {
     o.put("Image", c.getImageId());
     o.put("LogPath", c.getLogPath());
     o.put("Name", "/" + c.getName());
+    o.set("Mounts", mounts(c.getMountsList()));
     ObjectNode host = o.putObject("HostConfig");
     ObjectNode log = host.putObject("LogConfig");
     log.put("Type", "json-file");
@@ -133,6 +139,40 @@ final class Json {
     berth.put("Rootfs", c.getRootfs());
     berth.put("CgroupPath", c.getCgroupPath());
     return o;
+  }
+
+  /**
+   * Mounts as docker's inspect lists them. A volume's Source is its host directory in docker;
+   * Container.mounts has only its name, so Source stays empty for volumes.
+   */
+  static ArrayNode mounts(List<Mount> mounts) {
+    ArrayNode a = NODES.arrayNode();
+    for (Mount m : mounts) {
+      ObjectNode o = a.addObject();
+      switch (m.getType()) {
+        case BIND -> {
+          o.put("Type", "bind");
+          o.put("Source", m.getSource());
+        }
+        case TMPFS -> {
+          o.put("Type", "tmpfs");
+          o.put("Source", "");
+        }
+        default -> {
+          o.put("Type", "volume");
+          o.put("Name", m.getSource());
+          o.put("Source", "");
+        }
+      }
+      o.put("Destination", m.getTarget());
+      if (m.getType() == Mount.Type.VOLUME) {
+        o.put("Driver", VolumeCommands.DRIVER);
+      }
+      o.put("Mode", "");
+      o.put("RW", !m.getReadOnly());
+      o.put("Propagation", m.getType() == Mount.Type.BIND ? "rprivate" : "");
+    }
+    return a;
   }
 
   /** An Image the way `docker image inspect` shows one. */

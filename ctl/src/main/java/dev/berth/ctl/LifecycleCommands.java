@@ -105,6 +105,9 @@ final class LifecycleCommands {
     @Option(names = {"-f", "--force"}, description = "Force the removal of a running container (uses SIGKILL)")
     boolean force;
 
+    @Option(names = {"-v", "--volumes"}, description = "Remove anonymous volumes associated with the container")
+    boolean volumes;
+
     @Parameters(arity = "1..*", paramLabel = "CONTAINER")
     List<String> ids = new ArrayList<>();
 
@@ -115,7 +118,7 @@ final class LifecycleCommands {
     @Override
     int run() {
       return each(ids, id -> {
-        cli.containers().remove(RemoveContainerRequest.newBuilder().setId(id).setForce(force).build());
+        cli.containers().remove(RemoveContainerRequest.newBuilder().setId(id).setForce(force).setVolumes(volumes).build());
         cli.out.println(id);
       });
     }

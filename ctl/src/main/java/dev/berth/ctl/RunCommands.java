@@ -85,6 +85,18 @@ final class RunCommands {
     @Option(names = "--stop-timeout", paramLabel = "SECONDS", description = "Timeout to stop a container, in seconds")
     int stopTimeout;
 
+    @Option(names = {"-v", "--volume"}, paramLabel = "[SRC:]DST[:ro|rw]", converter = Mounts.VolumeArg.class,
+        description = "Mount a volume: SRC a volume name or an absolute host path (a bind mount); DST alone: an anonymous volume")
+    List<Mounts.Arg> volumes = new ArrayList<>();
+
+    @Option(names = "--mount", paramLabel = "type=…,source=…,target=…", converter = Mounts.MountArg.class,
+        description = "Attach a mount: type=bind|volume|tmpfs, source|src, target|dst|destination, readonly|ro, tmpfs-size, tmpfs-mode")
+    List<Mounts.Arg> mountFlags = new ArrayList<>();
+
+    @Option(names = "--tmpfs", paramLabel = "PATH[:size=64m,mode=1777]", converter = Mounts.TmpfsArg.class,
+        description = "Mount a tmpfs directory")
+    List<Mounts.Arg> tmpfs = new ArrayList<>();
+
     @Parameters(index = "0", paramLabel = "IMAGE", description = "The image to run")
     String image;
 
@@ -147,6 +159,11 @@ final class RunCommands {
       }
       if (!logOpts.isEmpty()) {
         s.setLogConfig(logConfig());
+      }
+      try {
+        s.addAllMounts(Mounts.parse(volumes, mountFlags, tmpfs));
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(commandSpec.commandLine(), e.getMessage());
       }
       return s.build();
     }
@@ -242,10 +259,10 @@ final class RunCommands {
       }
     }
 
-    /** --rm: the agent removes it too; whichever comes second finds nothing, which is fine. */
+    /** --rm: the agent removes it too; whichever comes second finds nothing, which is fine. Like docker, anonymous volumes go with it. */
     private void removeQuietly(String id) {
       try {
-        cli.containers().remove(RemoveContainerRequest.newBuilder().setId(id).setForce(true).build());
+        cli.containers().remove(RemoveContainerRequest.newBuilder().setId(id).setForce(true).setVolumes(true).build());
       } catch (StatusRuntimeException e) {
         // already gone, or the daemon went away: nothing left to do
       }

@@ -59,7 +59,7 @@ class ExitCodeTest {
   void runRemovesTheContainerWithRm() {
     CliRunner.Result r = cli.run("run", "--rm", "alpine", "true");
     assertEquals(0, r.code(), r.err());
-    assertEquals(List.of(RemoveContainerRequest.newBuilder().setId(cli.daemon.createdId).setForce(true).build()),
+    assertEquals(List.of(RemoveContainerRequest.newBuilder().setId(cli.daemon.createdId).setForce(true).setVolumes(true).build()),
         cli.daemon.requests(RemoveContainerRequest.class));
   }
 

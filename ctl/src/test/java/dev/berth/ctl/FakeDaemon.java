@@ -50,6 +50,10 @@ final class FakeDaemon {
   final List<Message> requests = new CopyOnWriteArrayList<>();
   final Map<String, Container> containers = new LinkedHashMap<>();
   final Map<String, Image> images = new LinkedHashMap<>();
+  /** Volumes by name; Create adds to them, Remove and Prune take from them. */
+  final Map<String, dev.berth.proto.v1.Volume> volumes = new LinkedHashMap<>();
+  /** The name Create gives a volume created without one. */
+  volatile String generatedVolume = "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d5e4f30211203f4e5d6c7b8a9";
   final List<LogEntry> logs = new ArrayList<>();
   /** What Attach and Exec print before echoing stdin. */
   final List<AttachOutput> output = new ArrayList<>();
@@ -61,7 +65,7 @@ final class FakeDaemon {
   volatile String createdId = "4f1c2b9a7d3e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
 
   List<BindableService> services() {
-    return List.of(new Containers(), new Images(), new SystemInfo());
+    return List.of(new Containers(), new Images(), new SystemInfo(), new Volumes());
   }
 
   /** The recorded requests of one type. */
@@ -410,6 +414,72 @@ final class FakeDaemon {
           .setDataDir("/var/lib/berth").setCgroupVersion("v2").setContainers(containers.size())
           .setImages(images.size()).setKernelVersion("6.1.0").setCpus(2).setMemoryBytes(8L << 30)
           .setPrefix("berth").build());
+    }
+  }
+
+  /** Volumes in {@link #volumes}: Remove refuses one in use unless forced; Prune takes the unused anonymous ones (all unused with all). */
+  final class Volumes extends dev.berth.proto.v1.VolumeServiceGrpc.VolumeServiceImplBase {
+    @Override
+    public void create(dev.berth.proto.v1.CreateVolumeRequest r, StreamObserver<dev.berth.proto.v1.Volume> o) {
+      unary(r, o, () -> {
+        String name = r.getName().isEmpty() ? generatedVolume : r.getName();
+        synchronized (FakeDaemon.this) {
+          return volumes.computeIfAbsent(name, n -> dev.berth.proto.v1.Volume.newBuilder().setName(n)
+              .setMountpoint("/var/lib/berth/volumes/" + n + "/_data").putAllLabels(r.getLabelsMap())
+              .setCreatedUnixNanos(CliRunner.NOW_NANOS).setAnonymous(r.getName().isEmpty()).build());
+        }
+      });
+    }
+
+    @Override
+    public void list(dev.berth.proto.v1.ListVolumesRequest r, StreamObserver<dev.berth.proto.v1.ListVolumesResponse> o) {
+      unary(r, o, () -> {
+        synchronized (FakeDaemon.this) {
+          return dev.berth.proto.v1.ListVolumesResponse.newBuilder().addAllVolumes(volumes.values()).build();
+        }
+      });
+    }
+
+    @Override
+    public void inspect(dev.berth.proto.v1.VolumeRef r, StreamObserver<dev.berth.proto.v1.Volume> o) {
+      unary(r, o, () -> volume(r.getName()));
+    }
+
+    @Override
+    public void remove(dev.berth.proto.v1.RemoveVolumeRequest r, StreamObserver<dev.berth.proto.v1.RemoveVolumeResponse> o) {
+      unary(r, o, () -> {
+        dev.berth.proto.v1.Volume v = volume(r.getName());
+        if (v.getUsedByCount() > 0 && !r.getForce()) {
+          throw Status.FAILED_PRECONDITION.withDescription("remove " + v.getName() + ": volume is in use - ["
+              + String.join(", ", v.getUsedByList()) + "]").asRuntimeException();
+        }
+        synchronized (FakeDaemon.this) {
+          volumes.remove(v.getName());
+        }
+        return dev.berth.proto.v1.RemoveVolumeResponse.newBuilder().setName(v.getName()).build();
+      });
+    }
+
+    @Override
+    public void prune(dev.berth.proto.v1.PruneVolumesRequest r, StreamObserver<dev.berth.proto.v1.PruneVolumesResponse> o) {
+      unary(r, o, () -> {
+        synchronized (FakeDaemon.this) {
+          List<String> deleted = volumes.values().stream()
+              .filter(v -> v.getUsedByCount() == 0 && (r.getAll() || v.getAnonymous()))
+              .map(dev.berth.proto.v1.Volume::getName).toList();
+          deleted.forEach(volumes::remove);
+          return dev.berth.proto.v1.PruneVolumesResponse.newBuilder().addAllDeleted(deleted)
+              .setReclaimedBytes(1_200_000L * deleted.size()).build();
+        }
+      });
+    }
+
+    private synchronized dev.berth.proto.v1.Volume volume(String name) {
+      dev.berth.proto.v1.Volume v = volumes.get(name);
+      if (v == null) {
+        throw Status.NOT_FOUND.withDescription("get " + name + ": no such volume").asRuntimeException();
+      }
+      return v;
     }
   }
 }
