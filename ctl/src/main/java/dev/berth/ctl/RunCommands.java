@@ -49,6 +49,10 @@ final class RunCommands {
     @Option(names = {"-h", "--hostname"}, paramLabel = "NAME", description = "Container host name")
     String hostname;
 
+    @Option(names = {"--network", "--net"}, paramLabel = "MODE",
+        description = "none (loopback only, the default for now) or host (the host's network stack)")
+    String network;
+
     @Option(names = "--entrypoint", paramLabel = "CMD", description = "Overwrite the default ENTRYPOINT of the image (\"\" clears it)")
     String entrypoint;
 
@@ -136,6 +140,9 @@ final class RunCommands {
       }
       if (user != null) {
         s.setUser(user);
+      }
+      if (network != null) {
+        s.setNetworkMode(network);
       }
       if (hostname != null) {
         s.setHostname(hostname);

@@ -97,6 +97,15 @@ class ContainerFlagsTest {
   }
 
   @Test
+  void networkModeIsPassedOn() {
+    assertEquals(0, cli.run("run", "-d", "--network", "host", "alpine").code());
+    assertEquals(0, cli.run("run", "-d", "--net=none", "alpine").code());
+    var specs = cli.daemon.requests(CreateContainerRequest.class);
+    assertEquals("host", specs.get(0).getSpec().getNetworkMode());
+    assertEquals("none", specs.get(1).getSpec().getNetworkMode());
+  }
+
+  @Test
   void runDetachedStartsPrintsTheIdAndDoesNotAttach() {
     CliRunner.Result r = cli.run("run", "-d", "--name", "web", "alpine", "sleep", "1");
     assertEquals(0, r.code(), r.err());

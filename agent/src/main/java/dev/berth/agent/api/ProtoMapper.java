@@ -27,7 +27,8 @@ public final class ProtoMapper {
         s.getEnvList(), s.getWorkingDir(), s.getUser(), s.getHostname(), s.getResources().getMemory(),
         s.getResources().getCpus(), s.getResources().getPidsLimit(), s.getTty(), s.getOpenStdin(), s.getAutoRemove(),
         s.getSecurityOptList(), s.getLabelsMap(), s.getLogConfig().getMaxSize(), s.getLogConfig().getMaxFile(),
-        s.getStopSignal(), s.getStopTimeout(), s.getMountsList().stream().map(ProtoMapper::mount).toList());
+        s.getStopSignal(), s.getStopTimeout(), s.getMountsList().stream().map(ProtoMapper::mount).toList(),
+        s.getNetworkMode());
   }
 
   static MountSpec mount(Mount m) {
@@ -60,6 +61,7 @@ public final class ProtoMapper {
         .setLogConfig(LogConfig.newBuilder().setMaxSize(r.logMaxSize()).setMaxFile(r.logMaxFile()))
         .setStopSignal(r.stopSignal()).setStopTimeout(r.stopTimeout())
         .addAllMounts(r.mounts().stream().map(ProtoMapper::mount).toList())
+        .setNetworkMode(r.networkMode())
         .build();
   }
 

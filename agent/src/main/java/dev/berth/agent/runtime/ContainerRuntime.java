@@ -137,6 +137,11 @@ public final class ContainerRuntime implements AutoCloseable {
       throw BerthException.invalid("an image is required");
     }
     CgroupLimits limits = ResourceParser.limits(req.memory(), req.cpus(), req.pidsLimit());
+    switch (req.networkMode()) {
+      case "", "none", "host" -> { }
+      default -> throw BerthException.invalid("invalid network mode \"" + req.networkMode()
+          + "\": accepted are none (loopback only) and host; bridge networks are not available yet");
+    }
     boolean seccomp = true;
     boolean noNewPrivs = true;
     for (String opt : req.securityOpt()) {
@@ -553,8 +558,12 @@ public final class ContainerRuntime implements AutoCloseable {
         .add("id", cfg.id())
         .add("state_dir", c.dir.toString())
         .add("rootfs", rootfs.toString());
+    boolean hostNetwork = cfg.request().networkMode().equals("host");
     for (String ns : List.of("pid", "mount", "uts", "ipc", "net", "cgroup")) {
-      l.add("namespace", ns);
+      // host: the container shares the host's network stack, as docker run --network host.
+      if (!(hostNetwork && ns.equals("net"))) {
+        l.add("namespace", ns);
+      }
     }
     l.add("hostname", cfg.hostname());
     cgroupDirs.forEach(d -> l.add("cgroup", d.toString()));
@@ -604,8 +613,14 @@ public final class ContainerRuntime implements AutoCloseable {
   private void writeEtcFiles(Container c) throws IOException {
     String host = c.config.hostname();
     Files.writeString(c.dir.resolve("hostname"), host + "\n");
-    Files.writeString(c.dir.resolve("hosts"), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-        + "127.0.1.1\t" + host + "\n");
+    Path hostHosts = Path.of("/etc/hosts");
+    if (c.config.request().networkMode().equals("host") && Files.isReadable(hostHosts)) {
+      // The host's names resolve the way they do on the host: the network is the host's.
+      Files.writeString(c.dir.resolve("hosts"), Files.readString(hostHosts) + "127.0.1.1\t" + host + "\n");
+    } else {
+      Files.writeString(c.dir.resolve("hosts"), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+          + "127.0.1.1\t" + host + "\n");
+    }
   }
 
   private void mountRootfs(Container c, Path rootfs) {

@@ -26,10 +26,12 @@ public record CreateRequest(
     int logMaxFile,
     String stopSignal,
     int stopTimeout,
-    List<MountSpec> mounts) {
+    List<MountSpec> mounts,
+    String networkMode) {
 
   public CreateRequest {
     mounts = mounts == null ? List.of() : List.copyOf(mounts);
+    networkMode = networkMode == null ? "" : networkMode;
     entrypoint = List.copyOf(entrypoint);
     cmd = List.copyOf(cmd);
     env = List.copyOf(env);
@@ -40,6 +42,6 @@ public record CreateRequest(
   /** A request for {@code image} running {@code cmd}, everything else defaulted. */
   public static CreateRequest of(String image, List<String> cmd) {
     return new CreateRequest(image, "", List.of(), false, cmd, List.of(), "", "", "", "", "", 0, false, false,
-        false, List.of(), Map.of(), "", 0, "", 0, List.of());
+        false, List.of(), Map.of(), "", 0, "", 0, List.of(), "");
   }
 }

@@ -259,6 +259,22 @@ class ContainerLinuxTest {
   }
 
   @Test
+  void networkNoneSeesLoopbackOnlyAndHostSeesTheHosts() throws Exception {
+    Attached none = run(spec("ls", "/sys/class/net").setNetworkMode("none"));
+    assertEquals(List.of("lo"), List.of(none.stdout().trim().split("\\s+")));
+
+    List<String> hostInterfaces;
+    try (var s = Files.list(Path.of("/sys/class/net"))) {
+      hostInterfaces = s.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+    Attached host = run(spec("ls", "/sys/class/net").setNetworkMode("host"));
+    assertEquals(hostInterfaces, List.of(host.stdout().trim().split("\\s+")));
+
+    StatusRuntimeException bad = assertThrows(StatusRuntimeException.class, () -> create(spec("true").setNetworkMode("overlay")));
+    assertEquals(Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
+  }
+
+  @Test
   void noDescriptorLeaksIntoTheContainer() throws Exception {
     Attached a = run(spec("ls", "/proc/self/fd"));
     // 0, 1, 2 and the directory ls itself reads.
