@@ -31,18 +31,9 @@ final class ImageCommands {
 
   /** `image`: the group; {@link Main} registers import, ls, rm and inspect under it. */
   @Command(name = "image", description = "Manage images", synopsisSubcommandLabel = "COMMAND")
-  static final class Group extends BaseCommand {
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
+  static final class Group extends GroupCommand {
     Group(Cli cli) {
       super(cli);
-    }
-
-    @Override
-    int run() {
-      spec.commandLine().usage(cli.out);
-      return 0;
     }
   }
 

@@ -28,18 +28,9 @@ final class VolumeCommands {
 
   /** `volume`: the group; {@link Commands} registers its subcommands. */
   @Command(name = "volume", description = "Manage volumes", synopsisSubcommandLabel = "COMMAND")
-  static final class Group extends BaseCommand {
-    @picocli.CommandLine.Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
+  static final class Group extends GroupCommand {
     Group(Cli cli) {
       super(cli);
-    }
-
-    @Override
-    int run() {
-      spec.commandLine().usage(cli.out);
-      return 0;
     }
   }
 
