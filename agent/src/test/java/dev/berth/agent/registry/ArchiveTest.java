@@ -46,7 +46,7 @@ class ArchiveTest {
 
   @TempDir Path work;
   private final RecordingSyscalls sys = new RecordingSyscalls();
-  private final List<AutoCloseable> closing = new ArrayList<>();
+  private final Closer closer = new Closer();
   private ImageStore store;
   private String ref;
 
@@ -58,11 +58,9 @@ class ArchiveTest {
 
   @BeforeEach
   void start() throws Exception {
-    TestRegistry registry = TestRegistry.start(work.resolve("registry"), null);
-    closing.add(registry);
-    RegistryClient client = new RegistryClient(Set.of(), new RegistryClient.Settings(Duration.ofSeconds(5),
-        Duration.ofSeconds(20), Duration.ofSeconds(10), 3, 3, Duration.ofMillis(20)));
-    closing.add(client);
+    TestRegistry registry = closer.open(TestRegistry.start(work.resolve("registry"), null));
+    RegistryClient client = closer.open(new RegistryClient(Set.of(), new RegistryClient.Settings(Duration.ofSeconds(5),
+        Duration.ofSeconds(20), Duration.ofSeconds(10), 3, 3, Duration.ofMillis(20))));
     store = new ImageStore(work.resolve("store"), sys, LayerLimits.DEFAULT);
     ref = registry.host() + "/busybox:1";
     TestImages.push(layout, "1", ref);
@@ -74,9 +72,7 @@ class ArchiveTest {
 
   @AfterEach
   void stop() throws Exception {
-    for (AutoCloseable c : closing) {
-      c.close();
-    }
+    closer.close();
   }
 
   private ImageStore fresh() {

@@ -16,8 +16,6 @@ import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,7 +42,7 @@ class PushTest {
 
   @TempDir Path work;
   private final RecordingSyscalls sys = new RecordingSyscalls();
-  private final List<AutoCloseable> closing = new ArrayList<>();
+  private final Closer closer = new Closer();
   private TestRegistry registry;
   private ImageStore store;
   private RegistryClient client;
@@ -65,23 +63,11 @@ class PushTest {
 
   @AfterEach
   void stop() throws Exception {
-    Exception first = null;
-    Collections.reverse(closing);
-    for (AutoCloseable c : closing) {
-      try {
-        c.close();
-      } catch (Exception e) {
-        first = first == null ? e : first;
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
+    closer.close();
   }
 
   private <T extends AutoCloseable> T open(T closeable) {
-    closing.add(closeable);
-    return closeable;
+    return closer.open(closeable);
   }
 
   private ImageRecord pullIntoFreshStore(String ref, Credentials creds) {

@@ -21,7 +21,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -55,7 +54,7 @@ class RegistryPullTest {
 
   @TempDir Path work;
   private final RecordingSyscalls sys = new RecordingSyscalls();
-  private final List<AutoCloseable> closing = new ArrayList<>();
+  private final Closer closer = new Closer();
   private TestRegistry registry;
   private ImageStore store;
   private RegistryClient client;
@@ -77,23 +76,11 @@ class RegistryPullTest {
 
   @AfterEach
   void stop() throws Exception {
-    Exception first = null;
-    Collections.reverse(closing);
-    for (AutoCloseable c : closing) {
-      try {
-        c.close();
-      } catch (Exception e) {
-        first = first == null ? e : first;
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
+    closer.close();
   }
 
   private <T extends AutoCloseable> T open(T closeable) {
-    closing.add(closeable);
-    return closeable;
+    return closer.open(closeable);
   }
 
   // ---- the formats
