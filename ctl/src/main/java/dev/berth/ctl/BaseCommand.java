@@ -59,6 +59,16 @@ abstract class BaseCommand implements Callable<Integer> {
     return answer != null && answer.trim().equalsIgnoreCase("y");
   }
 
+  /** What a prune command reports, in docker's words: the deleted lines, then the space reclaimed. */
+  void printPruned(String title, List<String> deletedLines, long reclaimedBytes) {
+    if (!deletedLines.isEmpty()) {
+      cli.out.println(title);
+      deletedLines.forEach(cli.out::println);
+      cli.out.println();
+    }
+    cli.out.println("Total reclaimed space: " + Format.humanSize(reclaimedBytes));
+  }
+
   /** An action on one container or image named on the command line. */
   interface Each {
     void apply(String ref);

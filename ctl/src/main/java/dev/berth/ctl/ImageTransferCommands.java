@@ -249,12 +249,8 @@ final class ImageTransferCommands {
         return 0;
       }
       PruneResponse r = cli.images().prune(PruneRequest.newBuilder().setAll(all).build());
-      if (r.getDeletedCount() > 0) {
-        cli.out.println("Deleted Images:");
-        r.getDeletedList().forEach(d -> cli.out.println("deleted: " + d));
-        cli.out.println();
-      }
-      cli.out.println("Total reclaimed space: " + Format.humanSize(r.getReclaimedBytes()));
+      printPruned("Deleted Images:", r.getDeletedList().stream().map(d -> "deleted: " + d).toList(),
+          r.getReclaimedBytes());
       return 0;
     }
   }

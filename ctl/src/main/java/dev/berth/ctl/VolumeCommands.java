@@ -196,12 +196,7 @@ final class VolumeCommands {
         return 0;
       }
       PruneVolumesResponse r = cli.volumes().prune(PruneVolumesRequest.newBuilder().setAll(all).build());
-      if (r.getDeletedCount() > 0) {
-        cli.out.println("Deleted Volumes:");
-        r.getDeletedList().forEach(cli.out::println);
-        cli.out.println();
-      }
-      cli.out.println("Total reclaimed space: " + Format.humanSize(r.getReclaimedBytes()));
+      printPruned("Deleted Volumes:", r.getDeletedList(), r.getReclaimedBytes());
       return 0;
     }
   }
