@@ -57,6 +57,8 @@ public final class ContainerRuntime implements AutoCloseable {
   private static final String STATE_FILE = "state.json";
   private static final String LOG_FILE = "container.log";
   private static final SecureRandom RANDOM = new SecureRandom();
+  private static final int EBUSY = 16;
+  private static final int EINVAL = 22;
   /** Length of the short id, as Docker shows it; it also names the container's directory. */
   public static final int SHORT_ID = 12;
   /** sun_path holds 107 bytes; "/containers/" + short id + "/shim.sock" take 35 of them. */
@@ -90,6 +92,7 @@ public final class ContainerRuntime implements AutoCloseable {
   });
   private final Map<String, Container> containers = new ConcurrentHashMap<>();
   private final Object names = new Object();
+  private volatile List<Path> shimCgroupDirs;
 
   /** A container's live record. */
   private static final class Container {
@@ -465,17 +468,15 @@ public final class ContainerRuntime implements AutoCloseable {
     ContainerConfig cfg = c.config;
     Path rootfs = c.dir.resolve("rootfs");
     String cgroup = cgroupPath(cfg.id());
-    boolean mounted = false;
     try {
       Files.deleteIfExists(c.dir.resolve("exit.json"));
       Files.deleteIfExists(c.dir.resolve("shim.pid"));
       writeEtcFiles(c);
       mountRootfs(c, rootfs);
-      mounted = true;
       List<Path> cgroupDirs = cgroups.create(cgroup,
           new CgroupLimits(cfg.memoryBytes(), cfg.cpuQuotaMicros(), cfg.cpuPeriodMicros(), cfg.pidsLimit()),
           ContainerDefaults.DEVICE_RULES);
-      List<Path> shimDirs = cgroups.create(settings.prefix() + "/shims", CgroupLimits.NONE);
+      List<Path> shimDirs = shimCgroup();
       Path conf = c.dir.resolve("launch.conf");
       AtomicFiles.write(conf, launcherConfig(c, rootfs, cgroupDirs, shimDirs, waitStart).bytes());
       c.exited = new CompletableFuture<>();
@@ -484,13 +485,13 @@ public final class ContainerRuntime implements AutoCloseable {
       persist(c);
       watch(c);
     } catch (LaunchFailure f) {
-      cleanupRun(c, mounted);
+      cleanupRun(c);
       c.state = ContainerState.CREATED.exited(f.code, false, false, f.getMessage(), Instant.now());
       persist(c);
       c.exited.complete(c.state);
       throw new StartFailed(f.code, "cannot start container " + cfg.name() + ": " + f.getMessage(), f.getMessage());
     } catch (IOException | RuntimeException e) {
-      cleanupRun(c, mounted);
+      cleanupRun(c);
       if (e instanceof BerthException be) {
         throw be;
       }
@@ -637,20 +638,32 @@ public final class ContainerRuntime implements AutoCloseable {
     syscalls.mount("overlay", rootfs, "overlay", 0, data);
   }
 
+  /** The cgroup every shim of this agent lives in, created on the first start only. */
+  private List<Path> shimCgroup() {
+    List<Path> dirs = shimCgroupDirs;
+    if (dirs == null) {
+      dirs = cgroups.create(settings.prefix() + "/shims", CgroupLimits.NONE);
+      shimCgroupDirs = dirs;
+    }
+    return dirs;
+  }
+
   private String cgroupPath(String id) {
     return settings.prefix() + "/" + id;
   }
 
   /** Undoes what a run set up: the rootfs mount and the cgroup. Idempotent. */
-  private void cleanupRun(Container c, boolean mounted) {
+  private void cleanupRun(Container c) {
     Path rootfs = c.dir.resolve("rootfs");
-    if (mounted || Mounts.isMountPoint(rootfs)) {
-      try {
-        syscalls.umount(rootfs, 0);
-      } catch (SyscallException e) {
-        // Busy (a process still holds it): detach, so it goes away with its last user.
+    try {
+      syscalls.umount(rootfs, 0);
+    } catch (SyscallException e) {
+      if (e.errno() == EBUSY) {
+        // A process still holds it: detach, so it goes away with its last user.
         syscalls.umount(rootfs, Syscalls.MNT_DETACH);
-      }
+      } else if (e.errno() != EINVAL) {
+        throw e;
+      } // EINVAL: not mounted (never started, or already cleaned up)
     }
     try {
       cgroups.destroy(cgroupPath(c.config.id()));
@@ -695,7 +708,7 @@ public final class ContainerRuntime implements AutoCloseable {
       } catch (IOException e) {
         s = s.exited(-1, false, true, "unreadable exit file: " + e.getMessage(), Instant.now());
       }
-      cleanupRun(c, false);
+      cleanupRun(c);
       c.state = s;
       persist(c);
       c.exited.complete(s);
@@ -818,7 +831,7 @@ public final class ContainerRuntime implements AutoCloseable {
         return c.config.id();
       }
       c.state = c.state.removing();
-      cleanupRun(c, false);
+      cleanupRun(c);
       try (Stream<String> mounts = Mounts.under(c.dir)) {
         for (String m : (Iterable<String>) mounts.sorted(Comparator.reverseOrder())::iterator) {
           syscalls.umount(Path.of(m), Syscalls.MNT_DETACH);
@@ -1036,7 +1049,7 @@ public final class ContainerRuntime implements AutoCloseable {
           if (c.state.status() == ContainerState.Status.REMOVING) {
             exits.execute(() -> remove(c.config.id(), true));
           } else {
-            cleanupRun(c, false);
+            cleanupRun(c);
           }
         }
       }

@@ -38,11 +38,6 @@ public final class Mounts {
     return b.toString();
   }
 
-  public static boolean isMountPoint(Path p) {
-    String s = p.toAbsolutePath().normalize().toString();
-    return mountPoints().contains(s);
-  }
-
   /** Mount points at or below {@code dir}. */
   public static Stream<String> under(Path dir) {
     String s = dir.toAbsolutePath().normalize().toString();
