@@ -57,6 +57,8 @@ public final class ContainerRuntime implements AutoCloseable {
   private static final String STATE_FILE = "state.json";
   private static final String LOG_FILE = "container.log";
   private static final SecureRandom RANDOM = new SecureRandom();
+  /** Every container keeps the default capabilities, so its seccomp rules are the same: built once. */
+  private static final List<SeccompProfile.Rule> DEFAULT_SECCOMP = SeccompProfile.rules(ContainerDefaults.CAPABILITIES);
   private static final int EBUSY = 16;
   private static final int EINVAL = 22;
   /** Length of the short id, as Docker shows it; it also names the container's directory. */
@@ -599,7 +601,7 @@ public final class ContainerRuntime implements AutoCloseable {
     l.flag("no_new_privs", cfg.noNewPrivileges());
     if (cfg.seccomp()) {
       l.add("seccomp_default", "errno", SeccompProfile.DEFAULT_ERRNO);
-      for (SeccompProfile.Rule r : SeccompProfile.rules(ContainerDefaults.CAPABILITIES)) {
+      for (SeccompProfile.Rule r : DEFAULT_SECCOMP) {
         List<Object> fields = new ArrayList<>();
         fields.add(r.action());
         fields.add(r.syscall());
