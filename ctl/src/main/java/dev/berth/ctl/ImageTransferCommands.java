@@ -94,11 +94,19 @@ final class ImageTransferCommands {
     }
   }
 
-  /** `commit [-m MSG] CONTAINER [REPOSITORY[:TAG]]`: prints the new image's id. */
+  /**
+   * `commit [-m MSG] [-p=false] CONTAINER [REPOSITORY[:TAG]]`: prints the new image's id. As with
+   * docker, the container is paused during the commit unless {@code --pause=false} says not to.
+   */
   @Command(name = "commit", description = "Create a new image from a container's changes")
   static final class Commit extends BaseCommand {
     @Option(names = {"-m", "--message"}, description = "Commit message")
     String message = "";
+
+    // docker's boolean flag: "-p" and "--pause" alone mean true, "--pause=false" turns it off.
+    @Option(names = {"-p", "--pause"}, arity = "0..1", defaultValue = "true", fallbackValue = "true",
+        description = "Pause container during commit (default true)")
+    boolean pause = true;
 
     @Parameters(index = "0", paramLabel = "CONTAINER")
     String container;
@@ -113,7 +121,7 @@ final class ImageTransferCommands {
     @Override
     int run() {
       Image i = cli.images().commit(CommitRequest.newBuilder().setContainer(container).setReference(reference)
-          .setComment(message).build());
+          .setComment(message).setPause(pause).build());
       cli.out.println(i.getId());
       return 0;
     }

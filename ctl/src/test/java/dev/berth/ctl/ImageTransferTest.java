@@ -18,6 +18,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** push, tag, save, load, image prune: the requests made and what the user sees. */
 @Timeout(30)
@@ -52,7 +54,34 @@ class ImageTransferTest {
     assertEquals(0, r.code(), r.err());
     assertEquals("sha256:" + "77".repeat(32) + "\n", r.out());
     assertEquals(dev.berth.proto.v1.CommitRequest.newBuilder().setContainer("web").setReference("app:2")
-        .setComment("configured").build(), cli.daemon.requests(dev.berth.proto.v1.CommitRequest.class).get(0));
+        .setComment("configured").setPause(true).build(), cli.daemon.requests(dev.berth.proto.v1.CommitRequest.class).get(0));
+  }
+
+  /** docker commit pauses by default; its -p/--pause is a boolean flag that takes "=false". */
+  @ParameterizedTest(name = "commit {0} web app:2 -> pause={1}")
+  @CsvSource(delimiter = '|', textBlock = """
+      ''              | true
+      -p              | true
+      --pause         | true
+      --pause=true    | true
+      --pause=false   | false
+      -p=false        | false
+      --pause false   | false
+      -p false        | false
+      """)
+  void commitPausesUnlessToldNotTo(String flags, boolean pause) {
+    List<String> args = new java.util.ArrayList<>(List.of("commit"));
+    if (!flags.isEmpty()) {
+      args.addAll(List.of(flags.split(" ")));
+    }
+    args.addAll(List.of("web", "app:2"));
+    CliRunner.Result r = cli.run(args.toArray(String[]::new));
+    assertEquals(0, r.code(), r.err());
+    dev.berth.proto.v1.CommitRequest req = cli.daemon.requests(dev.berth.proto.v1.CommitRequest.class).get(0);
+    assertEquals("web", req.getContainer());
+    assertEquals("app:2", req.getReference());
+    assertTrue(req.hasPause(), "the daemon is told either way");
+    assertEquals(pause, req.getPause());
   }
 
   @Test

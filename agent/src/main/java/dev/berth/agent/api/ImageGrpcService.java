@@ -115,7 +115,9 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
 
   @Override
   public void commit(CommitRequest req, StreamObserver<Image> out) {
-    out.onNext(ProtoMapper.image(runtime.commit(req.getContainer(), req.getReference(), req.getComment())));
+    // An unset pause means docker's default: pause.
+    boolean pause = !req.hasPause() || req.getPause();
+    out.onNext(ProtoMapper.image(runtime.commit(req.getContainer(), req.getReference(), req.getComment(), pause)));
     out.onCompleted();
   }
 

@@ -894,9 +894,21 @@ public final class ContainerRuntime implements AutoCloseable {
   /**
    * Makes an image of a container: its image's layers and its writable layer on top, with the
    * container's entrypoint, command, environment, working dir, user and labels as the config.
-   * A running container is not paused: files it writes meanwhile may be caught half-written.
+   *
+   * <p>With {@code pause} (docker commit's default), a running container is frozen through its
+   * cgroup ({@link Cgroups#freeze}) while its writable layer is packed, so that no file is
+   * caught half-written, and thawed afterwards, whether the packing worked or not. Its
+   * processes notice nothing but the lost time. Without {@code pause}, or for a container that
+   * is not running, the layer is packed as it is: files written meanwhile may be caught
+   * half-written. The container's lock is held while packing, so a start, stop or second
+   * commit of it waits.
+   *
+   * @throws BerthException FAILED_PRECONDITION when the container cannot be paused (this
+   *     machine has no freezer, or its cgroup predates Berth's use of one: commit without
+   *     pause) or its layer cannot be read; UNAVAILABLE when it does not freeze in time (it
+   *     runs on); INTERNAL when it cannot be resumed
    */
-  public ImageRecord commit(String ref, String reference, String comment) {
+  public ImageRecord commit(String ref, String reference, String comment, boolean pause) {
     Container c = lookup(ref);
     ContainerConfig cfg = c.config;
     ImageRecord base = images.get(cfg.imageId());
@@ -913,7 +925,7 @@ public final class ContainerRuntime implements AutoCloseable {
     try {
       tmp = Files.createTempFile(Files.createDirectories(settings.dataDir().resolve("tmp")), "commit-", ".tar");
       try (var out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp))) {
-        new LayerPacker(syscalls).pack(c.dir.resolve("upper"), out);
+        packUpper(c, pause, out);
       }
       try (var in = Files.newInputStream(tmp)) {
         return images.commit(cfg.imageId(), in, config, reference,
@@ -929,6 +941,53 @@ public final class ContainerRuntime implements AutoCloseable {
           // the agent's tmp dir is cleared at start
         }
       }
+    }
+  }
+
+  /**
+   * Packs the writable layer of {@code c} into {@code out}; with {@code pause} and the container
+   * running, its cgroup is frozen meanwhile and thawed whatever happens.
+   */
+  private void packUpper(Container c, boolean pause, java.io.OutputStream out) throws IOException {
+    synchronized (c) {
+      String cgroup = cgroupPath(c.config.id());
+      boolean freeze = pause && c.state.running();
+      if (freeze) {
+        try {
+          cgroups.freeze(cgroup);
+        } catch (BerthException e) {
+          if (e.kind() == BerthException.Kind.UNAVAILABLE) {
+            throw new BerthException(e.kind(), "cannot pause container " + c.config.name() + ": " + e.getMessage(), e);
+          }
+          throw BerthException.failedPrecondition("cannot pause container " + c.config.name() + " to commit it: "
+              + e.getMessage() + " (commit it with --pause=false)");
+        }
+      }
+      Throwable failure = null;
+      try {
+        new LayerPacker(syscalls).pack(c.dir.resolve("upper"), out);
+      } catch (IOException | RuntimeException | Error e) {
+        failure = e;
+        throw e;
+      } finally {
+        if (freeze) {
+          thawAfterCommit(c, cgroup, failure);
+        }
+      }
+    }
+  }
+
+  /** Resumes a container paused for commit; a failure to is INTERNAL, carrying the packing's failure if any. */
+  private void thawAfterCommit(Container c, String cgroup, Throwable packFailure) {
+    try {
+      cgroups.thaw(cgroup);
+    } catch (RuntimeException e) {
+      BerthException stuck = BerthException.internal("container " + c.config.name()
+          + " was paused for commit and could not be resumed: " + e.getMessage(), e);
+      if (packFailure != null) {
+        stuck.addSuppressed(packFailure);
+      }
+      throw stuck;
     }
   }
 

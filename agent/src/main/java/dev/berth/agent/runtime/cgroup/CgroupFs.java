@@ -29,16 +29,75 @@ abstract sealed class CgroupFs implements Cgroups permits CgroupV1, CgroupV2 {
 
   final Path root;
   final Syscalls syscalls;
-  private final Duration destroyTimeout;
+  /** How long destroy waits for the processes to die, and freeze for them to stop. */
+  private final Duration timeout;
 
-  CgroupFs(Path root, Syscalls syscalls, Duration destroyTimeout) {
+  CgroupFs(Path root, Syscalls syscalls, Duration timeout) {
     this.root = root.toAbsolutePath().normalize();
     this.syscalls = syscalls;
-    this.destroyTimeout = destroyTimeout;
+    this.timeout = timeout;
   }
 
   /** Sends SIGKILL to the processes of a cgroup subtree (its top directories and all pids in it). */
   abstract void killAll(List<Path> tops, List<Integer> pids);
+
+  /** Asks the kernel to freeze ({@code true}) or thaw the cgroup directory {@code dir}, which exists. */
+  abstract void requestFreeze(Path dir, boolean freeze);
+
+  /** Whether the kernel reports the cgroup directory {@code dir} frozen (false when it has no freezer file). */
+  abstract boolean reportsFrozen(Path dir);
+
+  /**
+   * The directory the freezer works on, which exists.
+   *
+   * @throws BerthException FAILED_PRECONDITION when this machine has no freezer, NOT_FOUND when
+   *     the cgroup has no such directory
+   */
+  abstract Path freezerDir(String relPath);
+
+  @Override
+  public void freeze(String relPath) {
+    Path dir = freezerDir(relPath);
+    requestFreeze(dir, true);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    try {
+      while (!reportsFrozen(dir)) {
+        if (System.nanoTime() - deadline > 0) {
+          throw new BerthException(BerthException.Kind.UNAVAILABLE, "cgroup " + relPath + " did not freeze within "
+              + timeout.toMillis() + " ms (a process may be in an uninterruptible sleep); it was thawed again");
+        }
+        pause("freezing");
+      }
+    } catch (RuntimeException e) {
+      // Half-frozen is the worst state to leave behind: some processes would wait on others that never run.
+      try {
+        requestFreeze(dir, false);
+      } catch (RuntimeException thawFailure) {
+        e.addSuppressed(thawFailure);
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public void thaw(String relPath) {
+    Path dir;
+    try {
+      dir = freezerDir(relPath);
+    } catch (BerthException e) {
+      return; // nothing that could be frozen
+    }
+    requestFreeze(dir, false);
+  }
+
+  @Override
+  public boolean frozen(String relPath) {
+    try {
+      return reportsFrozen(freezerDir(relPath));
+    } catch (BerthException e) {
+      return false;
+    }
+  }
 
   @Override
   public boolean exists(String relPath) {
@@ -53,7 +112,7 @@ abstract sealed class CgroupFs implements Cgroups permits CgroupV1, CgroupV2 {
   @Override
   public void destroy(String relPath) {
     List<Path> tops = dirs(relPath).stream().filter(Files::isDirectory).toList();
-    long deadline = System.nanoTime() + destroyTimeout.toNanos();
+    long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
       List<Integer> pids = tops.stream().flatMap(t -> subtree(t).stream()).flatMap(d -> procs(d).stream())
           .distinct().toList();
@@ -62,10 +121,10 @@ abstract sealed class CgroupFs implements Cgroups permits CgroupV1, CgroupV2 {
       }
       if (System.nanoTime() - deadline > 0) {
         throw new BerthException(BerthException.Kind.INTERNAL,
-            "cgroup " + relPath + " still has processes " + pids + " after " + destroyTimeout.toMillis() + " ms of SIGKILL");
+            "cgroup " + relPath + " still has processes " + pids + " after " + timeout.toMillis() + " ms of SIGKILL");
       }
       killAll(tops, pids);
-      pause();
+      pause("destroying");
     }
     for (Path top : tops) {
       remove(top, relPath, deadline);
@@ -85,7 +144,7 @@ abstract sealed class CgroupFs implements Cgroups permits CgroupV1, CgroupV2 {
           if (!cgroupFs || System.nanoTime() - deadline > 0) {
             throw new UncheckedIOException("cannot remove cgroup " + relPath + ": " + p + ": " + e.getMessage(), e);
           }
-          pause();
+          pause("destroying");
         } catch (IOException e) {
           throw new UncheckedIOException("cannot remove cgroup " + relPath + ": " + p + ": " + e.getMessage(), e);
         }
@@ -118,12 +177,13 @@ abstract sealed class CgroupFs implements Cgroups permits CgroupV1, CgroupV2 {
     }
   }
 
-  private void pause() {
+  /** Waits a poll interval; {@code doing} names the operation an interrupt ends. */
+  private static void pause(String doing) {
     try {
       Thread.sleep(POLL_MILLIS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new BerthException(BerthException.Kind.INTERNAL, "interrupted while destroying a cgroup", e);
+      throw new BerthException(BerthException.Kind.INTERNAL, "interrupted while " + doing + " a cgroup", e);
     }
   }
 

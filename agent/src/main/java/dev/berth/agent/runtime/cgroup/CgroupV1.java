@@ -14,12 +14,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * cgroup v1: one hierarchy per controller under the root. Berth uses memory, cpu, cpuacct and
- * pids, whichever exist; where cpu and cpuacct are one {@code cpu,cpuacct} hierarchy reached
- * through symlinks, it is used once, under the first name that reaches it.
+ * cgroup v1: one hierarchy per controller under the root. Berth uses memory, cpu, cpuacct,
+ * pids, devices and freezer, whichever exist; where cpu and cpuacct are one {@code cpu,cpuacct}
+ * hierarchy reached through symlinks, it is used once, under the first name that reaches it.
+ * The freezer carries no limit: a container's processes join it so that commit can pause them.
  */
 final class CgroupV1 extends CgroupFs {
-  private static final List<String> CONTROLLERS = List.of("memory", "cpu", "cpuacct", "pids", "devices");
+  private static final List<String> CONTROLLERS = List.of("memory", "cpu", "cpuacct", "pids", "devices", "freezer");
+  private static final String FREEZER_STATE = "freezer.state";
   /** At or above this, a v1 memory limit means unlimited (the kernel shows about 2^63). */
   private static final long UNLIMITED = 1L << 62;
 
@@ -30,8 +32,8 @@ final class CgroupV1 extends CgroupFs {
     this(root, syscalls, DEFAULT_DESTROY_TIMEOUT);
   }
 
-  CgroupV1(Path root, Syscalls syscalls, Duration destroyTimeout) {
-    super(root, syscalls, destroyTimeout);
+  CgroupV1(Path root, Syscalls syscalls, Duration timeout) {
+    super(root, syscalls, timeout);
     Map<Path, Path> byRealPath = new LinkedHashMap<>();
     for (String controller : CONTROLLERS) {
       Path dir = this.root.resolve(controller);
@@ -157,8 +159,44 @@ final class CgroupV1 extends CgroupFs {
         number(pids.resolve("pids.max")));
   }
 
+  /**
+   * A v1 freezer holds back even SIGKILL, so after sending it every frozen cgroup of the subtree
+   * is thawed: the processes then die without running another instruction of their own.
+   */
   @Override
   void killAll(List<Path> tops, List<Integer> pids) {
     pids.forEach(pid -> syscalls.kill(pid, SIGKILL));
+    Path freezer = hierarchyOf.get("freezer");
+    tops.stream().filter(t -> freezer != null && t.startsWith(freezer)).flatMap(t -> subtree(t).stream())
+        .map(d -> d.resolve(FREEZER_STATE))
+        .filter(f -> Files.exists(f) && !read(f).trim().equals("THAWED"))
+        .forEach(f -> write(f, "THAWED"));
+  }
+
+  @Override
+  Path freezerDir(String relPath) {
+    if (!has("freezer")) {
+      throw BerthException.failedPrecondition("cannot freeze cgroup " + relPath + ": this machine has no v1 freezer"
+          + " hierarchy under " + root);
+    }
+    Path dir = dir("freezer", relPath);
+    if (!Files.isDirectory(dir)) {
+      throw BerthException.notFound("cannot freeze cgroup " + relPath + ": it has no freezer cgroup " + dir);
+    }
+    return dir;
+  }
+
+  /**
+   * The kernel stops the tasks one by one and says FREEZING until the last is stopped; a task
+   * that forks or joins meanwhile is frozen as well. Writing THAWED takes effect at once.
+   */
+  @Override
+  void requestFreeze(Path dir, boolean freeze) {
+    write(dir.resolve(FREEZER_STATE), freeze ? "FROZEN" : "THAWED");
+  }
+
+  @Override
+  boolean reportsFrozen(Path dir) {
+    return read(dir.resolve(FREEZER_STATE)).trim().equals("FROZEN");
   }
 }

@@ -32,8 +32,8 @@ final class CgroupV2 extends CgroupFs {
     this(root, syscalls, DEFAULT_DESTROY_TIMEOUT);
   }
 
-  CgroupV2(Path root, Syscalls syscalls, Duration destroyTimeout) {
-    super(root, syscalls, destroyTimeout);
+  CgroupV2(Path root, Syscalls syscalls, Duration timeout) {
+    super(root, syscalls, timeout);
   }
 
   @Override
@@ -154,6 +154,34 @@ final class CgroupV2 extends CgroupFs {
         keyed(cpuStat, "throttled_usec") * 1000,
         number(dir.resolve("pids.current")),
         number(dir.resolve("pids.max")));
+  }
+
+  @Override
+  Path freezerDir(String relPath) {
+    Path dir = dirs(relPath).get(0);
+    if (!Files.isDirectory(dir)) {
+      throw BerthException.notFound("cannot freeze cgroup " + relPath + ": it does not exist");
+    }
+    if (!Files.exists(dir.resolve("cgroup.freeze"))) {
+      throw BerthException.failedPrecondition("cannot freeze cgroup " + relPath + ": this kernel has no cgroup.freeze"
+          + " (cgroup v2 freezes from Linux 5.2 on)");
+    }
+    return dir;
+  }
+
+  /**
+   * cgroup.freeze applies to the whole subtree. The kernel stops the processes as they next
+   * leave the kernel and reports {@code frozen 1} in cgroup.events once all have; fatal signals
+   * still get through, so a frozen cgroup can be killed.
+   */
+  @Override
+  void requestFreeze(Path dir, boolean freeze) {
+    write(dir.resolve("cgroup.freeze"), freeze ? "1" : "0");
+  }
+
+  @Override
+  boolean reportsFrozen(Path dir) {
+    return keyed(dir.resolve("cgroup.events"), "frozen") == 1;
   }
 
   /** cgroup.kill (Linux 5.14+) kills the whole subtree at once, forks in flight included. */

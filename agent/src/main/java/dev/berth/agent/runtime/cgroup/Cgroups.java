@@ -11,7 +11,7 @@ import java.util.List;
  * <p>A cgroup is named by a relative path such as {@code "berth-ab12/0123abcd"}: slash
  * separated, with no empty, {@code .} or {@code ..} component; anything else is rejected with
  * {@link dev.berth.agent.BerthException.Kind#INVALID_ARGUMENT}. On v1 the same path exists in
- * each hierarchy used (memory, cpu, cpuacct, pids); on v2 once.
+ * each hierarchy used (memory, cpu, cpuacct, pids, devices, freezer); on v2 once.
  *
  * <p>Implementations are thread-safe and keep no state beyond the root they were given; the
  * kernel serializes the file writes. Calls for different cgroups may run concurrently;
@@ -74,9 +74,43 @@ public interface Cgroups {
   void destroy(String relPath);
 
   /**
+   * Freezes every process of the cgroup and of its descendants, as {@code docker pause} does,
+   * and returns once the kernel reports all of them frozen: on v1 through the freezer
+   * hierarchy ({@code freezer.state} set to {@code FROZEN}, then read until it says
+   * {@code FROZEN} rather than {@code FREEZING}), on v2 through {@code cgroup.freeze} (then
+   * {@code cgroup.events} read until it says {@code frozen 1}). Frozen processes get no CPU
+   * time and make no progress until {@link #thaw}; a process that joins meanwhile is frozen
+   * too. Freezing a frozen cgroup changes nothing.
+   *
+   * <p>A frozen cgroup can still be destroyed: on v2 fatal signals reach frozen processes; on v1
+   * they do not, so {@link #destroy} thaws after its SIGKILL.
+   *
+   * @throws dev.berth.agent.BerthException NOT_FOUND when the cgroup does not exist (on v1: in
+   *     the freezer hierarchy, which cgroups created before Berth used it lack);
+   *     FAILED_PRECONDITION when this machine has no freezer (v1 without a freezer hierarchy,
+   *     v2 before Linux 5.2); UNAVAILABLE when the processes are not all frozen within the
+   *     timeout (say, one sleeps uninterruptibly on a hung NFS server), after thawing them again
+   */
+  void freeze(String relPath);
+
+  /**
+   * Lets the processes of a frozen (or freezing) cgroup run again. A cgroup that is not frozen,
+   * that does not exist or that has no freezer is left as it is. I/O failures are thrown as
+   * {@link java.io.UncheckedIOException}, and the cgroup then stays frozen.
+   */
+  void thaw(String relPath);
+
+  /**
+   * Whether the cgroup itself is frozen: v1 {@code freezer.state} reads {@code FROZEN}, v2
+   * {@code cgroup.events} says {@code frozen 1}. False while it is still freezing, and for a
+   * cgroup that does not exist or has no freezer.
+   */
+  boolean frozen(String relPath);
+
+  /**
    * The cgroups under {@code root} (normally {@code /sys/fs/cgroup}): v2 when
    * {@code root/cgroup.controllers} exists, else v1 with whichever of the memory, cpu,
-   * cpuacct and pids hierarchies exist under root (a {@code cpu,cpuacct} hierarchy reached
+   * cpuacct, pids, devices and freezer hierarchies exist under root (a {@code cpu,cpuacct} hierarchy reached
    * through symlinks counts once). Other hierarchies, and an empty cgroup2 mounted at
    * {@code root/unified} on hybrid systems, are ignored.
    *

@@ -1,6 +1,7 @@
 /**
  * Linux control groups for Berth's containers: creating a container's cgroup with its memory,
- * CPU and pids limits and its device rules, reading its usage, and killing and removing it, on cgroup v1 (one
+ * CPU and pids limits and its device rules, reading its usage, freezing and thawing it (commit pauses a
+ * container), and killing and removing it, on cgroup v1 (one
  * hierarchy per controller) and v2 (the unified hierarchy) alike.
  *
  * <p>{@link dev.berth.agent.runtime.cgroup.Cgroups#detect} picks the version from the cgroup

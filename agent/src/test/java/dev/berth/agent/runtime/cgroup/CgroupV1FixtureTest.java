@@ -213,4 +213,99 @@ class CgroupV1FixtureTest {
     assertFalse(sys.calls("kill").isEmpty());
     assertTrue(Files.exists(procs), "nothing is removed while processes remain");
   }
+
+  /** The layout of a host with the freezer hierarchy, as this one has. */
+  private Cgroups withFreezer() throws IOException {
+    Files.writeString(Files.createDirectory(root.resolve("freezer")).resolve("cgroup.procs"), "1\n");
+    return new CgroupV1(root, sys, Duration.ofMillis(300));
+  }
+
+  @Test
+  void theFreezerHierarchyIsUsedWhereItExists() throws IOException {
+    Cgroups v1 = withFreezer();
+    List<Path> dirs = v1.create(LEAF, CgroupLimits.NONE);
+    assertEquals(root.resolve("freezer").resolve(LEAF), dirs.get(dirs.size() - 1));
+    assertTrue(Files.isDirectory(root.resolve("freezer").resolve(LEAF)), "processes join it, so that commit can pause them");
+  }
+
+  @Test
+  void freezeWritesFrozenAndThawWritesThawed() throws IOException {
+    Cgroups v1 = withFreezer();
+    v1.create(LEAF, CgroupLimits.NONE);
+    Path state = root.resolve("freezer").resolve(LEAF).resolve("freezer.state");
+    assertFalse(v1.frozen(LEAF));
+
+    v1.freeze(LEAF);
+    assertEquals("FROZEN", read(state));
+    assertTrue(v1.frozen(LEAF));
+    v1.freeze(LEAF);
+    assertTrue(v1.frozen(LEAF), "freezing again changes nothing");
+
+    v1.thaw(LEAF);
+    assertEquals("THAWED", read(state));
+    assertFalse(v1.frozen(LEAF));
+  }
+
+  @Test
+  void aFreezerThatNeverReportsFrozenIsUnavailableAfterTheTimeout() throws IOException {
+    Cgroups v1 = withFreezer();
+    v1.create(LEAF, CgroupLimits.NONE);
+    // Writes vanish and reads are empty: the state never gets to FROZEN, as with a task stuck in D state.
+    Path state = Files.createSymbolicLink(root.resolve("freezer").resolve(LEAF).resolve("freezer.state"), Path.of("/dev/null"));
+    BerthException e = assertThrows(BerthException.class, () -> v1.freeze(LEAF));
+    assertEquals(BerthException.Kind.UNAVAILABLE, e.kind());
+    assertTrue(e.getMessage().contains(LEAF) && e.getMessage().contains("thawed again"), e.getMessage());
+    Files.delete(state); // so that @TempDir does not warn about a link leaving it
+  }
+
+  @Test
+  void freezeNeedsTheFreezerHierarchyAndTheCgroupInIt() throws IOException {
+    cgroups.create(LEAF, CgroupLimits.NONE);
+    BerthException none = assertThrows(BerthException.class, () -> cgroups.freeze(LEAF));
+    assertEquals(BerthException.Kind.FAILED_PRECONDITION, none.kind());
+    assertTrue(none.getMessage().contains("freezer"), none.getMessage());
+    cgroups.thaw(LEAF);
+    assertFalse(cgroups.frozen(LEAF));
+
+    Cgroups v1 = withFreezer(); // as for a container created before Berth used the freezer
+    BerthException missing = assertThrows(BerthException.class, () -> v1.freeze(LEAF));
+    assertEquals(BerthException.Kind.NOT_FOUND, missing.kind());
+    assertTrue(missing.getMessage().contains(LEAF), missing.getMessage());
+    v1.thaw(LEAF);
+    assertFalse(v1.frozen(LEAF));
+    assertFalse(Files.exists(root.resolve("freezer").resolve(LEAF)), "thaw creates nothing");
+  }
+
+  /** A v1 freezer holds back SIGKILL: destroy sends it first, then thaws, so nothing runs in between. */
+  @Test
+  void destroyOfAFrozenCgroupKillsThenThaws() throws IOException {
+    Cgroups v1 = withFreezer();
+    List<Path> dirs = v1.create(LEAF, CgroupLimits.NONE);
+    for (Path d : dirs) {
+      Files.writeString(d.resolve("cgroup.procs"), "4242\n");
+    }
+    v1.freeze(LEAF);
+    Path state = root.resolve("freezer").resolve(LEAF).resolve("freezer.state");
+    List<String> statesAtKill = new java.util.ArrayList<>();
+    RecordingSyscalls killing = new RecordingSyscalls() {
+      @Override
+      public synchronized boolean kill(int pid, int signal) {
+        super.kill(pid, signal);
+        try {
+          statesAtKill.add(Files.readString(state));
+          if (statesAtKill.size() == 2) { // the thawed processes die
+            for (Path d : dirs) {
+              Files.writeString(d.resolve("cgroup.procs"), "");
+            }
+          }
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+        return true;
+      }
+    };
+    new CgroupV1(root, killing, Duration.ofSeconds(5)).destroy(LEAF);
+    assertEquals(List.of("FROZEN", "THAWED"), statesAtKill);
+    dirs.forEach(d -> assertFalse(Files.exists(d), d + " removed"));
+  }
 }

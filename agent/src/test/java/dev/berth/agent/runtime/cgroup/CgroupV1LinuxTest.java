@@ -20,6 +20,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * cgroup v1 on the real kernel: needs root and a v1 memory hierarchy at /sys/fs/cgroup/memory.
@@ -139,5 +140,11 @@ class CgroupV1LinuxTest {
     cgroups.destroy(parent);
     assertFalse(cgroups.exists(parent));
     cgroups.destroy(parent);
+  }
+
+  @Test
+  void aFrozenCgroupMakesNoProgressUntilItIsThawed(@TempDir Path tmp) throws Exception {
+    assumeTrue(Files.isDirectory(ROOT.resolve("freezer")), "needs the v1 freezer hierarchy at " + ROOT.resolve("freezer"));
+    CountingLoop.assertFreezeStopsAndThawResumes(cgroups, child, tmp.resolve("counter"));
   }
 }

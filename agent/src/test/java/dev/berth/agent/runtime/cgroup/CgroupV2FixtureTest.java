@@ -300,4 +300,64 @@ class CgroupV2FixtureTest {
     assertFalse(cgroups.exists("berth-ab12"));
     assertTrue(Files.exists(root.resolve("cgroup.controllers")));
   }
+
+  /** A cgroup as a kernel with the v2 freezer (5.2+) lays it out: cgroup.freeze and cgroup.events. */
+  private Path freezable() throws IOException {
+    Path leaf = cgroups.create(LEAF, CgroupLimits.NONE).get(0);
+    Files.writeString(leaf.resolve("cgroup.freeze"), "0\n");
+    Files.writeString(leaf.resolve("cgroup.events"), "populated 1\nfrozen 0\n");
+    return leaf;
+  }
+
+  @Test
+  void freezeReturnsOnlyOnceTheKernelReportsFrozen() throws Exception {
+    Path leaf = freezable();
+    java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
+    Thread kernel = new Thread(() -> {
+      try {
+        while (!read(leaf.resolve("cgroup.freeze")).trim().equals("1")) {
+          Thread.sleep(5);
+        }
+        Thread.sleep(100); // the processes take a while to stop
+        reported.set(true);
+        Files.writeString(leaf.resolve("cgroup.events"), "populated 1\nfrozen 1\n");
+      } catch (IOException | InterruptedException e) {
+        throw new IllegalStateException(e);
+      }
+    });
+    kernel.start();
+    cgroups.freeze(LEAF);
+    assertTrue(reported.get(), "freeze waited for cgroup.events");
+    assertTrue(cgroups.frozen(LEAF));
+    kernel.join();
+
+    cgroups.thaw(LEAF);
+    assertEquals("0", read(leaf.resolve("cgroup.freeze")));
+  }
+
+  @Test
+  void aCgroupThatDoesNotFreezeInTimeIsThawedAgainAndUnavailable() throws IOException {
+    Path leaf = freezable();
+    BerthException e = assertThrows(BerthException.class, () -> cgroups.freeze(LEAF));
+    assertEquals(BerthException.Kind.UNAVAILABLE, e.kind());
+    assertTrue(e.getMessage().contains(LEAF) && e.getMessage().contains("300 ms"), e.getMessage());
+    assertEquals("0", read(leaf.resolve("cgroup.freeze")), "not left half-frozen");
+    assertFalse(cgroups.frozen(LEAF));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({
+      "a kernel without cgroup.freeze, true, FAILED_PRECONDITION",
+      "a cgroup that does not exist, false, NOT_FOUND"})
+  void freezeRefuses(String what, boolean create, BerthException.Kind kind) {
+    if (create) {
+      cgroups.create(LEAF, CgroupLimits.NONE);
+    }
+    BerthException e = assertThrows(BerthException.class, () -> cgroups.freeze(LEAF));
+    assertEquals(kind, e.kind(), e.getMessage());
+    assertTrue(e.getMessage().contains(LEAF), e.getMessage());
+    cgroups.thaw(LEAF);
+    assertFalse(cgroups.frozen(LEAF));
+    assertFalse(Files.exists(root.resolve(LEAF).resolve("cgroup.freeze")), "thaw writes nothing there");
+  }
 }

@@ -131,4 +131,11 @@ class CgroupV2LinuxTest {
     assertTrue(out.lines().filter(l -> l.contains("Operation not permitted")).count() == 2,
         "both opens refused by the device program: " + out);
   }
+
+  @Test
+  void aFrozenCgroupMakesNoProgressUntilItIsThawed() throws Exception {
+    Files.createDirectories(root.resolve(parent));
+    assumeTrue(Files.exists(root.resolve(parent).resolve("cgroup.freeze")), "needs the cgroup v2 freezer (Linux 5.2+)");
+    CountingLoop.assertFreezeStopsAndThawResumes(cgroups, child, tmp.resolve("counter"));
+  }
 }
