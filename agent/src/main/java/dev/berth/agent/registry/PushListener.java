@@ -2,7 +2,9 @@ package dev.berth.agent.registry;
 
 /**
  * Hears how a push goes, to show it as {@code docker push} does. Called from the pushing
- * thread; an implementation must be quick (it holds up the upload). What it throws is ignored.
+ * thread and the {@link Pusher}'s workers, which upload several layers at once, but one call at
+ * a time, so an implementation needs no locking of its own; it must be quick (it holds up the
+ * uploads). What it throws is ignored.
  */
 public interface PushListener {
   /** Hears nothing. */
@@ -39,7 +41,7 @@ public interface PushListener {
    */
   record LayerEvent(String digest, long totalBytes, long doneBytes, State state) {}
 
-  /** A blob moved on. The events of one blob come in order. */
+  /** A blob moved on. The events of one blob come in order; those of different blobs interleave. */
   void layer(LayerEvent e);
 
   /** A line about the whole push, e.g. {@code The push refers to repository [...]} or {@code TAG: digest: … size: …}. */

@@ -9,11 +9,19 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -27,8 +35,13 @@ import java.util.logging.Logger;
  * ({@code POST …/blobs/uploads/?mount=&from=}, 201 → {@link PushListener.State#MOUNTED}; a
  * registry that will not mount starts an upload instead, which is used). Blobs up to the chunk
  * threshold ({@value #DEFAULT_CHUNK_THRESHOLD} bytes by default) are uploaded in one {@code
- * PUT}, larger ones in {@code PATCH}es of that size and a closing {@code PUT ?digest=}. Then
- * the config blob, then the manifest ({@code PUT …/manifests/TAG}).
+ * PUT}, larger ones in {@code PATCH}es of that size and a closing {@code PUT ?digest=}. The
+ * layers go several at a time, each check, mount and upload on one of the pusher's workers
+ * (bounded for all pushes together: {@value #DEFAULT_CONCURRENT_UPLOADS} by default); the
+ * first layer that fails stops the others (those uploading are interrupted, the rest never
+ * start), and the push fails with its failure once none of them runs any more. When all layers
+ * are there, the config blob, and last the manifest ({@code PUT …/manifests/TAG}), so the
+ * registry never holds a manifest whose blobs it lacks.
  *
  * <p>The manifest of a pulled image is pushed as the store has it, byte for byte, so its digest
  * is the one it was pulled by. An imported image (its layer stored as given, maybe an
@@ -42,29 +55,56 @@ import java.util.logging.Logger;
  * "No such image: REF" when the store has no such image, FAILED_PRECONDITION "unauthorized: …
  * (use berth login)", UNAVAILABLE when the registry cannot be reached. The image's blobs are
  * held while it is pushed (an {@link ImageExport}): an {@code rmi} meanwhile does not pull
- * them away. Thread-safe: pushes run concurrently, each on its calling thread.
+ * them away. Thread-safe: pushes run concurrently, each on its calling thread and the shared
+ * workers. An interrupted pushing thread gets a {@link CancellationException} once the push's
+ * uploads have stopped.
  */
 public final class Pusher implements AutoCloseable {
   /** Blobs above this many bytes are uploaded in chunks of this size: 8 MiB. */
   public static final int DEFAULT_CHUNK_THRESHOLD = 8 << 20;
+  /**
+   * Layers uploaded at once by all pushes: Docker's default (max-concurrent-uploads), which
+   * keeps an upload link busy without opening more connections than a registry expects of one
+   * client.
+   */
+  public static final int DEFAULT_CONCURRENT_UPLOADS = 5;
   private static final Logger LOG = Logger.getLogger(Pusher.class.getName());
 
   private final RegistryClient client;
   private final ImageStore store;
   private final int chunkSize;
+  private final ExecutorService workers;
 
+  /** A pusher with chunks of {@value #DEFAULT_CHUNK_THRESHOLD} bytes and {@value #DEFAULT_CONCURRENT_UPLOADS} concurrent uploads. */
   public Pusher(RegistryClient client, ImageStore store) {
     this(client, store, DEFAULT_CHUNK_THRESHOLD);
   }
 
   /** @param chunkSize blobs larger than this are uploaded in chunks of this many bytes */
   Pusher(RegistryClient client, ImageStore store, int chunkSize) {
+    this(client, store, chunkSize, DEFAULT_CONCURRENT_UPLOADS);
+  }
+
+  /**
+   * @param chunkSize blobs larger than this are uploaded in chunks of this many bytes
+   * @param maxConcurrentUploads layers checked, mounted or uploaded at once, by all pushes
+   */
+  public Pusher(RegistryClient client, ImageStore store, int chunkSize, int maxConcurrentUploads) {
     if (chunkSize < 1) {
       throw new IllegalArgumentException("chunkSize must be positive: " + chunkSize);
+    }
+    if (maxConcurrentUploads < 1) {
+      throw new IllegalArgumentException("maxConcurrentUploads must be at least 1: " + maxConcurrentUploads);
     }
     this.client = client;
     this.store = store;
     this.chunkSize = chunkSize;
+    AtomicInteger n = new AtomicInteger();
+    this.workers = Executors.newFixedThreadPool(maxConcurrentUploads, r -> {
+      Thread t = new Thread(r, "berth-push-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
   }
 
   /**
@@ -72,9 +112,11 @@ public final class Pusher implements AutoCloseable {
    * registry and returns the digest of the manifest pushed.
    *
    * @param creds for the reference's registry, or null for anonymous
-   * @param listener hears the progress, from this thread (null: nobody)
+   * @param listener hears the progress, from this thread and the workers, one call at a time
+   *     (null: nobody)
    * @throws BerthException INVALID_ARGUMENT for an invalid reference or one with a digest,
-   *     NOT_FOUND when the store has no such image, and see {@link RegistryClient}
+   *     NOT_FOUND when the store has no such image, and see {@link RegistryClient}; the first
+   *     layer's failure when several fail
    */
   public String push(String reference, Credentials creds, PushListener listener) {
     Reference ref = Reference.parse(reference);
@@ -114,14 +156,19 @@ public final class Pusher implements AutoCloseable {
         mountFrom.addAll(from);
       }
       RegistryClient.Repo target = client.pushTarget(ref, mountFrom);
-      distinct.values().forEach(l -> events.layer(l.digest(), l.size(), 0, PushListener.State.WAITING));
-      for (ImageExport.Layer l : distinct.values()) {
-        pushBlob(target, l.digest(), l.size(), () -> image.openBlob(l.digest()), candidates.get(l.digest()), creds,
-            events);
-      }
       byte[] config = image.config();
       String configDigest = image.image().id();
-      if (!client.blobExists(target, configDigest, creds)) {
+      // Asked first, on this thread, because it authenticates once (a token with the push
+      // scope) for all the workers, which would otherwise each ask for one at the same time.
+      boolean hasConfig = client.blobExists(target, configDigest, creds);
+      distinct.values().forEach(l -> events.layer(l.digest(), l.size(), 0, PushListener.State.WAITING));
+      List<Runnable> uploads = new ArrayList<>();
+      for (ImageExport.Layer l : distinct.values()) {
+        uploads.add(() -> pushBlob(target, l.digest(), l.size(), () -> image.openBlob(l.digest()),
+            candidates.get(l.digest()), creds, events));
+      }
+      uploadAll(ref, uploads);
+      if (!hasConfig) {
         client.upload(target, configDigest, config.length, () -> new ByteArrayInputStream(config), null, chunkSize,
             chunkSize, creds, done -> {});
       }
@@ -153,13 +200,104 @@ public final class Pusher implements AutoCloseable {
     events.layer(digest, size, size, PushListener.State.PUSHED);
   }
 
-  /** Nothing to release: pushes run on their callers' threads. Kept for symmetry with {@link Puller}. */
-  @Override
-  public void close() {}
+  /**
+   * Runs the uploads on the workers and returns once all are done; the first failure stops
+   * the others and is thrown when none of them runs any more (the image's blobs must stay
+   * held until then).
+   */
+  private void uploadAll(Reference ref, List<Runnable> uploads) {
+    Batch batch = new Batch();
+    List<CompletableFuture<Void>> tasks = new ArrayList<>();
+    for (Runnable upload : uploads) {
+      try {
+        tasks.add(CompletableFuture.runAsync(() -> batch.run(upload), workers));
+      } catch (RejectedExecutionException e) {
+        batch.fail(new IllegalStateException("the pusher is closed"));
+        break;
+      }
+    }
+    boolean interrupted = false;
+    for (CompletableFuture<Void> t : tasks) {
+      while (true) {
+        try {
+          t.get();
+          break;
+        } catch (InterruptedException e) {
+          interrupted = true;
+          batch.fail(new CancellationException("the push of " + ref + " was interrupted"));
+        } catch (ExecutionException e) {
+          break; // the batch records its failure itself
+        }
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    batch.throwFailure();
+  }
 
-  /** The listener, with what it throws ignored. */
-  private record Events(PushListener listener) {
-    void layer(String digest, long total, long done, PushListener.State state) {
+  /** Stops the workers; pushes running then fail. */
+  @Override
+  public void close() {
+    workers.shutdownNow();
+  }
+
+  /**
+   * The uploads of one push: the first failure is kept, the uploads running then are
+   * interrupted (the HTTP client gives up on an interrupt), and those not started yet skip.
+   */
+  private static final class Batch {
+    private final Set<Thread> running = new HashSet<>();
+    private RuntimeException failure;
+
+    void run(Runnable upload) {
+      synchronized (this) {
+        if (failure != null) {
+          return;
+        }
+        running.add(Thread.currentThread());
+      }
+      try {
+        upload.run();
+      } catch (RuntimeException e) {
+        fail(e);
+      } catch (Error e) {
+        fail(BerthException.internal("a layer upload failed: " + e, e));
+      } finally {
+        synchronized (this) {
+          running.remove(Thread.currentThread());
+          // An interrupt meant for this upload must not reach the worker's next one.
+          Thread.interrupted();
+        }
+      }
+    }
+
+    synchronized void fail(RuntimeException e) {
+      if (failure == null) {
+        failure = e;
+        running.stream().filter(t -> t != Thread.currentThread()).forEach(Thread::interrupt);
+      }
+    }
+
+    synchronized void throwFailure() {
+      if (failure != null) {
+        throw failure;
+      }
+    }
+  }
+
+  /**
+   * The listener, with what it throws ignored; its calls are serialized, since the workers
+   * report concurrently and listeners such as a gRPC stream must not be called so.
+   */
+  private static final class Events {
+    private final PushListener listener;
+
+    Events(PushListener listener) {
+      this.listener = listener;
+    }
+
+    synchronized void layer(String digest, long total, long done, PushListener.State state) {
       try {
         listener.layer(new PushListener.LayerEvent(digest, total, done, state));
       } catch (RuntimeException e) {
@@ -167,7 +305,7 @@ public final class Pusher implements AutoCloseable {
       }
     }
 
-    void status(String line) {
+    synchronized void status(String line) {
       try {
         listener.status(line);
       } catch (RuntimeException e) {

@@ -142,6 +142,61 @@ class PushTest {
     assertEquals(PushListener.State.ALREADY_EXISTS, again.last(pushed.digest()), again.events.toString());
   }
 
+  /**
+   * Five layers to a registry that has none of them (another host, so nothing to mount), through
+   * a proxy that holds each upload a moment: they overlap, no more of them than the pusher's
+   * bound, and the config and then the manifest go only when all of them are there.
+   */
+  @Test
+  void uploadsTheLayersConcurrentlyWithinTheBoundThenConfigThenManifest() throws Exception {
+    List<byte[]> tars = new java.util.ArrayList<>();
+    java.util.Random random = new java.util.Random(5);
+    for (int i = 0; i < 5; i++) {
+      byte[] data = new byte[256 << 10];
+      random.nextBytes(data);
+      tars.add(TestImages.tarOf("layer-" + i + "/data", data));
+    }
+    TestImages.Layout five = TestImages.layered(work.resolve("five"), "5", tars,
+        "application/vnd.oci.image.layer.v1.tar+gzip", TestImages.GZIP);
+    TestImages.push(five, "5", registry.host() + "/five:1");
+    ImageRecord pulled = open(new Puller(client, store)).pull(registry.host() + "/five:1", null, null);
+    TestRegistry other = open(TestRegistry.start(work.resolve("other"), null));
+    TestProxy proxy = open(new TestProxy(other.host()));
+    proxy.delayUploads(Duration.ofMillis(300));
+    String ref = proxy.host() + "/five:1";
+    store.tag(registry.host() + "/five:1", ref);
+    Recorder events = new Recorder();
+
+    String digest = open(new Pusher(client, store, Pusher.DEFAULT_CHUNK_THRESHOLD, 3)).push(ref, null, events);
+
+    assertEquals(five.manifestDigest(), digest);
+    int overlap = proxy.maxConcurrentUploads();
+    assertTrue(overlap >= 2 && overlap <= 3, "uploads at once: " + overlap + ", expected 2 or 3 of 5 layers");
+    for (String layer : five.layerDigests()) {
+      assertEquals(PushListener.State.PUSHED, events.last(layer), events.events.toString());
+    }
+    List<TestProxy.Request> requests = proxy.requests();
+    int lastLayer = five.layerDigests().stream().mapToInt(l -> closingPut(requests, l)).max().orElseThrow();
+    int config = closingPut(requests, five.configDigest());
+    int manifest = requests.indexOf(requests.stream()
+        .filter(r -> r.method().equals("PUT") && r.path().contains("/manifests/")).findFirst().orElseThrow());
+    assertTrue(lastLayer < config && config < manifest, "layers, then the config, then the manifest: " + requests);
+    assertEquals(pulled.id(), pullIntoFreshStore(other.host() + "/five:1", null).id());
+  }
+
+  /** Where in {@code requests} the PUT that completes the upload of {@code digest} is. */
+  private static int closingPut(List<TestProxy.Request> requests, String digest) {
+    for (int i = 0; i < requests.size(); i++) {
+      TestProxy.Request r = requests.get(i);
+      // The digest may come encoded or not.
+      String q = r.query().replace("%3A", ":").replace("%3a", ":");
+      if (r.isUpload() && r.method().equals("PUT") && q.contains("digest=" + digest)) {
+        return i;
+      }
+    }
+    throw new AssertionError("no upload of " + digest + " in " + requests);
+  }
+
   @Test
   void pushWithBasicAuth() throws Exception {
     Path htpasswdTool = Path.of("/usr/bin/htpasswd");

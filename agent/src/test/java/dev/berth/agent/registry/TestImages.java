@@ -139,6 +139,79 @@ final class TestImages {
     return new Layout(layout, manifestDigest, configDigest, List.copyOf(layers), indexDigest, Map.copyOf(configs));
   }
 
+  /** Makes a layer blob of a layer tar. */
+  interface Compressor {
+    byte[] compress(byte[] tar) throws IOException;
+  }
+
+  /** gzip, as most registries serve layers. */
+  static final Compressor GZIP = tar -> {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    try (OutputStream gz = new java.util.zip.GZIPOutputStream(b)) {
+      gz.write(tar);
+    }
+    return b.toByteArray();
+  };
+
+  /**
+   * An OCI layout at {@code dir} with one image tagged {@code tag}: a layer per tar, each made
+   * by {@code compressor} and declared as {@code layerMediaType}, and a config for the host's
+   * platform that lists their diff ids, with cmd {@code /bin/sh}. Written here rather than by
+   * umoci, which makes only gzip layers and one per repack.
+   */
+  static Layout layered(Path dir, String tag, List<byte[]> tars, String layerMediaType, Compressor compressor)
+      throws IOException {
+    Files.createDirectories(dir.resolve("blobs/sha256"));
+    Files.writeString(dir.resolve("oci-layout"), "{\"imageLayoutVersion\":\"1.0.0\"}");
+    ObjectNode manifest = JSON.createObjectNode();
+    manifest.put("schemaVersion", 2);
+    manifest.put("mediaType", Manifests.OCI_MANIFEST);
+    ObjectNode config = JSON.createObjectNode();
+    config.put("architecture", Platform.host().architecture());
+    config.put("os", "linux");
+    config.putObject("config").putArray("Cmd").add("/bin/sh");
+    ObjectNode rootfs = config.putObject("rootfs");
+    rootfs.put("type", "layers");
+    ArrayNode diffIds = rootfs.putArray("diff_ids");
+    ArrayNode layerList = JSON.createArrayNode();
+    List<String> layerDigests = new ArrayList<>();
+    for (byte[] tar : tars) {
+      diffIds.add(RegistryClient.sha256(tar));
+      byte[] blob = compressor.compress(tar);
+      String digest = writeBlob(dir, blob);
+      layerDigests.add(digest);
+      layerList.addObject().put("mediaType", layerMediaType).put("digest", digest).put("size", blob.length);
+    }
+    byte[] configBytes = JSON.writeValueAsBytes(config);
+    String configDigest = writeBlob(dir, configBytes);
+    manifest.putObject("config").put("mediaType", "application/vnd.oci.image.config.v1+json")
+        .put("digest", configDigest).put("size", configBytes.length);
+    manifest.set("layers", layerList);
+    byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
+    String manifestDigest = writeBlob(dir, manifestBytes);
+    ObjectNode index = JSON.createObjectNode();
+    index.put("schemaVersion", 2);
+    ObjectNode entry = index.putArray("manifests").addObject();
+    entry.put("mediaType", Manifests.OCI_MANIFEST).put("digest", manifestDigest).put("size", manifestBytes.length);
+    entry.putObject("annotations").put("org.opencontainers.image.ref.name", tag);
+    Files.write(dir.resolve("index.json"), JSON.writeValueAsBytes(index));
+    return new Layout(dir, manifestDigest, configDigest, List.copyOf(layerDigests), null, Map.of());
+  }
+
+  /** A layer tar of one regular file. */
+  static byte[] tarOf(String name, byte[] content) throws IOException {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    try (var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(b)) {
+      var e = new org.apache.commons.compress.archivers.tar.TarArchiveEntry(name);
+      e.setSize(content.length);
+      e.setMode(0644);
+      tar.putArchiveEntry(e);
+      tar.write(content);
+      tar.closeArchiveEntry();
+    }
+    return b.toByteArray();
+  }
+
   /**
    * Pushes {@code tag} of the layout to {@code dest} ({@code host:port/repo:tag}) with skopeo;
    * {@code options} e.g. {@code --format v2s2}, {@code --all}, {@code --dest-creds u:p}.

@@ -25,20 +25,26 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A small HTTP server on 127.0.0.1 in front of a {@link TestRegistry}: forwards every request
- * and records it, and can delay blob answers, cut one blob answer short, pretend the registry
+ * and records it, and can delay blob answers and uploads (counting how many overlap), cut one blob answer short, pretend the registry
  * does not support ranges, and demand bearer tokens that its own token service ({@code /token}) hands out for a username and password.
  */
 final class TestProxy implements AutoCloseable {
   static final String SERVICE = "berth-test-registry";
 
-  /** One forwarded request: method, path and the headers of interest. */
-  record Request(String method, String path, String range, String authorization) {
+  /** One forwarded request: method, path, raw query ("" if none) and the headers of interest. */
+  record Request(String method, String path, String query, String range, String authorization) {
     boolean isBlobGet() {
       return method.equals("GET") && path.contains("/blobs/sha256:");
+    }
+
+    /** A request that carries blob content: a PATCH or PUT of an upload session. */
+    boolean isUpload() {
+      return (method.equals("PUT") || method.equals("PATCH")) && path.contains("/blobs/uploads/");
     }
   }
 
@@ -58,6 +64,9 @@ final class TestProxy implements AutoCloseable {
   private final List<TokenRequest> tokenRequests = new CopyOnWriteArrayList<>();
   private final Set<String> tokens = ConcurrentHashMap.newKeySet();
   private final AtomicLong blobDelayMillis = new AtomicLong();
+  private final AtomicLong uploadDelayMillis = new AtomicLong();
+  private final AtomicInteger uploadsInFlight = new AtomicInteger();
+  private final AtomicInteger maxUploadsInFlight = new AtomicInteger();
   private final AtomicLong cutAfter = new AtomicLong(-1);
   private volatile String cutDigest;
   private volatile long stallMillis;
@@ -105,6 +114,16 @@ final class TestProxy implements AutoCloseable {
     blobDelayMillis.set(delay.toMillis());
   }
 
+  /** Holds every upload (PATCH or PUT of blob content) this long before forwarding it. */
+  void delayUploads(Duration delay) {
+    uploadDelayMillis.set(delay.toMillis());
+  }
+
+  /** The most uploads that were in the proxy at the same time. */
+  int maxConcurrentUploads() {
+    return maxUploadsInFlight.get();
+  }
+
   /** The next full GET of the blob {@code digest} gets its headers and {@code bytes} bytes, then the connection breaks. */
   void cutNextBlob(String digest, long bytes) {
     stallNextBlob(digest, bytes, Duration.ZERO);
@@ -137,10 +156,13 @@ final class TestProxy implements AutoCloseable {
   }
 
   private void forward(HttpExchange ex) throws IOException {
+    boolean uploading = false;
     try {
       String path = ex.getRequestURI().getRawPath();
       String auth = ex.getRequestHeaders().getFirst("Authorization");
-      Request req = new Request(ex.getRequestMethod(), path, ex.getRequestHeaders().getFirst("Range"), auth);
+      String query = ex.getRequestURI().getRawQuery();
+      Request req = new Request(ex.getRequestMethod(), path, query == null ? "" : query,
+          ex.getRequestHeaders().getFirst("Range"), auth);
       requests.add(req);
       if (users != null && (auth == null || !auth.startsWith("Bearer ") || !tokens.contains(auth.substring(7)))) {
         String repo = path.startsWith("/v2/") && path.lastIndexOf('/') > 4
@@ -152,6 +174,12 @@ final class TestProxy implements AutoCloseable {
       }
       if (req.isBlobGet() && blobDelayMillis.get() > 0) {
         Thread.sleep(blobDelayMillis.get());
+      }
+      if (req.isUpload()) {
+        int now = uploadsInFlight.incrementAndGet();
+        maxUploadsInFlight.accumulateAndGet(now, Math::max);
+        uploading = true;
+        Thread.sleep(uploadDelayMillis.get());
       }
       byte[] requestBody = ex.getRequestBody().readAllBytes(); // pushes send bodies
       HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(upstream + ex.getRequestURI()))
@@ -196,6 +224,9 @@ final class TestProxy implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
+      if (uploading) {
+        uploadsInFlight.decrementAndGet();
+      }
       ex.close();
     }
   }
