@@ -625,12 +625,13 @@ public final class ImageArchive {
     }
   }
 
-  /** The sha256 of a layer file and its OCI media type (tar or tar+gzip, told by its content). */
+  /** The sha256 of a layer file and its OCI media type (tar, tar+gzip or tar+zstd, told by its content). */
   private static String[] digestAndType(Path file) throws IOException {
     MessageDigest md = ContentStore.sha256();
     Compression c;
     try (BufferedInputStream in = new BufferedInputStream(new DigestInputStream(Files.newInputStream(file), md))) {
-      c = Compression.detect(in, "a layer of the archive", "only gzip-compressed and uncompressed layers are supported");
+      c = Compression.detect(in, "a layer of the archive",
+          "only gzip- or zstd-compressed and uncompressed layers are supported");
       in.transferTo(OutputStream.nullOutputStream());
     }
     return new String[] {ContentStore.digestOf(md), c.mediaType()};

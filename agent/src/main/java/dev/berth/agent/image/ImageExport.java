@@ -128,9 +128,13 @@ public final class ImageExport implements AutoCloseable {
     return Compression.detect(in, "the layer " + layer.digest(), "").decompress(in);
   }
 
-  /** The size of the layer's uncompressed tar (reads it through when it is compressed). */
+  /** The size of the layer's uncompressed tar (reads it through when it is compressed, gzip or zstd). */
   public long uncompressedSize(Layer layer) throws IOException {
-    if (!isGzip(layer)) {
+    boolean plain;
+    try (BufferedInputStream in = new BufferedInputStream(openBlob(layer.digest()))) {
+      plain = Compression.detect(in, "the layer " + layer.digest(), "") == Compression.NONE;
+    }
+    if (plain) {
       return layer.size();
     }
     try (InputStream in = openUncompressed(layer)) {

@@ -23,7 +23,7 @@ import java.util.regex.Pattern;
  *
  * <p>A layer blob is streamed by its {@link BlobSource} into a temporary file while it is
  * hashed, and at the same time, on a thread of its own fed through a bounded buffer, unpacked
- * into a temporary snapshot (gzip or uncompressed; {@link LayerUnpacker}'s rules) while its
+ * into a temporary snapshot (gzip, zstd or uncompressed; {@link LayerUnpacker}'s rules) while its
  * uncompressed stream is hashed too. When the download ends, the blob is checked against its
  * size and digest and forced to disk, the unpack finishes (its uncompressed digest must be the
  * diff id the image config lists for the layer) and the snapshot is forced to disk; only then
@@ -43,7 +43,7 @@ import java.util.regex.Pattern;
  * next write.
  *
  * <p>Thread-safe. Failures: {@link BerthException} INVALID_ARGUMENT for content that does not
- * match its digest, size or diff id, or that cannot be unpacked (zstd, hostile tar),
+ * match its digest, size or diff id, or that cannot be unpacked (bzip2 or xz, hostile tar),
  * RESOURCE_EXHAUSTED for {@link LayerLimits}, INTERNAL for the file system; whatever the
  * {@link BlobSource} throws is passed on as is; {@link CancellationException} once closed.
  */

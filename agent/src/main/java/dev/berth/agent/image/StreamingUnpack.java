@@ -18,7 +18,7 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * One layer blob unpacked while it downloads. The bytes {@link #write written} to it (the blob
  * as it arrives, compressed) go through a bounded buffer ({@value #CAPACITY} bytes) to a thread
- * of its own, which tells the compression ({@link Compression}: gzip or none), decompresses,
+ * of its own, which tells the compression ({@link Compression}: gzip, zstd or none), decompresses,
  * hashes the uncompressed stream, unpacks it ({@link LayerUnpacker}) into a new temporary
  * snapshot of the store, checks the hash against the diff id and forces the snapshot to disk.
  *
@@ -179,7 +179,7 @@ final class StreamingUnpack implements AutoCloseable {
       LayerUnpacker.Stats stats;
       try (BufferedInputStream raw = new BufferedInputStream(new Abandonable(pipe, claim), 64 * 1024)) {
         Compression compression = Compression.detect(raw, "the layer " + spec.digest(),
-            "only gzip-compressed and uncompressed layers are supported");
+            "only gzip- or zstd-compressed and uncompressed layers are supported");
         try (InputStream plain = new DigestInputStream(compression.decompress(raw), diff)) {
           stats = unpacker.unpack(plain, tmp);
         } catch (IOException e) {

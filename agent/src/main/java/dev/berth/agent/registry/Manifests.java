@@ -23,8 +23,10 @@ final class Manifests {
   private static final Set<String> LAYERS = Set.of(
       "application/vnd.oci.image.layer.v1.tar",
       "application/vnd.oci.image.layer.v1.tar+gzip",
+      "application/vnd.oci.image.layer.v1.tar+zstd",
       "application/vnd.oci.image.layer.nondistributable.v1.tar",
       "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+      "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
       "application/vnd.docker.image.rootfs.diff.tar.gzip",
       "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip");
   private static final Pattern DIGEST = Pattern.compile("sha256:[a-f0-9]{64}");
@@ -65,7 +67,8 @@ final class Manifests {
    * The config and layers of an image manifest.
    *
    * @throws BerthException INVALID_ARGUMENT for schema 1, an artifact that is not a container
-   *     image, a zstd or unknown layer type, or a malformed document
+   *     image, an unknown layer type (gzip, zstd and uncompressed tars are known), or a
+   *     malformed document
    */
   static Image image(String mediaType, byte[] content, String what) {
     String type = effectiveType(mediaType, content, what);
@@ -85,10 +88,6 @@ final class Manifests {
     List<Descriptor> layers = new ArrayList<>();
     for (JsonNode l : root.path("layers")) {
       Descriptor d = new Descriptor(l.path("mediaType").asText(""), digest(l, what), size(l, what), null);
-      if (d.mediaType().contains("zstd")) {
-        throw BerthException.invalid(what + " has the zstd-compressed layer " + d.digest() + " (" + d.mediaType()
-            + "): Berth reads only gzip-compressed and uncompressed layers");
-      }
       if (!LAYERS.contains(d.mediaType())) {
         throw BerthException.invalid(what + " has the layer " + d.digest() + " of the unsupported type \""
             + d.mediaType() + "\"");

@@ -173,15 +173,25 @@ class ImageStoreIngestTest {
   }
 
   @Test
-  void zstdLayersAreRefused() throws Exception {
-    byte[] zstd = {0x28, (byte) 0xb5, 0x2f, (byte) 0xfd, 0, 0, 0, 0};
-    Ingest.LayerSpec spec = new Ingest.LayerSpec(sha256(zstd), zstd.length, GZIP, sha256(LAYER));
+  void xzLayersAreRefused() throws Exception {
+    byte[] xz = {(byte) 0xfd, '7', 'z', 'X', 'Z', 0, 0, 0};
+    Ingest.LayerSpec spec = new Ingest.LayerSpec(sha256(xz), xz.length, GZIP, sha256(LAYER));
     try (Ingest ingest = store.ingest()) {
-      BerthException e = assertThrows(BerthException.class, () -> ingest.layer(spec, source(zstd), p -> {}));
+      BerthException e = assertThrows(BerthException.class, () -> ingest.layer(spec, source(xz), p -> {}));
       assertEquals(BerthException.Kind.INVALID_ARGUMENT, e.kind());
-      assertTrue(e.getMessage().contains("zstd") && e.getMessage().contains(sha256(zstd)), e.getMessage());
+      assertTrue(e.getMessage().contains("xz") && e.getMessage().contains(sha256(xz)), e.getMessage());
     }
     assertNothingLeft();
+  }
+
+  @Test
+  void aZstdLayerIsUnpackedAndVerifiedAgainstItsDiffId() throws Exception {
+    byte[] zstd = com.github.luben.zstd.Zstd.compress(LAYER);
+    Ingest.LayerSpec spec = new Ingest.LayerSpec(sha256(zstd), zstd.length, "application/vnd.oci.image.layer.v1.tar+zstd",
+        sha256(LAYER));
+    try (Ingest ingest = store.ingest()) {
+      assertEquals(Ingest.Outcome.STORED, ingest.layer(spec, source(zstd), p -> {}));
+    }
   }
 
   @Test

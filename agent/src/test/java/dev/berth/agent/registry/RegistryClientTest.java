@@ -131,15 +131,19 @@ class RegistryClientTest {
   // ---- manifests
 
   @Test
-  void refusesWhatIsNotAGzipOrPlainImage() {
+  void refusesWhatIsNotAContainerImageOfKnownLayers() {
     String config = "{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:" + "a".repeat(64)
         + "\",\"size\":2}";
     String layer = "\"digest\":\"sha256:" + "b".repeat(64) + "\",\"size\":3}";
-    BerthException zstd = assertThrows(BerthException.class, () -> Manifests.image(Manifests.OCI_MANIFEST,
+    Manifests.Image zstd = Manifests.image(Manifests.OCI_MANIFEST,
         ("{\"schemaVersion\":2,\"config\":" + config + ",\"layers\":[{\"mediaType\":"
-            + "\"application/vnd.oci.image.layer.v1.tar+zstd\"," + layer + "]}").getBytes(StandardCharsets.UTF_8), "m"));
-    assertTrue(zstd.getMessage().contains("zstd") && zstd.getMessage().contains("sha256:" + "b".repeat(64)),
-        zstd.getMessage());
+            + "\"application/vnd.oci.image.layer.v1.tar+zstd\"," + layer + "]}").getBytes(StandardCharsets.UTF_8), "m");
+    assertEquals("application/vnd.oci.image.layer.v1.tar+zstd", zstd.layers().get(0).mediaType(), "zstd is read");
+    BerthException lz4 = assertThrows(BerthException.class, () -> Manifests.image(Manifests.OCI_MANIFEST,
+        ("{\"schemaVersion\":2,\"config\":" + config + ",\"layers\":[{\"mediaType\":"
+            + "\"application/vnd.oci.image.layer.v1.tar+lz4\"," + layer + "]}").getBytes(StandardCharsets.UTF_8), "m"));
+    assertTrue(lz4.getMessage().contains("tar+lz4") && lz4.getMessage().contains("sha256:" + "b".repeat(64)),
+        lz4.getMessage());
     BerthException helm = assertThrows(BerthException.class, () -> Manifests.image(Manifests.OCI_MANIFEST,
         ("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.cncf.helm.config.v1+json\",\"digest\":"
             + "\"sha256:" + "a".repeat(64) + "\",\"size\":2},\"layers\":[]}").getBytes(StandardCharsets.UTF_8), "m"));

@@ -16,6 +16,7 @@ import dev.berth.agent.image.Reference;
 import dev.berth.agent.it.BusyboxImage;
 import dev.berth.agent.runtime.RecordingSyscalls;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -120,6 +121,36 @@ class RegistryPullTest {
     ImageStore reopened = new ImageStore(work.resolve("store"), sys, LayerLimits.DEFAULT);
     assertEquals(image.id(), reopened.get(registry.host() + "/busybox@" + layout.manifestDigest()).id());
     assertEquals(image.repoDigests(), reopened.get(registry.host() + "/busybox:1").repoDigests());
+  }
+
+  /**
+   * zstd layers (the OCI 1.1 media type), compressed by the zstd library the store reads them
+   * with; the base layer as several frames, as a streaming compressor may write it.
+   */
+  @Test
+  void pullsAnImageWithZstdLayers() throws Exception {
+    byte[] busybox = BusyboxImage.tar();
+    byte[] extra = TestImages.tarOf("etc/zstd", "from a zstd layer\n".getBytes(StandardCharsets.UTF_8));
+    TestImages.Layout zstd = TestImages.layered(images.resolve("zstd"), "z", List.of(busybox, extra),
+        "application/vnd.oci.image.layer.v1.tar+zstd", tar -> {
+          int half = tar.length / 2;
+          java.io.ByteArrayOutputStream frames = new java.io.ByteArrayOutputStream();
+          frames.writeBytes(com.github.luben.zstd.Zstd.compress(java.util.Arrays.copyOf(tar, half), 3));
+          frames.writeBytes(com.github.luben.zstd.Zstd.compress(java.util.Arrays.copyOfRange(tar, half, tar.length), 3));
+          return frames.toByteArray();
+        });
+    TestImages.push(zstd, "z", registry.host() + "/busybox:zstd");
+    String raw = TestRegistry.run(List.of(TestImages.SKOPEO.toString(), "inspect", "--raw", "--tls-verify=false",
+        "docker://" + registry.host() + "/busybox:zstd"));
+    assertTrue(raw.contains("tar+zstd") && raw.contains(zstd.layerDigests().get(0)), "the registry serves zstd: " + raw);
+
+    ImageRecord image = puller.pull(registry.host() + "/busybox:zstd", null, null);
+
+    assertEquals(zstd.configDigest(), image.id());
+    assertEquals(List.of(RegistryClient.sha256(busybox), RegistryClient.sha256(extra)), image.diffIds());
+    List<Path> dirs = store.layerDirs(image);
+    assertEquals(Files.size(BusyboxImage.BUSYBOX), Files.size(dirs.get(0).resolve("bin/busybox")));
+    assertEquals("from a zstd layer\n", Files.readString(dirs.get(1).resolve("etc/zstd")));
   }
 
   @Test
