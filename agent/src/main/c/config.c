@@ -263,7 +263,7 @@ static const struct directive directives[] = {
 	{"symlink", 3}, {"mask", 2}, {"readonly", 2}, {"cwd", 2}, {"user", 2}, {"env", 2},
 	{"arg", 2}, {"tty", 2}, {"stdin", 2}, {"wait_start", 2}, {"cap", 2},
 	{"no_new_privs", 2}, {"seccomp_default", -2}, {"seccomp", -3}, {"log_max_size", 2},
-	{"log_max_files", 2}, {"oom_score_adj", 2},
+	{"log_max_files", 2}, {"oom_score_adj", 2}, {"netns", 2},
 };
 
 static void set_str(char **dst, const char *s)
@@ -286,6 +286,8 @@ static bool apply_directive(struct parse_ctx *pc, struct config *cfg, char **f, 
 		set_str(&cfg->rootfs, f[1]);
 	else if (!strcmp(d, "namespace"))
 		return parse_namespace(pc, cfg, f[1]);
+	else if (!strcmp(d, "netns"))
+		set_str(&cfg->netns, f[1]);
 	else if (!strcmp(d, "hostname"))
 		set_str(&cfg->hostname, f[1]);
 	else if (!strcmp(d, "cgroup"))
@@ -382,6 +384,8 @@ static bool check_required(struct parse_ctx *pc, const struct config *cfg)
 		return perr(pc, "missing '%s'", "rootfs");
 	if (cfg->args.n == 0)
 		return perr(pc, "missing '%s'", "arg");
+	if (cfg->netns && (cfg->ns_flags & CLONE_NEWNET))
+		return perr(pc, "'netns' and 'namespace net' exclude each other%s", "");
 	return true;
 }
 

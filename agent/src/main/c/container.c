@@ -251,6 +251,19 @@ static void write_oom_score_adj(int chan, int adj)
 		chan_fail(chan, EXIT_SETUP, "oom_score_adj: %s", strerror(errno));
 }
 
+/* The agent built and configured the network namespace (veth, addresses, routes) before
+ * the launch and pinned it in a file: joining it here, while the host's paths are still
+ * reachable, puts the container on that network before any of its code runs. */
+static void join_netns(int chan, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		chan_fail(chan, EXIT_SETUP, "open network namespace %s: %s", path, strerror(errno));
+	if (setns(fd, CLONE_NEWNET) < 0)
+		chan_fail(chan, EXIT_SETUP, "join network namespace %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 static void __attribute__((noreturn)) container_main(const struct config *cfg,
 						     const struct launch_fds *fds)
 {
@@ -264,6 +277,8 @@ static void __attribute__((noreturn)) container_main(const struct config *cfg,
 	 * container's cgroups: building the rootfs overlaps that (slow) step. */
 	if (!cfg->tty)
 		setup_stdio(chan, fds);
+	if (cfg->netns)
+		join_netns(chan, cfg->netns);
 	setup_rootfs(chan, cfg);
 	if (cfg->hostname && (cfg->ns_flags & CLONE_NEWUTS) &&
 	    sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)

@@ -139,7 +139,8 @@ static void join_container(int chan, const struct config *cfg, pid_t init_pid)
 	int fds[NS_COUNT];
 	for (size_t i = 0; i < NS_COUNT; i++) {
 		fds[i] = -1;
-		if (!(cfg->ns_flags & ns_order[i].flag))
+		bool joined_net = ns_order[i].flag == CLONE_NEWNET && cfg->netns;
+		if (!(cfg->ns_flags & ns_order[i].flag) && !joined_net)
 			continue;
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)init_pid, ns_order[i].name);

@@ -83,6 +83,7 @@ struct seccomp_rule {
 struct config {
 	char *id, *state_dir, *rootfs, *hostname, *cwd, *user;
 	int ns_flags; /* CLONE_NEW* */
+	char *netns; /* a network namespace to join (its pinned nsfs file) instead of a new one */
 	struct strlist cgroups, shim_cgroups, masks, readonly, env, args;
 	struct mount_entry *mounts;
 	size_t nmounts;
