@@ -34,6 +34,7 @@ import jnr.ffi.types.uid_t;
  */
 public final class LinuxSyscalls implements Syscalls {
   private static final int ESRCH = 3;
+  private static final int EINTR = 4;
   private static final int EACCES = 13;
   private static final int EINVAL = 22;
   private static final int ERANGE = 34;
@@ -55,6 +56,7 @@ public final class LinuxSyscalls implements Syscalls {
 
   private static final int O_RDONLY = 0;
   private static final int O_CLOEXEC = 02000000;
+  private static final int SOCK_CLOEXEC = 02000000;
 
   /** The libc functions used, as jnr-ffi binds them; strings cross as UTF-8. */
   @Encoding("UTF-8")
@@ -91,6 +93,18 @@ public final class LinuxSyscalls implements Syscalls {
     int close(int fd);
 
     long syscall(long number, long cmd, Pointer attr, long size);
+
+    int socket(int domain, int type, int protocol);
+
+    @ssize_t
+    long send(int fd, @In byte[] buf, @size_t long len, int flags);
+
+    @ssize_t
+    long recv(int fd, @Out byte[] buf, @size_t long len, int flags);
+
+    int setns(int fd, int nstype);
+
+    int unshare(int flags);
   }
 
   private final LibC libc;
@@ -283,6 +297,61 @@ public final class LinuxSyscalls implements Syscalls {
   public void close(int fd) {
     // No retry on EINTR: Linux has released the descriptor by then, and it may be reused already.
     check("close", libc.close(fd), "fd " + fd);
+  }
+
+  @Override
+  public int open(Path path, int flags) {
+    int fd = libc.open(path.toString(), flags | O_CLOEXEC);
+    check("open", fd, path.toString());
+    return fd;
+  }
+
+  @Override
+  public int socket(int domain, int type, int protocol) {
+    int fd = libc.socket(domain, type | SOCK_CLOEXEC, protocol);
+    check("socket", fd, "domain " + domain + " type " + type + " protocol " + protocol);
+    return fd;
+  }
+
+  @Override
+  public int send(int fd, byte[] buf, int len) {
+    if (len < 0 || len > buf.length) {
+      throw new IndexOutOfBoundsException("send of " + len + " bytes from a buffer of " + buf.length);
+    }
+    while (true) {
+      long sent = libc.send(fd, buf, len, 0);
+      if (sent >= 0) {
+        return (int) sent;
+      }
+      int errno = LastError.getLastError(runtime);
+      if (errno != EINTR) {
+        throw failure("send", errno, "fd " + fd);
+      }
+    }
+  }
+
+  @Override
+  public int recv(int fd, byte[] buf) {
+    while (true) {
+      long got = libc.recv(fd, buf, buf.length, 0);
+      if (got >= 0) {
+        return (int) got;
+      }
+      int errno = LastError.getLastError(runtime);
+      if (errno != EINTR) {
+        throw failure("recv", errno, "fd " + fd);
+      }
+    }
+  }
+
+  @Override
+  public void setns(int fd, int nstype) {
+    check("setns", libc.setns(fd, nstype), "fd " + fd + " nstype 0x" + Integer.toHexString(nstype));
+  }
+
+  @Override
+  public void unshare(int flags) {
+    check("unshare", libc.unshare(flags), "flags 0x" + Integer.toHexString(flags));
   }
 
   /** bpf(2); -1 with errno set on failure, as libc's syscall returns it. */

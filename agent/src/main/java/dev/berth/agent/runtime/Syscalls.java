@@ -8,8 +8,14 @@ import java.nio.file.Path;
  * real implementation ({@link LinuxSyscalls}) is tested as root by a contract suite.
  *
  * <p>Each method throws {@link SyscallException} carrying the errno when the call fails.
- * Implementations are thread-safe. Calls that act on the calling thread only (setns) are
- * not offered here: the agent never moves its own threads into another namespace.
+ * Implementations are thread-safe. Descriptors returned are close-on-exec, so that a process
+ * the agent starts meanwhile does not inherit them.
+ *
+ * <p>{@link #setns} and {@link #unshare} act on the calling thread only: they move that one
+ * thread of the JVM into another network namespace. They are meant for one dedicated thread
+ * ({@code runtime.net.NetNamespaces}), which returns to its namespace before it does anything
+ * else; any other thread calling them would leave itself, and every thread it starts, in the
+ * wrong namespace.
  */
 public interface Syscalls {
   // mount(2) flags, as the kernel defines them.
@@ -24,6 +30,17 @@ public interface Syscalls {
 
   // umount2(2) flags.
   int MNT_DETACH = 2;
+
+  // open(2) flags.
+  int O_RDONLY = 0;
+
+  // setns(2) and unshare(2): the network namespace.
+  int CLONE_NEWNET = 0x40000000;
+
+  // socket(2): domain, type and protocol of an rtnetlink socket.
+  int AF_NETLINK = 16;
+  int SOCK_RAW = 3;
+  int NETLINK_ROUTE = 0;
 
   /** mount(2). {@code data} may be null. */
   void mount(String source, Path target, String fsType, long flags, String data);
@@ -98,4 +115,55 @@ public interface Syscalls {
 
   /** close(2) of a file descriptor this interface returned. Fails with EBADF when it is not open. */
   void close(int fd);
+
+  /**
+   * open(2) of an existing file, with O_CLOEXEC added to {@code flags}; never creates one.
+   * Used to hold a namespace file ({@code /proc/thread-self/ns/net} or a file pinning one).
+   *
+   * @return a new descriptor; the caller closes it with {@link #close}
+   * @throws SyscallException ENOENT naming the path when it does not exist
+   */
+  int open(Path path, int flags);
+
+  /**
+   * socket(2), with SOCK_CLOEXEC added to {@code type}. The socket belongs to the network
+   * namespace of the calling thread for all its life, wherever that thread goes afterwards.
+   *
+   * @return a new descriptor; the caller closes it with {@link #close}
+   * @throws SyscallException EAFNOSUPPORT for an unknown domain, EPROTONOSUPPORT for an unknown
+   *     protocol of it
+   */
+  int socket(int domain, int type, int protocol);
+
+  /**
+   * send(2) of the first {@code len} bytes of {@code buf} as one datagram, retried on EINTR;
+   * returns the number of bytes sent. On an unconnected netlink socket the datagram goes to the
+   * kernel.
+   *
+   * @throws SyscallException EBADF when {@code fd} is not open, ENOTSOCK when it is no socket
+   */
+  int send(int fd, byte[] buf, int len);
+
+  /**
+   * recv(2) of one datagram into {@code buf}, blocking until one arrives, retried on EINTR;
+   * returns its length, at most {@code buf.length}: the rest of a longer datagram is lost.
+   *
+   * @throws SyscallException EBADF when {@code fd} is not open, ENOTSOCK when it is no socket
+   */
+  int recv(int fd, byte[] buf);
+
+  /**
+   * setns(2): moves the calling thread, and only it, into the namespace {@code fd} refers to.
+   * {@code nstype} is 0 (any) or the CLONE_NEW* constant the namespace must be.
+   *
+   * @throws SyscallException EBADF when {@code fd} is not open, EINVAL when it refers to no
+   *     namespace (of that type)
+   */
+  void setns(int fd, int nstype);
+
+  /**
+   * unshare(2): gives the calling thread new namespaces of the CLONE_NEW* {@code flags}. Berth
+   * uses it with {@link #CLONE_NEWNET} only, which a thread of a multi-threaded process may do.
+   */
+  void unshare(int flags);
 }

@@ -53,6 +53,12 @@ class LinuxSyscallsTest extends SyscallsContract {
         .anyMatch(want::equals);
   }
 
+  /** The target of /proc/thread-self/ns/net, such as {@code net:[4026531840]}. */
+  @Override
+  protected String netns() throws IOException {
+    return Files.readSymbolicLink(THREAD_NETNS).toString();
+  }
+
   private static String unescape(String field) {
     var out = new StringBuilder();
     for (int i = 0; i < field.length(); i++) {

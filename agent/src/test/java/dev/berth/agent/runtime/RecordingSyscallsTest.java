@@ -1,5 +1,6 @@
 package dev.berth.agent.runtime;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,6 +31,11 @@ class RecordingSyscallsTest extends SyscallsContract {
   @Override
   protected boolean isMounted(Path path) {
     return fake.isMounted(path);
+  }
+
+  @Override
+  protected String netns() {
+    return fake.netns();
   }
 
   @Test
@@ -74,5 +80,48 @@ class RecordingSyscallsTest extends SyscallsContract {
     assertTrue(fake.isMounted(target));
     fake.umount(target, 0);
     assertEquals(java.util.Set.of(), fake.mounted());
+  }
+
+  @Test
+  void aSocketRemembersTheNamespaceItWasMadeInAndAPinnedFileLeadsBack() throws Exception {
+    Path pin = Files.createFile(dir.resolve("pin"));
+    int[] socket = {-1};
+    String[] made = {null};
+    onFreshThread(() -> {
+      fake.unshare(Syscalls.CLONE_NEWNET);
+      made[0] = fake.netns();
+      fake.mount(THREAD_NETNS.toString(), pin, null, Syscalls.MS_BIND, null);
+      socket[0] = fake.socket(Syscalls.AF_NETLINK, Syscalls.SOCK_RAW, Syscalls.NETLINK_ROUTE);
+    });
+    assertEquals(RecordingSyscalls.HOST_NETNS, fake.netns());
+    assertEquals(Optional.of(made[0]), fake.socketNetns(socket[0]));
+    int pinFd = fake.open(pin, Syscalls.O_RDONLY);
+    onFreshThread(() -> {
+      fake.setns(pinFd, Syscalls.CLONE_NEWNET);
+      assertEquals(made[0], fake.netns());
+    });
+    fake.close(pinFd);
+    fake.close(socket[0]);
+    fake.umount(pin, Syscalls.MNT_DETACH);
+    assertTrue(fake.openFds().isEmpty());
+  }
+
+  @Test
+  void aScriptedKernelAnswersAndRecvRefusesToBlock() {
+    fake.kernel((netns, request) -> List.of(new byte[] {1, 2, 3}, new byte[] {4}));
+    int fd = fake.socket(Syscalls.AF_NETLINK, Syscalls.SOCK_RAW, Syscalls.NETLINK_ROUTE);
+    fake.send(fd, new byte[] {9, 9}, 1);
+    assertArrayEquals(new byte[] {9}, (byte[]) fake.calls("send").get(0).arg(1));
+    byte[] buf = new byte[2];
+    assertEquals(2, fake.recv(fd, buf), "truncated to the buffer");
+    assertArrayEquals(new byte[] {1, 2}, buf);
+    assertEquals(1, fake.recv(fd, buf));
+    assertEquals(RecordingSyscalls.EAGAIN, assertThrows(SyscallException.class, () -> fake.recv(fd, buf)).errno());
+    fake.close(fd);
+  }
+
+  @Test
+  void unshareOfAnotherNamespaceTypeIsRefused() {
+    assertThrows(UnsupportedOperationException.class, () -> fake.unshare(0x00020000)); // CLONE_NEWNS
   }
 }

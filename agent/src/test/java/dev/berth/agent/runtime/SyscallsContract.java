@@ -41,6 +41,9 @@ public abstract class SyscallsContract {
   static final int EEXIST = 17;
   static final int EINVAL = 22;
   static final int ENODATA = 61;
+  static final int EPROTONOSUPPORT = 93;
+  static final int EAFNOSUPPORT = 97;
+  static final Path THREAD_NETNS = Path.of("/proc/thread-self/ns/net");
 
   @TempDir Path dir;
 
@@ -55,6 +58,9 @@ public abstract class SyscallsContract {
 
   /** Whether something is mounted on {@code path}. */
   protected abstract boolean isMounted(Path path) throws IOException;
+
+  /** Which network namespace the calling thread is in, as a name two threads can compare. */
+  protected abstract String netns() throws IOException;
 
   protected record Owner(int uid, int gid) {}
 
@@ -90,6 +96,7 @@ public abstract class SyscallsContract {
         call("mknod in a missing directory", (s, p) -> s.mknod(p.resolve("null"), 'c', 0666, 1, 3)),
         call("lchown", (s, p) -> s.lchown(p, 0, 0)),
         call("lsetxattr", (s, p) -> s.lsetxattr(p, "trusted.berth", new byte[] {1})),
+        call("open", (s, p) -> s.open(p, Syscalls.O_RDONLY)),
         call("lgetxattr", (s, p) -> s.lgetxattr(p, "trusted.berth")));
   }
 
@@ -260,5 +267,123 @@ public abstract class SyscallsContract {
     SyscallException e = assertThrows(SyscallException.class,
         () -> sys.mount("none", dir, "tmpfs", Syscalls.MS_REMOUNT | Syscalls.MS_RDONLY, null));
     assertEquals(EINVAL, e.errno());
+  }
+
+  @Test
+  void anOpenedFileIsADescriptorToClose() throws IOException {
+    Path file = Files.createFile(dir.resolve("file"));
+    int fd = sys.open(file, Syscalls.O_RDONLY);
+    assertTrue(fd >= 0, "fd " + fd);
+    sys.close(fd);
+  }
+
+  @Test
+  void unshareMovesTheThreadIntoANewNetnsAndSetnsBringsItBack() throws Exception {
+    onFreshThread(() -> {
+      String home = netns();
+      int homeFd = sys.open(THREAD_NETNS, Syscalls.O_RDONLY);
+      try {
+        sys.unshare(Syscalls.CLONE_NEWNET);
+        String away = netns();
+        assertFalse(home.equals(away), "a new namespace: " + away);
+        sys.setns(homeFd, Syscalls.CLONE_NEWNET);
+        assertEquals(home, netns());
+      } finally {
+        sys.close(homeFd);
+      }
+    });
+  }
+
+  @Test
+  void setnsToAFileThatIsNoNamespaceFailsWithEinval() throws Exception {
+    Path file = Files.createFile(dir.resolve("file"));
+    int fd = sys.open(file, Syscalls.O_RDONLY);
+    try {
+      onFreshThread(() -> assertEquals(EINVAL,
+          assertThrows(SyscallException.class, () -> sys.setns(fd, Syscalls.CLONE_NEWNET)).errno()));
+    } finally {
+      sys.close(fd);
+    }
+  }
+
+  @Test
+  void setnsToADescriptorThatIsNotOpenFailsWithEbadf() throws Exception {
+    onFreshThread(() -> assertEquals(EBADF,
+        assertThrows(SyscallException.class, () -> sys.setns(-1, Syscalls.CLONE_NEWNET)).errno()));
+  }
+
+  @Test
+  void aNetlinkSocketOutlivesTheThreadsVisitAndAnswersAnAcknowledgedNoop() throws Exception {
+    int[] socket = {-1};
+    String[] where = {null};
+    onFreshThread(() -> {
+      int homeFd = sys.open(THREAD_NETNS, Syscalls.O_RDONLY);
+      try {
+        // Made in a namespace of its own, so that the test asks nothing of the host's.
+        sys.unshare(Syscalls.CLONE_NEWNET);
+        where[0] = netns();
+        socket[0] = sys.socket(Syscalls.AF_NETLINK, Syscalls.SOCK_RAW, Syscalls.NETLINK_ROUTE);
+      } finally {
+        sys.setns(homeFd, Syscalls.CLONE_NEWNET);
+        sys.close(homeFd);
+      }
+    });
+    int fd = socket[0];
+    try {
+      // NLMSG_NOOP with NLM_F_REQUEST | NLM_F_ACK, sequence 77: the kernel acknowledges it.
+      byte[] noop = java.nio.ByteBuffer.allocate(16).order(java.nio.ByteOrder.nativeOrder())
+          .putInt(16).putShort((short) 1).putShort((short) 5).putInt(77).putInt(0).array();
+      assertEquals(16, sys.send(fd, noop, noop.length));
+      byte[] buf = new byte[8192];
+      int got = sys.recv(fd, buf);
+      java.nio.ByteBuffer reply = java.nio.ByteBuffer.wrap(buf, 0, got).order(java.nio.ByteOrder.nativeOrder());
+      assertTrue(got >= 36, "an nlmsgerr of " + got + " bytes");
+      assertEquals(2, reply.getShort(4), "NLMSG_ERROR");
+      assertEquals(77, reply.getInt(8), "our sequence number");
+      assertEquals(0, reply.getInt(16), "error 0: an acknowledgement");
+    } finally {
+      sys.close(fd);
+    }
+  }
+
+  @ParameterizedTest(name = "domain {0} type {1} protocol {2}")
+  @CsvSource({"12345, 3, 0, " + EAFNOSUPPORT, "16, 3, 99, " + EPROTONOSUPPORT})
+  void anUnknownKindOfSocketIsRefused(int domain, int type, int protocol, int errno) {
+    assertEquals(errno, assertThrows(SyscallException.class, () -> sys.socket(domain, type, protocol)).errno());
+  }
+
+  @Test
+  void sendAndRecvOnADescriptorThatIsNotOpenFailWithEbadf() {
+    assertEquals(EBADF, assertThrows(SyscallException.class, () -> sys.send(-1, new byte[16], 16)).errno());
+    assertEquals(EBADF, assertThrows(SyscallException.class, () -> sys.recv(-1, new byte[16])).errno());
+  }
+
+  /** Work that may throw, checked. */
+  @FunctionalInterface
+  interface ThrowingRunnable {
+    void run() throws Exception;
+  }
+
+  /**
+   * Runs {@code work} on a thread of its own that ends with it, so that a namespace it fails
+   * to leave never reaches another test; rethrows what it threw.
+   */
+  static void onFreshThread(ThrowingRunnable work) throws Exception {
+    Throwable[] failure = {null};
+    Thread thread = new Thread(() -> {
+      try {
+        work.run();
+      } catch (Throwable t) {
+        failure[0] = t;
+      }
+    }, "syscalls-contract-netns");
+    thread.start();
+    thread.join();
+    if (failure[0] instanceof Exception e) {
+      throw e;
+    }
+    if (failure[0] instanceof Error e) {
+      throw e;
+    }
   }
 }
