@@ -128,7 +128,7 @@ final class ImageCommands {
   /** `image import FILE|- NAME[:TAG]`: streams the tarball in 64 KiB chunks. */
   @Command(name = "import", description = "Import the contents from a tarball to create a filesystem image")
   static final class Import extends BaseCommand {
-    @Option(names = {"-c", "--change"}, paramLabel = "INSTRUCTION", description = "Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, WORKDIR, USER")
+    @Option(names = {"-c", "--change"}, paramLabel = "INSTRUCTION", description = "Apply a Dockerfile instruction: CMD, ENTRYPOINT, ENV, EXPOSE, WORKDIR, USER")
     List<String> changes = new ArrayList<>();
 
     @Parameters(index = "0", paramLabel = "FILE|-")
@@ -173,6 +173,14 @@ final class ImageCommands {
         case "ENTRYPOINT" -> h.clearEntrypoint().addAllEntrypoint(command(arg));
         case "WORKDIR" -> h.setWorkingDir(arg);
         case "USER" -> h.setUser(arg);
+        case "EXPOSE" -> {
+          for (String port : arg.split("\\s+")) {
+            if (!port.matches("[0-9]{1,5}(/(tcp|udp))?")) {
+              throw new CliException("invalid port \"" + port + "\" in --change EXPOSE: use PORT or PORT/tcp or PORT/udp", 1);
+            }
+            h.addExposedPorts(port.contains("/") ? port : port + "/tcp");
+          }
+        }
         case "ENV" -> {
           if (arg.contains("=")) {
             for (String pair : arg.split("\\s+")) {
@@ -183,7 +191,7 @@ final class ImageCommands {
             h.addEnv(nv[0] + "=" + (nv.length > 1 ? nv[1] : ""));
           }
         }
-        default -> throw new CliException("unsupported --change instruction \"" + kv[0] + "\": use CMD, ENTRYPOINT, ENV, WORKDIR or USER", 1);
+        default -> throw new CliException("unsupported --change instruction \"" + kv[0] + "\": use CMD, ENTRYPOINT, ENV, EXPOSE, WORKDIR or USER", 1);
       }
     }
 

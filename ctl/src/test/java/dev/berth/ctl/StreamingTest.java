@@ -166,13 +166,20 @@ class StreamingTest {
     Path f = dir.resolve("rootfs.tar");
     Files.write(f, tar);
     CliRunner.Result r = cli.run("image", "import", "--change", "CMD [\"sh\", \"-l\"]", "-c", "ENV A=1 B=2",
-        "-c", "WORKDIR /srv", f.toString(), "mine:1.0");
+        "-c", "WORKDIR /srv", "-c", "EXPOSE 80 53/udp", f.toString(), "mine:1.0");
     assertEquals(0, r.code(), r.err());
     assertEquals("sha256:" + "ab".repeat(32) + "\n", r.out());
     assertEquals(ImportHeader.newBuilder().setReference("mine:1.0").addCmd("sh").addCmd("-l")
-        .addEnv("A=1").addEnv("B=2").setWorkingDir("/srv").build(),
+        .addEnv("A=1").addEnv("B=2").setWorkingDir("/srv").addExposedPorts("80/tcp").addExposedPorts("53/udp").build(),
         cli.daemon.requests(ImportChunk.class).get(0).getHeader());
     assertArrayEquals(tar, cli.daemon.imported.toByteArray());
+  }
+
+  @Test
+  void imageImportRefusesABadExposedPort() {
+    CliRunner.Result r = cli.run("image", "import", "-c", "EXPOSE 80/sctp", "-", "app");
+    assertEquals(1, r.code());
+    assertTrue(r.err().contains("invalid port \"80/sctp\" in --change EXPOSE"), r.err());
   }
 
   @Test

@@ -343,7 +343,7 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
       }
       try (InputStream in = Files.newInputStream(spool)) {
         return ProtoMapper.image(images.importTar(in, new ImportRequest(h.getReference(), h.getCmdList(),
-            h.getEntrypointList(), h.getEnvList(), h.getWorkingDir(), h.getUser())));
+            h.getEntrypointList(), h.getEnvList(), h.getWorkingDir(), h.getUser(), h.getExposedPortsList())));
       }
     });
   }

@@ -220,8 +220,13 @@ public final class ImageStore {
         throw BerthException.invalid("invalid environment variable \"" + e + "\": use KEY=VALUE");
       }
     }
-    ImageConfig config =
-        new ImageConfig(req.entrypoint(), req.cmd(), req.env(), req.workingDir(), req.user(), null, null, null, null);
+    for (String p : req.exposedPorts()) {
+      if (!p.matches("[0-9]{1,5}(/(tcp|udp))?")) {
+        throw BerthException.invalid("invalid exposed port \"" + p + "\": use PORT or PORT/tcp or PORT/udp");
+      }
+    }
+    ImageConfig config = new ImageConfig(req.entrypoint(), req.cmd(), req.env(), req.workingDir(), req.user(), null,
+        null, req.exposedPorts().stream().map(p -> p.contains("/") ? p : p + "/tcp").toList(), null);
     try {
       return addLayer(tar, null, config, ref, "berth import", "imported from a tar");
     } catch (IOException | UncheckedIOException e) {

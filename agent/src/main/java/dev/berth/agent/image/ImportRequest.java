@@ -10,7 +10,8 @@ import java.util.List;
  * @param env KEY=VALUE entries
  */
 public record ImportRequest(
-    String reference, List<String> cmd, List<String> entrypoint, List<String> env, String workingDir, String user) {
+    String reference, List<String> cmd, List<String> entrypoint, List<String> env, String workingDir, String user,
+    List<String> exposedPorts) {
   public ImportRequest {
     reference = reference == null ? "" : reference;
     cmd = cmd == null ? List.of() : List.copyOf(cmd);
@@ -18,10 +19,11 @@ public record ImportRequest(
     env = env == null ? List.of() : List.copyOf(env);
     workingDir = workingDir == null ? "" : workingDir;
     user = user == null ? "" : user;
+    exposedPorts = exposedPorts == null ? List.of() : List.copyOf(exposedPorts);
   }
 
   /** An import tagged {@code reference}, with an empty config. */
   public static ImportRequest of(String reference) {
-    return new ImportRequest(reference, null, null, null, null, null);
+    return new ImportRequest(reference, null, null, null, null, null, null);
   }
 }

@@ -68,7 +68,7 @@ class ImageStoreTest {
   @Test
   void importsAPlainTar() throws Exception {
     ImageRecord r = store.importTar(new ByteArrayInputStream(LAYER), new ImportRequest("busybox",
-        List.of("sh"), List.of("/bin/init"), List.of("PATH=/bin", "A=b=c"), "/root", "1000:1000"));
+        List.of("sh"), List.of("/bin/init"), List.of("PATH=/bin", "A=b=c"), "/root", "1000:1000", List.of("80", "53/udp")));
 
     assertTrue(r.id().matches("sha256:[0-9a-f]{64}"), r.id());
     assertEquals(List.of("docker.io/library/busybox:latest"), r.repoTags());
@@ -81,6 +81,7 @@ class ImageStoreTest {
     assertEquals(List.of("PATH=/bin", "A=b=c"), r.config().env());
     assertEquals("/root", r.config().workingDir());
     assertEquals("1000:1000", r.config().user());
+    assertEquals(List.of("80/tcp", "53/udp"), r.config().exposedPorts());
 
     List<Path> dirs = store.layerDirs(r);
     assertEquals(List.of(root.resolve("snapshots").resolve(r.diffIds().get(0).substring(7))), dirs);
@@ -294,7 +295,7 @@ class ImageStoreTest {
   void aReopenedStoreHasTheSameImages() {
     ImageRecord a = importTar(LAYER, "a");
     store.importTar(new ByteArrayInputStream(Tars.gzip(OTHER_LAYER)), new ImportRequest("host:5000/b:2", List.of("run"),
-        null, List.of("X=1"), "/w", "nobody"));
+        null, List.of("X=1"), "/w", "nobody", null));
     store.tag("a", "c");
     List<ImageRecord> before = store.list();
 
@@ -362,7 +363,7 @@ class ImageStoreTest {
     assertEquals(BerthException.Kind.INVALID_ARGUMENT, assertThrows(BerthException.class,
         () -> store.importTar(in, ImportRequest.of("x@sha256:" + "0".repeat(64)))).kind());
     assertEquals(BerthException.Kind.INVALID_ARGUMENT, assertThrows(BerthException.class,
-        () -> store.importTar(in, new ImportRequest("x", null, null, List.of("NOEQUALS"), null, null))).kind());
+        () -> store.importTar(in, new ImportRequest("x", null, null, List.of("NOEQUALS"), null, null, null))).kind());
   }
 
   @Test

@@ -78,7 +78,7 @@ class PushTest {
 
   private ImageRecord importBusybox(String ref) {
     return store.importTar(new ByteArrayInputStream(busyboxTar), new ImportRequest(ref, List.of("/bin/sh"), null,
-        null, null, null));
+        null, null, null, null));
   }
 
   @Test
