@@ -183,12 +183,13 @@ runroot = "$tmp/podman/run"
 graphroot = "$tmp/podman/root"
 EOF
 
-# --- a private berthd, flags as scripts/install.sh starts it
+# --- a private berthd, flags as scripts/install.sh starts it; without a default bridge, so that
+# containers get a network namespace with loopback only, as crun's and runc's default spec gives them
 mkdir -p "$tmp/data"
 # shellcheck disable=SC2086
 ${AGENT_WRAPPER:-} java ${AGENT_JAVA_OPTS:--XX:+UseSerialGC -Xss512k} -cp "${AGENT_CP_PREFIX:+$AGENT_CP_PREFIX:}agent/$T/lib/*:$agent_jar" \
   dev.berth.agent.AgentMain --data-dir "$tmp/data" --socket "$tmp/berthd.sock" --prefix "$prefix" \
-  --launcher "$launcher" >"$tmp/berthd.log" 2>&1 &
+  --launcher "$launcher" --bridge none >"$tmp/berthd.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 1 300); do
   [ -S "$tmp/berthd.sock" ] && break

@@ -2,7 +2,7 @@
 # Installs what building and running Berth needs on Debian 12, as root. Idempotent: a
 # package already present is not fetched again. Extra package names may be passed.
 set -eu
-need="openjdk-17-jdk-headless maven gcc make libc6-dev libseccomp-dev busybox-static iproute2 procps $*"
+need="openjdk-17-jdk-headless maven gcc make libc6-dev libseccomp-dev busybox-static iproute2 nftables util-linux procps $*"
 missing=""
 for p in $need; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -3,6 +3,7 @@ package dev.berth.agent;
 import dev.berth.agent.api.ContainerGrpcService;
 import dev.berth.agent.api.ErrorInterceptor;
 import dev.berth.agent.api.ImageGrpcService;
+import dev.berth.agent.api.NetworkGrpcService;
 import dev.berth.agent.api.SystemGrpcService;
 import dev.berth.agent.api.VolumeGrpcService;
 import dev.berth.agent.image.ImageStore;
@@ -15,6 +16,14 @@ import dev.berth.agent.runtime.LinuxSyscalls;
 import dev.berth.agent.runtime.Syscalls;
 import dev.berth.agent.runtime.VolumeStore;
 import dev.berth.agent.runtime.cgroup.Cgroups;
+import dev.berth.agent.runtime.net.LinuxNetworkDriver;
+import dev.berth.agent.runtime.net.NetworkManager;
+import dev.berth.agent.runtime.net.NetworkRecord;
+import dev.berth.agent.runtime.net.NetworkStore;
+import dev.berth.agent.runtime.net.NftFirewall;
+import dev.berth.agent.runtime.net.PortReservations;
+import dev.berth.agent.runtime.net.RouteTable;
+import dev.berth.agent.runtime.net.Subnet;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -79,6 +88,15 @@ public final class AgentMain implements Callable<Integer> {
 
   @Option(names = "--node-name", description = "This node's name (default: the host name).")
   String nodeName;
+
+  @Option(names = {"-b", "--bridge"}, paramLabel = "NAME",
+      description = "Bridge interface of the default network, created when missing (default: the prefix and 0, e.g. berth0); "
+          + "\"none\": no default network, containers started without --network get loopback only.")
+  String bridge = "";
+
+  @Option(names = "--bridge-subnet", paramLabel = "CIDR",
+      description = "Subnet of the default bridge network; refused when it overlaps a route of the host (default: ${DEFAULT-VALUE}).")
+  String bridgeSubnet = NetworkStore.DEFAULT_SUBNET;
 
   @Option(names = "--insecure-registry", paramLabel = "HOST[:PORT]",
       description = "A registry reached over plain HTTP; repeatable. Loopback registries always are.")
@@ -166,8 +184,12 @@ public final class AgentMain implements Callable<Integer> {
     Cgroups cgroups = Cgroups.detect(cgroupRoot, syscalls);
     ImageStore images = new ImageStore(dataDir.resolve("images"), syscalls, LayerLimits.DEFAULT);
     VolumeStore volumes = new VolumeStore(dataDir.resolve("volumes"));
+    NetworkManager networks = networks(syscalls);
     ContainerRuntime runtime = new ContainerRuntime(
-        new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images, volumes);
+        new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images, volumes,
+        networks);
+    // After the runtime adopted the running containers' endpoints, so their ports are in the first rules.
+    networks.start();
     RegistryClient registries = new RegistryClient(java.util.Set.copyOf(insecureRegistries));
     Puller puller = new Puller(registries, images);
     Pusher pusher = new Pusher(registries, images);
@@ -178,6 +200,7 @@ public final class AgentMain implements Callable<Integer> {
         ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, pusher, registries), new ErrorInterceptor()),
         ServerInterceptors.intercept(new VolumeGrpcService(volumes, runtime), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new NetworkGrpcService(networks, runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new SystemGrpcService(runtime, images, cgroups, VERSION, node, dataDir, prefix),
             new ErrorInterceptor()));
 
@@ -198,7 +221,25 @@ public final class AgentMain implements Callable<Integer> {
       services.forEach(t::addService);
       servers.add(t.build().start());
     }
-    return new Agent(servers, runtime, puller, pusher, registries);
+    return new Agent(servers, runtime, puller, pusher, registries, networks);
+  }
+
+  /**
+   * The bridge networks: records under the data dir, bridges and container namespaces through
+   * netlink, NAT and isolation through nftables, all named after the prefix.
+   */
+  private NetworkManager networks(Syscalls syscalls) throws IOException {
+    Subnet subnet = Subnet.parse(bridgeSubnet);
+    NetworkStore store = new NetworkStore(dataDir.resolve("networks"), prefix,
+        bridge.equals("none") ? null : new NetworkStore.DefaultBridge(bridge, subnet), RouteTable::read);
+    var defaultNetwork = store.find(NetworkRecord.DEFAULT);
+    if (defaultNetwork.isPresent()) {
+      // A route the host already has for the subnet, other than the default bridge's own, makes it unusable.
+      String own = defaultNetwork.get().bridge();
+      RouteTable.read().excludingInterfaces(own::equals).requireNoOverlap(subnet);
+    }
+    return new NetworkManager(store, new LinuxNetworkDriver(syscalls), new NftFirewall(prefix),
+        new PortReservations(), prefix);
   }
 
   static InetSocketAddress parseTcp(String hostPort) {

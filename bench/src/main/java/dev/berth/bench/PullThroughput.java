@@ -97,10 +97,14 @@ public final class PullThroughput {
     Path dir = tmp.resolve("berthd");
     Path socket = dir.resolve("s.sock");
     Files.createDirectories(dir);
-    agent = new ProcessBuilder(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:+UseSerialGC", "-Xss512k", "-cp", opt.get("agent-classpath"), "dev.berth.agent.AgentMain",
+    List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-XX:+UseSerialGC", "-Xss512k"));
+    cmd.addAll(List.of("-cp", opt.get("agent-classpath"), "dev.berth.agent.AgentMain",
         "--data-dir", dir.resolve("data").toString(), "--socket", socket.toString(),
-        "--prefix", "bp-" + ProcessHandle.current().pid(), "--launcher", opt.get("launcher")))
+        "--prefix", "bp-" + ProcessHandle.current().pid(), "--launcher", opt.get("launcher"),
+        // Pulls need no container network: no bridge on the host.
+        "--bridge", "none"));
+    agent = new ProcessBuilder(cmd)
         .redirectErrorStream(true).redirectOutput(dir.resolve("berthd.log").toFile()).start();
     group = new EpollEventLoopGroup(1);
     channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))

@@ -20,8 +20,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
 final class Commands {
   /** In the order `berth --help` lists them. */
   static final String[] NAMES = {
-    "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec",
-    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "info", "version"
+    "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec", "port",
+    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "network", "info", "version"
   };
 
   private Commands() {
@@ -116,6 +116,15 @@ final class Commands {
             .addSubcommand("inspect", new VolumeCommands.Inspect(cli))
             .addSubcommand("rm", new VolumeCommands.Rm(cli), "remove")
             .addSubcommand("prune", new VolumeCommands.Prune(cli));
+      case "network":
+        return new CommandLine(new NetworkCommands.Group(cli))
+            .addSubcommand("create", new NetworkCommands.Create(cli))
+            .addSubcommand("ls", new NetworkCommands.Ls(cli), "list")
+            .addSubcommand("inspect", new NetworkCommands.Inspect(cli))
+            .addSubcommand("rm", new NetworkCommands.Rm(cli), "remove")
+            .addSubcommand("prune", new NetworkCommands.Prune(cli));
+      case "port":
+        return new PortCommand(cli);
       case "pull":
         return new PullCommand(cli);
       case "push":

@@ -109,6 +109,9 @@ final class Json {
     if (spec.getLogConfig().getMaxFile() != 0) {
       logOpts.put("max-file", Integer.toString(spec.getLogConfig().getMaxFile()));
     }
+    host.put("NetworkMode", spec.getNetworkMode().isEmpty() ? "bridge" : spec.getNetworkMode());
+    host.set("PortBindings", NetworkCommands.portMap(spec.getPortsList(), true));
+    host.put("PublishAllPorts", spec.getPublishAll());
     host.put("AutoRemove", spec.getAutoRemove());
     host.set("SecurityOpt", spec.getSecurityOptCount() == 0 ? null : strings(spec.getSecurityOptList()));
     host.put("Memory", c.getMemoryLimitBytes());
@@ -134,6 +137,7 @@ final class Json {
     if (spec.getStopTimeout() != 0) {
       config.put("StopTimeout", spec.getStopTimeout());
     }
+    o.set("NetworkSettings", NetworkCommands.settings(c));
     ObjectNode berth = o.putObject("Berth");
     berth.put("Command", c.getCommand());
     berth.put("Rootfs", c.getRootfs());

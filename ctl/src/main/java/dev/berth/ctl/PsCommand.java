@@ -43,10 +43,10 @@ final class PsCommand extends BaseCommand {
         cli.out.println(Json.compact(row(c)));
       }
     } else {
-      Table t = new Table("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES");
+      Table t = new Table("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES");
       for (Container c : containers) {
         t.add(id(c), image(c), command(c), Format.ago(c.getCreatedAtUnixNanos(), cli.clock),
-            Format.status(c, cli.clock), name(c));
+            Format.status(c, cli.clock), ports(c), name(c));
       }
       t.print(cli.out);
     }
@@ -67,6 +67,11 @@ final class PsCommand extends BaseCommand {
     return Format.quote(noTrunc ? cmd : Format.ellipsis(cmd, 20));
   }
 
+  /** PORTS: what the agent reserved, as docker shows it. */
+  private static String ports(Container c) {
+    return Ports.display(c.getNetwork().getPortsList());
+  }
+
   private static String name(Container c) {
     String n = c.getName();
     return n.startsWith("/") ? n.substring(1) : n;
@@ -85,6 +90,8 @@ final class PsCommand extends BaseCommand {
     }
     m.put("Labels", labels.toString());
     m.put("Names", name(c));
+    m.put("Networks", c.getNetwork().getNetwork().isEmpty() ? c.getSpec().getNetworkMode() : c.getNetwork().getNetwork());
+    m.put("Ports", ports(c));
     m.put("RunningFor", Format.ago(c.getCreatedAtUnixNanos(), cli.clock));
     m.put("State", Format.state(c));
     m.put("Status", Format.status(c, cli.clock));

@@ -49,9 +49,19 @@ final class RunCommands {
     @Option(names = {"-h", "--hostname"}, paramLabel = "NAME", description = "Container host name")
     String hostname;
 
-    @Option(names = {"--network", "--net"}, paramLabel = "MODE",
-        description = "none (loopback only, the default for now) or host (the host's network stack)")
+    @Option(names = {"--network", "--net"}, paramLabel = "NETWORK",
+        description = "Connect the container to a network: bridge (the default), none (loopback only), host (the host's network stack) or a network's name or id")
     String network;
+
+    @Option(names = "--network-alias", paramLabel = "NAME", description = "Add a name the container has on its (user-defined) network")
+    List<String> networkAliases = new ArrayList<>();
+
+    @Option(names = {"-p", "--publish"}, paramLabel = "[IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]",
+        description = "Publish a container's port (or a range, 8000-8001:80-81) to the host; no host port: one the agent chooses")
+    List<String> publish = new ArrayList<>();
+
+    @Option(names = {"-P", "--publish-all"}, description = "Publish all exposed ports to random host ports")
+    boolean publishAll;
 
     @Option(names = "--entrypoint", paramLabel = "CMD", description = "Overwrite the default ENTRYPOINT of the image (\"\" clears it)")
     String entrypoint;
@@ -144,6 +154,12 @@ final class RunCommands {
       if (network != null) {
         s.setNetworkMode(network);
       }
+      s.addAllNetworkAliases(networkAliases).setPublishAll(publishAll);
+      try {
+        s.addAllPorts(Ports.parse(publish));
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(commandSpec.commandLine(), e.getMessage());
+      }
       if (hostname != null) {
         s.setHostname(hostname);
       }
@@ -203,6 +219,10 @@ final class RunCommands {
     /** Creates the container, pulling its image first as --pull says (docker's order: try, pull on NOT_FOUND, retry). */
     Container create() throws IOException {
       CreateContainerRequest req = CreateContainerRequest.newBuilder().setSpec(containerSpec()).build();
+      if (req.getSpec().getNetworkMode().equals("host") && (req.getSpec().getPortsCount() > 0 || req.getSpec().getPublishAll())) {
+        // docker's daemon sends this as a warning; Container has no warnings, so the client says it
+        cli.err.println("WARNING: Published ports are discarded when using host network mode");
+      }
       switch (pull) {
         case "always" -> PullCommand.pull(cli, req.getSpec().getImage(), cli.err);
         case "missing", "never" -> { }
@@ -211,7 +231,7 @@ final class RunCommands {
       try {
         return cli.containers().create(req);
       } catch (StatusRuntimeException e) {
-        if (!pull.equals("missing") || e.getStatus().getCode() != Status.Code.NOT_FOUND) {
+        if (!pull.equals("missing") || !missingImage(e)) {
           throw e;
         }
         cli.err.println("Unable to find image '" + req.getSpec().getImage() + "' locally");
@@ -219,6 +239,15 @@ final class RunCommands {
         return cli.containers().create(req);
       }
     }
+  }
+
+  /**
+   * The agent's NOT_FOUND for the image, not for something else the spec names (a network): only
+   * that one is worth a pull. The message is the only thing telling them apart.
+   */
+  static boolean missingImage(StatusRuntimeException e) {
+    String d = e.getStatus().getDescription();
+    return e.getStatus().getCode() == Status.Code.NOT_FOUND && d != null && d.startsWith("No such image");
   }
 
   @Command(name = "create", description = "Create a new container")

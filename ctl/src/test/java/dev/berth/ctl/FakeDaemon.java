@@ -64,8 +64,12 @@ final class FakeDaemon {
   final java.util.Set<String> pulled = java.util.concurrent.ConcurrentHashMap.newKeySet();
   volatile String createdId = "4f1c2b9a7d3e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
 
+  /** Networks: Containers.create places each new container on one (NOT_FOUND for an unknown one). */
+  final FakeNetworkService network = new FakeNetworkService(requests);
+
   List<BindableService> services() {
-    return List.of(new Containers(), new Images(), new SystemInfo(), new Volumes());
+    List<BindableService> all = new ArrayList<>(List.of(new Containers(), new Images(), new SystemInfo(), new Volumes(), network));
+    return all;
   }
 
   /** The recorded requests of one type. */
@@ -106,7 +110,8 @@ final class FakeDaemon {
           throw Status.NOT_FOUND.withDescription("No such image: missing").asRuntimeException();
         }
         Container c = Container.newBuilder().setId(createdId).setName(r.getSpec().getName().isEmpty() ? "fake_name" : r.getSpec().getName())
-            .setImage(r.getSpec().getImage()).setSpec(r.getSpec()).setStatus(ContainerStatus.CREATED).build();
+            .setImage(r.getSpec().getImage()).setSpec(r.getSpec()).setStatus(ContainerStatus.CREATED)
+            .setNetwork(network.attach(r.getSpec())).build();
         synchronized (FakeDaemon.this) {
           containers.put(c.getId(), c);
         }

@@ -15,6 +15,8 @@ import dev.berth.proto.v1.ImageConfig;
 import dev.berth.proto.v1.ListContainersRequest;
 import dev.berth.proto.v1.LogEntry;
 import dev.berth.proto.v1.LogsRequest;
+import dev.berth.proto.v1.NetworkSettings;
+import dev.berth.proto.v1.PortBinding;
 import dev.berth.proto.v1.Stream;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -43,7 +45,11 @@ class OutputTest {
         .addEnv("PATH=/usr/bin").setWorkingDir("/").setHostname("4a5b6c7d8e9f")
         .setStatus(ContainerStatus.RUNNING).setPid(4242).putLabels("tier", "front").putLabels("app", "web")
         .setCreatedAtUnixNanos(NOW_NANOS - 3 * 3600 * SECOND).setStartedAtUnixNanos(NOW_NANOS - 5 * SECOND + 123)
-        .setMemoryLimitBytes(512 << 20).setCpuQuotaMicros(50_000).setCpuPeriodMicros(100_000).build());
+        .setMemoryLimitBytes(512 << 20).setCpuQuotaMicros(50_000).setCpuPeriodMicros(100_000)
+        .setNetwork(NetworkSettings.newBuilder().setNetwork("bridge")
+            .addPorts(PortBinding.newBuilder().setProtocol("tcp").setHostPort(8080).setContainerPort(80))
+            .addPorts(PortBinding.newBuilder().setProtocol("udp").setHostIp("127.0.0.1").setHostPort(9000).setContainerPort(9000)))
+        .build());
     cli.daemon.containers.put(DB_ID, Container.newBuilder().setId(DB_ID).setName("db").setImage("sha256:" + "d".repeat(64))
         .addAllPathAndArgs(List.of("postgres")).setStatus(ContainerStatus.EXITED).setExitCode(137)
         .setCreatedAtUnixNanos(NOW_NANOS - 2 * 24 * 3600 * SECOND).setFinishedAtUnixNanos(NOW_NANOS - 120 * SECOND).build());
@@ -69,9 +75,9 @@ class OutputTest {
     CliRunner.Result r = cli.run("ps", "-a");
     assertEquals(0, r.code(), r.err());
     assertEquals(String.join("\n",
-        "CONTAINER ID   IMAGE          COMMAND                  CREATED       STATUS                       NAMES",
-        "4a5b6c7d8e9f   nginx:1.27     \"nginx -g 'daemon of…\"   3 hours ago   Up 4 seconds                 web",
-        "0123456789ab   dddddddddddd   \"postgres\"               2 days ago    Exited (137) 2 minutes ago   db",
+        "CONTAINER ID   IMAGE          COMMAND                  CREATED       STATUS                       PORTS                                            NAMES",
+        "4a5b6c7d8e9f   nginx:1.27     \"nginx -g 'daemon of…\"   3 hours ago   Up 4 seconds                 127.0.0.1:9000->9000/udp, 0.0.0.0:8080->80/tcp   web",
+        "0123456789ab   dddddddddddd   \"postgres\"               2 days ago    Exited (137) 2 minutes ago                                                    db",
         ""), r.out());
     assertEquals(ListContainersRequest.newBuilder().setAll(true).build(), cli.daemon.requests.get(0));
   }
@@ -110,6 +116,8 @@ class OutputTest {
     assertEquals("Up 4 seconds", web.get("Status").asText());
     assertEquals("running", web.get("State").asText());
     assertEquals("web", web.get("Names").asText());
+    assertEquals("127.0.0.1:9000->9000/udp, 0.0.0.0:8080->80/tcp", web.get("Ports").asText());
+    assertEquals("bridge", web.get("Networks").asText());
     assertEquals("app=web,tier=front", web.get("Labels").asText());
     assertEquals("2024-05-01 09:00:00 +0000 UTC", web.get("CreatedAt").asText());
     assertEquals("exited", JSON.readTree(lines[1]).get("State").asText());

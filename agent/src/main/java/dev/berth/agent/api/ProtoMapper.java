@@ -1,5 +1,6 @@
 package dev.berth.agent.api;
 
+import dev.berth.agent.BerthException;
 import dev.berth.agent.image.ImageConfig;
 import dev.berth.agent.image.ImageRecord;
 import dev.berth.agent.image.Reference;
@@ -8,12 +9,16 @@ import dev.berth.agent.runtime.ContainerState;
 import dev.berth.agent.runtime.ContainerView;
 import dev.berth.agent.runtime.CreateRequest;
 import dev.berth.agent.runtime.MountSpec;
+import dev.berth.agent.runtime.net.Endpoint;
+import dev.berth.agent.runtime.net.PortMapping;
 import dev.berth.proto.v1.Container;
 import dev.berth.proto.v1.ContainerSpec;
 import dev.berth.proto.v1.ContainerStatus;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.LogConfig;
 import dev.berth.proto.v1.Mount;
+import dev.berth.proto.v1.NetworkSettings;
+import dev.berth.proto.v1.PortBinding;
 import dev.berth.proto.v1.Resources;
 import java.time.Instant;
 import java.util.List;
@@ -28,7 +33,24 @@ public final class ProtoMapper {
         s.getResources().getCpus(), s.getResources().getPidsLimit(), s.getTty(), s.getOpenStdin(), s.getAutoRemove(),
         s.getSecurityOptList(), s.getLabelsMap(), s.getLogConfig().getMaxSize(), s.getLogConfig().getMaxFile(),
         s.getStopSignal(), s.getStopTimeout(), s.getMountsList().stream().map(ProtoMapper::mount).toList(),
-        s.getNetworkMode());
+        s.getNetworkMode(), s.getPortsList().stream().map(ProtoMapper::port).toList(), s.getPublishAll(),
+        s.getNetworkAliasesList());
+  }
+
+  /** A -p mapping; an unknown protocol is refused with the mapping named. */
+  static PortMapping port(PortBinding p) {
+    PortMapping.Protocol proto = switch (p.getProtocol()) {
+      case "", "tcp" -> PortMapping.Protocol.TCP;
+      case "udp" -> PortMapping.Protocol.UDP;
+      default -> throw BerthException.invalid("invalid protocol \"" + p.getProtocol() + "\" for port "
+          + p.getContainerPort() + ": tcp or udp");
+    };
+    return new PortMapping(proto, p.getHostIp(), p.getHostPort(), p.getContainerPort());
+  }
+
+  static PortBinding port(PortMapping p) {
+    return PortBinding.newBuilder().setProtocol(p.protocol().keyword()).setHostIp(p.hostIp())
+        .setHostPort(p.hostPort()).setContainerPort(p.containerPort()).build();
   }
 
   static MountSpec mount(Mount m) {
@@ -62,6 +84,9 @@ public final class ProtoMapper {
         .setStopSignal(r.stopSignal()).setStopTimeout(r.stopTimeout())
         .addAllMounts(r.mounts().stream().map(ProtoMapper::mount).toList())
         .setNetworkMode(r.networkMode())
+        .addAllPorts(r.ports().stream().map(ProtoMapper::port).toList())
+        .setPublishAll(r.publishAll())
+        .addAllNetworkAliases(r.networkAliases())
         .build();
   }
 
@@ -87,7 +112,14 @@ public final class ProtoMapper {
     if (s.running()) {
       b.setRootfs(v.rootfs().toString());
     }
-    return b.build();
+    NetworkSettings.Builder n = NetworkSettings.newBuilder().setNetwork(c.network()).setNetworkId(c.networkId())
+        .addAllPorts(c.ports().stream().map(ProtoMapper::port).toList());
+    Endpoint e = v.endpoint();
+    if (e != null) {
+      n.setIpAddress(e.ipAddress()).setIpPrefixLen(e.prefixLength()).setGateway(e.gateway())
+          .setMacAddress(e.macAddress()).setBridge(e.bridge()).addAllAliases(e.names());
+    }
+    return b.setNetwork(n).build();
   }
 
   static String command(List<String> args) {

@@ -1,5 +1,6 @@
 package dev.berth.agent.runtime;
 
+import dev.berth.agent.runtime.net.PortMapping;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
@@ -33,7 +34,10 @@ public record ContainerConfig(
     Instant created,
     CreateRequest request,
     Map<String, String> labels,
-    List<MountSpec> mounts) {
+    List<MountSpec> mounts,
+    String networkId,
+    String network,
+    List<PortMapping> ports) {
 
   public ContainerConfig {
     lowerDirs = List.copyOf(lowerDirs);
@@ -43,6 +47,12 @@ public record ContainerConfig(
     labels = labels == null ? Map.copyOf(request.labels()) : Map.copyOf(labels);
     // As resolved at create: anonymous volumes carry their generated names.
     mounts = mounts == null ? List.of() : List.copyOf(mounts);
+    // The network as resolved at create (none in older state files, which only knew none and host)
+    // and the published ports with their host ports chosen.
+    network = network == null || network.isBlank() ? request.networkMode().isBlank() ? "none" : request.networkMode()
+        : network;
+    networkId = networkId == null ? "" : networkId;
+    ports = ports == null ? List.of() : List.copyOf(ports);
   }
 
   public List<Path> lowerPaths() {

@@ -11,6 +11,9 @@ import dev.berth.agent.image.ImageRecord;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.runtime.cgroup.CgroupLimits;
 import dev.berth.agent.runtime.cgroup.Cgroups;
+import dev.berth.agent.runtime.net.Endpoint;
+import dev.berth.agent.runtime.net.NetworkManager;
+import dev.berth.agent.runtime.net.NetworkRecord;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -26,6 +29,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -84,6 +88,7 @@ public final class ContainerRuntime implements AutoCloseable {
   private final Cgroups cgroups;
   private final ImageStore images;
   private final VolumeStore volumes;
+  private final ContainerNetworking net;
   private final Path containersDir;
   private final ObjectMapper json;
   private final ShimWatcher watcher;
@@ -103,6 +108,8 @@ public final class ContainerRuntime implements AutoCloseable {
     volatile ContainerState state;
     /** Completed with the exit state when the current run ends; replaced on each start. */
     volatile CompletableFuture<ContainerState> exited;
+    /** Where the current run sits on its bridge network; null when not running or on host/none. */
+    volatile Endpoint endpoint;
 
     Container(ContainerConfig config, Path dir, ContainerState state) {
       this.config = config;
@@ -112,13 +119,14 @@ public final class ContainerRuntime implements AutoCloseable {
     }
   }
 
-  public ContainerRuntime(Settings settings, Syscalls syscalls, Cgroups cgroups, ImageStore images, VolumeStore volumes)
-      throws IOException {
+  public ContainerRuntime(Settings settings, Syscalls syscalls, Cgroups cgroups, ImageStore images, VolumeStore volumes,
+      NetworkManager networks) throws IOException {
     this.settings = settings;
     this.syscalls = syscalls;
     this.cgroups = cgroups;
     this.images = images;
     this.volumes = volumes;
+    this.net = new ContainerNetworking(networks, Path.of("/etc/resolv.conf"));
     String data = settings.dataDir().toAbsolutePath().toString();
     if (data.length() > MAX_DATA_DIR_LENGTH) {
       throw BerthException.invalid("the data dir " + data + " is too long: at most " + MAX_DATA_DIR_LENGTH
@@ -142,11 +150,6 @@ public final class ContainerRuntime implements AutoCloseable {
       throw BerthException.invalid("an image is required");
     }
     CgroupLimits limits = ResourceParser.limits(req.memory(), req.cpus(), req.pidsLimit());
-    switch (req.networkMode()) {
-      case "", "none", "host" -> { }
-      default -> throw BerthException.invalid("invalid network mode \"" + req.networkMode()
-          + "\": accepted are none (loopback only) and host; bridge networks are not available yet");
-    }
     boolean seccomp = true;
     boolean noNewPrivs = true;
     for (String opt : req.securityOpt()) {
@@ -189,6 +192,7 @@ public final class ContainerRuntime implements AutoCloseable {
     List<String> lowers = images.layerDirs(image).stream().map(Path::toString).toList();
     Map<String, String> labels = new LinkedHashMap<>(ic.labels() == null ? Map.of() : ic.labels());
     labels.putAll(req.labels());
+    ContainerNetworking.Decision network = net.decide(req, ic.exposedPorts());
     List<MountSpec> mounts = resolveMounts(req.mounts(), ic.volumes() == null ? List.of() : ic.volumes());
 
     // The short id names the directory: the shim's socket path in it must fit a sockaddr_un.
@@ -196,8 +200,9 @@ public final class ContainerRuntime implements AutoCloseable {
     Container c;
     try {
       c = register(req, id, image, args, hostname, env, workdir, user, limits, seccomp, noNewPrivs, stopSignal,
-          stopTimeout, logMax, logFiles, lowers, labels, mounts, dir);
+          stopTimeout, logMax, logFiles, lowers, labels, mounts, network, dir);
     } catch (RuntimeException e) {
+      net.manager().releasePorts(id);
       removeAnonymousVolumes(mounts);
       throw e;
     }
@@ -208,7 +213,7 @@ public final class ContainerRuntime implements AutoCloseable {
   private Container register(CreateRequest req, String id, ImageRecord image, List<String> args, String hostname,
       List<String> env, String workdir, String user, CgroupLimits limits, boolean seccomp, boolean noNewPrivs,
       int stopSignal, int stopTimeout, long logMax, int logFiles, List<String> lowers, Map<String, String> labels,
-      List<MountSpec> mounts, Path dir) {
+      List<MountSpec> mounts, ContainerNetworking.Decision network, Path dir) {
     Container c;
     synchronized (names) {
       String name = req.name().isBlank() ? generateName() : validName(req.name());
@@ -220,7 +225,10 @@ public final class ContainerRuntime implements AutoCloseable {
       }
       ContainerConfig config = new ContainerConfig(id, name, req.image(), image.id(), lowers, args, env, workdir, user,
           hostname, limits.memoryBytes(), limits.cpuQuotaMicros(), limits.cpuPeriodMicros(), limits.pidsMax(), seccomp,
-          noNewPrivs, stopSignal, stopTimeout, logMax, logFiles, Instant.now(), req, labels, mounts);
+          noNewPrivs, stopSignal, stopTimeout, logMax, logFiles, Instant.now(), req, labels, mounts,
+          network.network().id(), network.network().name(),
+          // Reserved only once the name is known to be free, so a refused create holds no port.
+          net.manager().reservePorts(id, name, network.ports()));
       c = new Container(config, dir, ContainerState.CREATED);
       try {
         Files.createDirectories(dir.resolve("rootfs"));
@@ -473,7 +481,7 @@ public final class ContainerRuntime implements AutoCloseable {
     try {
       Files.deleteIfExists(c.dir.resolve("exit.json"));
       Files.deleteIfExists(c.dir.resolve("shim.pid"));
-      writeEtcFiles(c);
+      c.endpoint = net.connect(cfg, c.dir, this::dirOf).orElse(null);
       mountRootfs(c, rootfs);
       List<Path> cgroupDirs = cgroups.create(cgroup,
           new CgroupLimits(cfg.memoryBytes(), cfg.cpuQuotaMicros(), cfg.cpuPeriodMicros(), cfg.pidsLimit()),
@@ -561,12 +569,15 @@ public final class ContainerRuntime implements AutoCloseable {
         .add("id", cfg.id())
         .add("state_dir", c.dir.toString())
         .add("rootfs", rootfs.toString());
-    boolean hostNetwork = cfg.request().networkMode().equals("host");
-    for (String ns : List.of("pid", "mount", "uts", "ipc", "net", "cgroup")) {
-      // host: the container shares the host's network stack, as docker run --network host.
-      if (!(hostNetwork && ns.equals("net"))) {
-        l.add("namespace", ns);
-      }
+    for (String ns : List.of("pid", "mount", "uts", "ipc", "cgroup")) {
+      l.add("namespace", ns);
+    }
+    if (c.endpoint != null) {
+      // A bridge network: the namespace was made and wired before the launch.
+      l.add("netns", c.endpoint.netns());
+    } else if (!cfg.network().equals(NetworkRecord.HOST_NETWORK)) {
+      // none: a namespace of its own with nothing but loopback; host: the host's, as docker run --network host.
+      l.add("namespace", "net");
     }
     l.add("hostname", cfg.hostname());
     cgroupDirs.forEach(d -> l.add("cgroup", d.toString()));
@@ -587,6 +598,7 @@ public final class ContainerRuntime implements AutoCloseable {
     }
     l.mount(c.dir.resolve("hostname").toString(), Path.of("/etc/hostname"), "none", "bind", "");
     l.mount(c.dir.resolve("hosts").toString(), Path.of("/etc/hosts"), "none", "bind", "");
+    l.mount(c.dir.resolve("resolv.conf").toString(), Path.of("/etc/resolv.conf"), "none", "bind", "");
     ContainerDefaults.MASKED_PATHS.forEach(p -> l.add("mask", p));
     ContainerDefaults.READONLY_PATHS.forEach(p -> l.add("readonly", p));
     l.add("cwd", cfg.workingDir());
@@ -611,19 +623,6 @@ public final class ContainerRuntime implements AutoCloseable {
     }
     l.add("log_max_size", cfg.logMaxSize()).add("log_max_files", cfg.logMaxFiles());
     return l;
-  }
-
-  private void writeEtcFiles(Container c) throws IOException {
-    String host = c.config.hostname();
-    Files.writeString(c.dir.resolve("hostname"), host + "\n");
-    Path hostHosts = Path.of("/etc/hosts");
-    if (c.config.request().networkMode().equals("host") && Files.isReadable(hostHosts)) {
-      // The host's names resolve the way they do on the host: the network is the host's.
-      Files.writeString(c.dir.resolve("hosts"), Files.readString(hostHosts) + "127.0.1.1\t" + host + "\n");
-    } else {
-      Files.writeString(c.dir.resolve("hosts"), "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-          + "127.0.1.1\t" + host + "\n");
-    }
   }
 
   private void mountRootfs(Container c, Path rootfs) {
@@ -654,8 +653,14 @@ public final class ContainerRuntime implements AutoCloseable {
     return settings.prefix() + "/" + id;
   }
 
-  /** Undoes what a run set up: the rootfs mount and the cgroup. Idempotent. */
+  /** Undoes what a run set up: the network, the rootfs mount and the cgroup. Idempotent. */
   private void cleanupRun(Container c) {
+    try {
+      net.disconnect(c.dir, this::dirOf);
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "cannot take container " + c.config.id() + " off its network", e);
+    }
+    c.endpoint = null;
     Path rootfs = c.dir.resolve("rootfs");
     try {
       syscalls.umount(rootfs, 0);
@@ -840,6 +845,7 @@ public final class ContainerRuntime implements AutoCloseable {
         }
       }
       containers.remove(c.config.id());
+      net.manager().releasePorts(c.config.id());
       deleteTree(c.dir);
     }
     if (anonymousVolumes) {
@@ -1018,6 +1024,21 @@ public final class ContainerRuntime implements AutoCloseable {
     new LogReader(c.dir, LOG_FILE).read(tail, follow, since, () -> c.state.running(), sink);
   }
 
+  /** True when a container (running or not) is on the network. */
+  public boolean networkInUse(String networkId) {
+    return containers.values().stream().anyMatch(c -> c.config.networkId().equals(networkId));
+  }
+
+  /** The containers (running or not) on a network, as (id, name) pairs, with the endpoint of each running one. */
+  public List<ContainerView> networkMembers(String networkId) {
+    return containers.values().stream().filter(c -> c.config.networkId().equals(networkId)).map(this::view).toList();
+  }
+
+  private Optional<Path> dirOf(String id) {
+    Container c = containers.get(id);
+    return c == null ? Optional.empty() : Optional.of(c.dir);
+  }
+
   /** True when a container (running or not) uses the image. */
   public boolean imageInUse(String imageId) {
     return containers.values().stream().anyMatch(c -> c.config.imageId().equals(imageId));
@@ -1037,7 +1058,8 @@ public final class ContainerRuntime implements AutoCloseable {
   }
 
   private ContainerView view(Container c) {
-    return new ContainerView(c.config, c.state, c.dir.resolve("rootfs"), cgroupPath(c.config.id()), c.dir.resolve(LOG_FILE));
+    return new ContainerView(c.config, c.state, c.dir.resolve("rootfs"), cgroupPath(c.config.id()), c.dir.resolve(LOG_FILE),
+        c.endpoint);
   }
 
   /** Finds a container by id, name or unique id prefix. */
@@ -1099,9 +1121,18 @@ public final class ContainerRuntime implements AutoCloseable {
         }
         Container c = new Container(p.config(), dir, p.state());
         containers.put(p.config().id(), c);
+        try {
+          net.manager().reservePorts(c.config.id(), c.config.name(), c.config.ports());
+        } catch (BerthException e) {
+          LOG.warning("container " + c.config.name() + " lost its published ports: " + e.getMessage());
+        }
         if (c.state.running()) {
           c.exited = new CompletableFuture<>();
           if (shimAlive(c)) {
+            c.endpoint = net.endpoint(dir).orElse(null);
+            if (c.endpoint != null) {
+              net.manager().adopt(c.endpoint);
+            }
             watch(c);
           } else {
             exits.execute(() -> onExit(c));

@@ -1,5 +1,6 @@
 package dev.berth.agent.runtime;
 
+import dev.berth.agent.runtime.net.PortMapping;
 import java.util.List;
 import java.util.Map;
 
@@ -27,11 +28,17 @@ public record CreateRequest(
     String stopSignal,
     int stopTimeout,
     List<MountSpec> mounts,
-    String networkMode) {
+    String networkMode,
+    List<PortMapping> ports,
+    boolean publishAll,
+    List<String> networkAliases) {
 
   public CreateRequest {
     mounts = mounts == null ? List.of() : List.copyOf(mounts);
     networkMode = networkMode == null ? "" : networkMode;
+    // Absent in the state files of containers created before ports existed.
+    ports = ports == null ? List.of() : List.copyOf(ports);
+    networkAliases = networkAliases == null ? List.of() : List.copyOf(networkAliases);
     entrypoint = List.copyOf(entrypoint);
     cmd = List.copyOf(cmd);
     env = List.copyOf(env);
@@ -42,6 +49,6 @@ public record CreateRequest(
   /** A request for {@code image} running {@code cmd}, everything else defaulted. */
   public static CreateRequest of(String image, List<String> cmd) {
     return new CreateRequest(image, "", List.of(), false, cmd, List.of(), "", "", "", "", "", 0, false, false,
-        false, List.of(), Map.of(), "", 0, "", 0, List.of(), "");
+        false, List.of(), Map.of(), "", 0, "", 0, List.of(), "", List.of(), false, List.of());
   }
 }

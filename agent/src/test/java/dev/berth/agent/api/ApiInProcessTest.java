@@ -16,6 +16,13 @@ import dev.berth.agent.registry.RegistryClient;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.runtime.RecordingSyscalls;
 import dev.berth.agent.runtime.cgroup.Cgroups;
+import dev.berth.agent.runtime.net.NetworkManager;
+import dev.berth.agent.runtime.net.NetworkStore;
+import dev.berth.agent.runtime.net.PortReservations;
+import dev.berth.agent.runtime.net.RecordingFirewall;
+import dev.berth.agent.runtime.net.RecordingNetworkDriver;
+import dev.berth.agent.runtime.net.RouteTable;
+import dev.berth.agent.runtime.net.Subnet;
 import dev.berth.proto.v1.CommitRequest;
 import dev.berth.proto.v1.Container;
 import dev.berth.proto.v1.ContainerRef;
@@ -23,6 +30,13 @@ import dev.berth.proto.v1.ContainerServiceGrpc;
 import dev.berth.proto.v1.ContainerSpec;
 import dev.berth.proto.v1.ContainerStatus;
 import dev.berth.proto.v1.CreateContainerRequest;
+import dev.berth.proto.v1.CreateNetworkRequest;
+import dev.berth.proto.v1.ListNetworksRequest;
+import dev.berth.proto.v1.Network;
+import dev.berth.proto.v1.NetworkRef;
+import dev.berth.proto.v1.NetworkServiceGrpc;
+import dev.berth.proto.v1.PortBinding;
+import dev.berth.proto.v1.PruneNetworksRequest;
 import dev.berth.proto.v1.ExitStatus;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.ImageRef;
@@ -70,6 +84,10 @@ class ApiInProcessTest {
   Puller puller;
   Pusher pusher;
   RegistryClient registries;
+  RecordingNetworkDriver driver;
+  RecordingFirewall firewall;
+  PortReservations ports;
+  NetworkManager networks;
 
   @BeforeEach
   void start() throws Exception {
@@ -86,12 +104,20 @@ class ApiInProcessTest {
     registries = new RegistryClient(Set.of());
     puller = new Puller(registries, store);
     pusher = new Pusher(registries, store);
+    driver = new RecordingNetworkDriver();
+    firewall = new RecordingFirewall();
+    ports = new PortReservations();
+    networks = new NetworkManager(new NetworkStore(data.resolve("networks"), "bt-test",
+        new NetworkStore.DefaultBridge("", Subnet.parse("172.17.0.0/16")), () -> new RouteTable(List.of())),
+        driver, firewall, ports, "bt-test");
     runtime = new ContainerRuntime(new ContainerRuntime.Settings(data, "bt-test", launcher, 1 << 20, 2), syscalls, cgroups,
-        store, new dev.berth.agent.runtime.VolumeStore(data.resolve("volumes")));
+        store, new dev.berth.agent.runtime.VolumeStore(data.resolve("volumes")), networks);
+    networks.start();
     String name = InProcessServerBuilder.generateName();
     server = InProcessServerBuilder.forName(name).directExecutor()
         .addService(ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()))
         .addService(ServerInterceptors.intercept(new ImageGrpcService(store, runtime, data.resolve("tmp"), puller, pusher, registries), new ErrorInterceptor()))
+        .addService(ServerInterceptors.intercept(new NetworkGrpcService(networks, runtime), new ErrorInterceptor()))
         .build().start();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     containers = ContainerServiceGrpc.newBlockingStub(channel);
@@ -104,6 +130,7 @@ class ApiInProcessTest {
     channel.shutdownNow();
     server.shutdownNow();
     runtime.close();
+    ports.close();
     puller.close();
     pusher.close();
     registries.close();
@@ -168,6 +195,88 @@ class ApiInProcessTest {
         () -> create(ContainerSpec.newBuilder().setImage("busybox").setName("no spaces")));
     assertStatus(Status.Code.NOT_FOUND, "No such container: nobody",
         () -> containers.inspect(ContainerRef.newBuilder().setId("nobody").build()));
+  }
+
+  @Test
+  void publishedPortsAreReservedAtCreateAndFreedAtRemove() {
+    Container web = create(ContainerSpec.newBuilder().setImage("busybox").setName("web")
+        .addPorts(PortBinding.newBuilder().setHostIp("127.0.0.1").setHostPort(0).setContainerPort(80)));
+    PortBinding chosen = web.getNetwork().getPorts(0);
+    assertTrue(chosen.getHostPort() > 0, "a host port was chosen: " + chosen);
+    assertEquals("bridge", web.getNetwork().getNetwork());
+    assertStatus(Status.Code.FAILED_PRECONDITION, "port is already allocated", () -> create(ContainerSpec.newBuilder()
+        .setImage("busybox").addPorts(chosen)));
+    assertEquals(1, containers.list(ListContainersRequest.newBuilder().setAll(true).build()).getContainersCount(),
+        "the refused container is not kept");
+    containers.remove(RemoveContainerRequest.newBuilder().setId("web").build());
+    assertEquals(chosen.getHostPort(), create(ContainerSpec.newBuilder().setImage("busybox").addPorts(chosen))
+        .getNetwork().getPorts(0).getHostPort(), "free again once its container is removed");
+  }
+
+  @Test
+  void badNetworkRequestsAreRefusedWithTheReason() {
+    assertStatus(Status.Code.NOT_FOUND, "network nowhere not found",
+        () -> create(ContainerSpec.newBuilder().setImage("busybox").setNetworkMode("nowhere")));
+    assertStatus(Status.Code.INVALID_ARGUMENT, "port publishing",
+        () -> create(ContainerSpec.newBuilder().setImage("busybox").setNetworkMode("none")
+            .addPorts(PortBinding.newBuilder().setContainerPort(80))));
+    assertStatus(Status.Code.INVALID_ARGUMENT, "protocol",
+        () -> create(ContainerSpec.newBuilder().setImage("busybox")
+            .addPorts(PortBinding.newBuilder().setProtocol("sctp").setContainerPort(80))));
+    assertStatus(Status.Code.INVALID_ARGUMENT, "user-defined networks",
+        () -> create(ContainerSpec.newBuilder().setImage("busybox").addNetworkAliases("db")));
+    NetworkServiceGrpc.NetworkServiceBlockingStub nets = NetworkServiceGrpc.newBlockingStub(channel);
+    assertStatus(Status.Code.INVALID_ARGUMENT, "invalid network name",
+        () -> nets.create(CreateNetworkRequest.newBuilder().setName("no spaces").build()));
+    assertStatus(Status.Code.INVALID_ARGUMENT, "invalid subnet",
+        () -> nets.create(CreateNetworkRequest.newBuilder().setName("n").setSubnet("10.0.0.0/33").build()));
+    assertStatus(Status.Code.INVALID_ARGUMENT, "overlaps",
+        () -> nets.create(CreateNetworkRequest.newBuilder().setName("n").setSubnet("172.17.128.0/24").build()));
+    assertStatus(Status.Code.INVALID_ARGUMENT, "gateway",
+        () -> nets.create(CreateNetworkRequest.newBuilder().setName("n").setSubnet("10.9.0.0/24").setGateway("10.8.0.1").build()));
+    assertStatus(Status.Code.FAILED_PRECONDITION, "pre-defined",
+        () -> nets.remove(NetworkRef.newBuilder().setId("none").build()));
+  }
+
+  @Test
+  void userDefinedNetworksGetABridgeASubnetAndGoWhenUnused() {
+    NetworkServiceGrpc.NetworkServiceBlockingStub nets = NetworkServiceGrpc.newBlockingStub(channel);
+    Network app = nets.create(CreateNetworkRequest.newBuilder().setName("app").putLabels("team", "a").build());
+    assertEquals("172.18.0.0/16", app.getSubnet(), "the first free subnet of the pool");
+    assertEquals("172.18.0.1", app.getGateway());
+    assertTrue(driver.bridges().containsKey(app.getBridge()));
+    assertStatus(Status.Code.ALREADY_EXISTS, "already exists",
+        () -> nets.create(CreateNetworkRequest.newBuilder().setName("app").build()));
+    assertEquals(List.of("app", "bridge", "host", "none"), nets.list(ListNetworksRequest.getDefaultInstance())
+        .getNetworksList().stream().map(Network::getName).toList());
+    Container c = create(ContainerSpec.newBuilder().setImage("busybox").setNetworkMode("app"));
+    assertEquals(1, nets.inspect(NetworkRef.newBuilder().setId(app.getId().substring(0, 10)).build()).getContainersCount());
+    assertStatus(Status.Code.FAILED_PRECONDITION, "active endpoints",
+        () -> nets.remove(NetworkRef.newBuilder().setId("app").build()));
+    assertEquals(0, nets.prune(PruneNetworksRequest.getDefaultInstance()).getDeletedCount(), "in use: kept");
+    containers.remove(RemoveContainerRequest.newBuilder().setId(c.getId()).build());
+    assertEquals(List.of("app"), nets.prune(PruneNetworksRequest.getDefaultInstance()).getDeletedList());
+    assertFalse(driver.bridges().containsKey(app.getBridge()), "its bridge went with it");
+  }
+
+  @Test
+  void aFailedStartTakesItsNetworkDownAgain() throws Exception {
+    Container c = create(ContainerSpec.newBuilder().setImage("busybox").addCmd("nope")
+        .addPorts(PortBinding.newBuilder().setHostIp("127.0.0.1").setContainerPort(80)));
+    assertStatus(Status.Code.FAILED_PRECONDITION, "executable file not found",
+        () -> containers.start(ContainerRef.newBuilder().setId(c.getId()).build()));
+    assertTrue(driver.calls().stream().anyMatch(x -> x.startsWith("createSandbox")), driver.calls().toString());
+    assertTrue(driver.sandboxes().isEmpty(), "a veth and namespace stay: " + driver.sandboxes());
+    assertTrue(firewall.current().ports().isEmpty(), "a NAT rule stays: " + firewall.current());
+    Container after = containers.inspect(ContainerRef.newBuilder().setId(c.getId()).build());
+    assertEquals("", after.getNetwork().getIpAddress());
+    assertEquals(1, after.getNetwork().getPortsCount(), "the port stays reserved until the container is removed");
+
+    driver.failNext("createSandbox");
+    assertStatus(Status.Code.INTERNAL, "injected failure",
+        () -> containers.start(ContainerRef.newBuilder().setId(c.getId()).build()));
+    assertTrue(driver.sandboxes().isEmpty());
+    assertEquals(0, syscalls.mounted().size(), "the rootfs stays mounted: " + syscalls.mounted());
   }
 
   @Test

@@ -30,29 +30,51 @@ import java.util.stream.Stream;
  * A real {@code berthd} in a process of its own, with its own data dir, socket and kernel
  * prefix, so that tests never collide with each other or with a berthd of the host. Closing
  * it removes every container, cgroup, mount and file it made — also after a failed test.
+ *
+ * <p>By default the agent runs in a network namespace made for it ({@link #netns}): its
+ * bridges, veths, NAT rules and sysctls live there and go with it, and traffic the test
+ * sends to its published ports ({@link #inNetns}) never leaves it. {@link #startInHostNetwork}
+ * keeps the host's network (to reach a test registry on the host's loopback) and starts the
+ * agent without a default bridge, so that no two test agents ever compete for a subnet.
  */
 public final class AgentProcess implements AutoCloseable {
   private final Path dir;
   private final Path socket;
   private final String prefix;
   private final Path cgroupRoot = Path.of("/sys/fs/cgroup");
+  /** The network namespace's name under /run/netns; null for the host's. */
+  private final String netns;
   private Process process;
   private ManagedChannel channel;
   private EpollEventLoopGroup group;
 
-  private AgentProcess(Path dir, String prefix) {
+  private AgentProcess(Path dir, String prefix, String netns) {
     this.dir = dir;
     this.socket = dir.resolve("berthd.sock");
     this.prefix = prefix;
+    this.netns = netns;
   }
 
-  /** Starts a fresh agent. */
+  /** Starts a fresh agent in a network namespace of its own, with the default bridge network. */
   public static AgentProcess start() throws Exception {
+    return start(true);
+  }
+
+  /** Starts a fresh agent in the host's network namespace, without a default bridge ({@code --bridge none}). */
+  public static AgentProcess startInHostNetwork() throws Exception {
+    return start(false);
+  }
+
+  private static AgentProcess start(boolean ownNetns) throws Exception {
     String rnd = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
     // Short paths: a unix socket path must stay under 108 bytes.
     Path dir = Files.createTempDirectory(Path.of("/tmp"), "bt");
-    AgentProcess a = new AgentProcess(dir, "bt-" + rnd);
+    AgentProcess a = new AgentProcess(dir, "bt-" + rnd, ownNetns ? "bt-" + rnd : null);
     try {
+      if (ownNetns) {
+        run("ip", "netns", "add", a.netns);
+        run("ip", "-n", a.netns, "link", "set", "lo", "up");
+      }
       a.launch();
     } catch (Exception e) {
       a.close();
@@ -77,13 +99,53 @@ public final class AgentProcess implements AutoCloseable {
     return process.pid();
   }
 
+  /** The name of the agent's network namespace (see {@code ip netns}); null when it runs in the host's. */
+  public String netns() {
+    return netns;
+  }
+
+  /**
+   * Runs a command in the agent's network namespace (the host's when it has none) and returns
+   * its exit code and output, e.g. a client of a published port.
+   */
+  public Exec inNetns(String... cmd) throws IOException, InterruptedException {
+    List<String> full = new ArrayList<>();
+    if (netns != null) {
+      full.addAll(List.of("nsenter", "--net=/run/netns/" + netns, "--"));
+    }
+    full.addAll(List.of(cmd));
+    Process p = new ProcessBuilder(full).redirectErrorStream(true).start();
+    p.getOutputStream().close();
+    byte[] out = p.getInputStream().readAllBytes();
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IllegalStateException("timed out: " + full);
+    }
+    return new Exec(p.exitValue(), new String(out, java.nio.charset.StandardCharsets.UTF_8));
+  }
+
+  /** How a command ended. */
+  public record Exec(int code, String output) {}
+
+  private static void run(String... cmd) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException(String.join(" ", cmd) + " failed: " + out);
+    }
+  }
+
   /** Starts (or restarts) the berthd process and waits until it answers. */
   public void launch() throws Exception {
     String launcher = System.getProperty("berth.launcher");
     // Started the way a shell starts a daemon in the background (SIGINT and SIGQUIT ignored),
     // so the tests see that containers do not inherit what berthd ignores.
-    List<String> cmd = new ArrayList<>(List.of("sh", "-c", "trap '' INT QUIT; exec \"$@\"", "sh",
-        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+    List<String> cmd = new ArrayList<>(List.of("sh", "-c", "trap '' INT QUIT; exec \"$@\"", "sh"));
+    if (netns != null) {
+      // Only the network namespace: mounts stay in the host's mount namespace, where the tests look.
+      cmd.addAll(List.of("nsenter", "--net=/run/netns/" + netns, "--"));
+    }
+    cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
         "-cp", System.getProperty("java.class.path"),
         "dev.berth.agent.AgentMain",
@@ -91,6 +153,9 @@ public final class AgentProcess implements AutoCloseable {
         "--socket", socket.toString(),
         "--prefix", prefix,
         "--launcher", launcher));
+    if (netns == null) {
+      cmd.addAll(List.of("--bridge", "none"));
+    }
     process = new ProcessBuilder(cmd)
         .redirectErrorStream(true)
         .redirectOutput(dir.resolve("berthd.log").toFile())
@@ -141,6 +206,15 @@ public final class AgentProcess implements AutoCloseable {
 
   /** Streams a rootfs tarball through ImageService.Import in 64 KiB chunks, as the CLI does. */
   public static Image importTar(ManagedChannel channel, String name, byte[] tar) throws Exception {
+    return importTar(channel, ImportHeader.newBuilder().setReference(name).addCmd("/bin/sh").build(), tar);
+  }
+
+  /** Imports the busybox test image with the given header (name, command, exposed ports…). */
+  public Image importBusybox(ImportHeader header) throws Exception {
+    return importTar(channel(), header, BusyboxImage.tar());
+  }
+
+  private static Image importTar(ManagedChannel channel, ImportHeader header, byte[] tar) throws Exception {
     CompletableFuture<Image> done = new CompletableFuture<>();
     StreamObserver<ImportChunk> in = ImageServiceGrpc.newStub(channel).import_(new StreamObserver<>() {
       @Override
@@ -156,7 +230,7 @@ public final class AgentProcess implements AutoCloseable {
       @Override
       public void onCompleted() {}
     });
-    in.onNext(ImportChunk.newBuilder().setHeader(ImportHeader.newBuilder().setReference(name).addCmd("/bin/sh")).build());
+    in.onNext(ImportChunk.newBuilder().setHeader(header).build());
     for (int off = 0; off < tar.length; off += 1 << 16) {
       in.onNext(ImportChunk.newBuilder().setData(ByteString.copyFrom(tar, off, Math.min(1 << 16, tar.length - off))).build());
     }
@@ -252,6 +326,14 @@ public final class AgentProcess implements AutoCloseable {
           Thread.sleep(20);
         }
       }
+    }
+    if (netns != null) {
+      // Takes the bridges, the host ends of veths and the NAT table with it.
+      new ProcessBuilder("ip", "netns", "del", netns).start().waitFor();
+    } else {
+      // In the host's namespace: the agent's nft table, should one be left.
+      new ProcessBuilder("nft", "delete", "table", "ip", prefix).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
     }
     if (mounts().isEmpty()) {
       try (Stream<Path> w = Files.walk(dir)) {

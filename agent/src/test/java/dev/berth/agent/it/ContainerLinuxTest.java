@@ -263,15 +263,16 @@ class ContainerLinuxTest {
     Attached none = run(spec("ls", "/sys/class/net").setNetworkMode("none"));
     assertEquals(List.of("lo"), List.of(none.stdout().trim().split("\\s+")));
 
-    List<String> hostInterfaces;
-    try (var s = Files.list(Path.of("/sys/class/net"))) {
-      hostInterfaces = s.map(p -> p.getFileName().toString()).sorted().toList();
-    }
+    // The agent's network namespace is the "host" here: the one the test made for it.
     Attached host = run(spec("ls", "/sys/class/net").setNetworkMode("host"));
-    assertEquals(hostInterfaces, List.of(host.stdout().trim().split("\\s+")));
+    List<String> agentInterfaces = java.util.Arrays.stream(agent.inNetns("ip", "-o", "link").output().split("\n"))
+        .filter(l -> l.matches("\\d+: .*")).map(l -> l.split(":\\s+")[1].split("@")[0]).sorted().toList();
+    assertEquals(agentInterfaces, List.of(host.stdout().trim().split("\\s+")));
+    assertTrue(agentInterfaces.size() > 1, "the agent's namespace has its bridge too: " + agentInterfaces);
 
     StatusRuntimeException bad = assertThrows(StatusRuntimeException.class, () -> create(spec("true").setNetworkMode("overlay")));
-    assertEquals(Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
+    assertEquals(Status.Code.NOT_FOUND, bad.getStatus().getCode());
+    assertTrue(bad.getStatus().getDescription().contains("network overlay not found"), bad.getStatus().getDescription());
   }
 
   @Test

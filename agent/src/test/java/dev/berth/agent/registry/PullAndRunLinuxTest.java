@@ -61,7 +61,7 @@ class PullAndRunLinuxTest {
     registry = TestRegistry.start(work.resolve("registry"), null);
     image = registry.host() + "/team/busybox:cfg";
     TestImages.push(layout, "cfg", image);
-    agent = AgentProcess.start();
+    agent = AgentProcess.startInHostNetwork();
   }
 
   @AfterAll
@@ -147,7 +147,7 @@ class PullAndRunLinuxTest {
     agent.containers().remove(RemoveContainerRequest.newBuilder().setId(c.getId()).setForce(true).build());
 
     // Another host pulls it and runs it with no further configuration.
-    try (AgentProcess other = AgentProcess.start()) {
+    try (AgentProcess other = AgentProcess.startInHostNetwork()) {
       ImageServiceGrpc.newBlockingStub(other.channel()).withDeadlineAfter(120, TimeUnit.SECONDS)
           .pull(PullRequest.newBuilder().setReference(committed).build()).forEachRemaining(p -> { });
       Container run = other.containers().create(CreateContainerRequest.newBuilder().setSpec(ContainerSpec.newBuilder()
