@@ -28,7 +28,7 @@ final class Mounts {
   private static final String VOLUME_FLAG = "-v/--volume";
   private static final String VOLUME_FORMS = "accepted: [SRC:]DST[:OPTS] with SRC an absolute host path or a volume name, DST an absolute path and OPTS ro or rw";
   private static final String MOUNT_FLAG = "--mount";
-  private static final String MOUNT_FORMS = "accepted: type=bind|volume|tmpfs,source=…,target=…,readonly[=true|false],tmpfs-size=SIZE,tmpfs-mode=OCTAL";
+  private static final String MOUNT_FORMS = "accepted: type=bind|volume|tmpfs,source=…,target=…,readonly[=true|false],tmpfs-size=SIZE,tmpfs-mode=OCTAL,volume-nocopy";
   private static final String TMPFS_FLAG = "--tmpfs";
   private static final String TMPFS_FORMS = "accepted: PATH[:OPTS] with PATH absolute and OPTS a comma list of size=SIZE, mode=OCTAL, ro, rw";
 
@@ -108,7 +108,8 @@ final class Mounts {
     }
     checkTarget(VOLUME_FLAG, spec, m.getTarget(), VOLUME_FORMS);
     if (m.getSource().startsWith("/")) {
-      m.setType(Mount.Type.BIND);
+      // -v creates a missing host directory, as docker run -v does; --mount refuses one.
+      m.setType(Mount.Type.BIND).setCreateHostPath(true);
     } else if (!m.getSource().isEmpty()) {
       checkVolumeName(VOLUME_FLAG, spec, m.getSource());
     }
@@ -140,6 +141,7 @@ final class Mounts {
     String source = null;
     String target = null;
     boolean readOnly = false;
+    boolean noCopy = false;
     String tmpfsOption = null;
     String size = null;
     String mode = null;
@@ -147,7 +149,7 @@ final class Mounts {
       int eq = field.indexOf('=');
       String key = (eq < 0 ? field : field.substring(0, eq)).trim().toLowerCase(Locale.ROOT);
       String value = eq < 0 ? null : field.substring(eq + 1);
-      if (value == null && !key.equals("readonly") && !key.equals("ro")) {
+      if (value == null && !key.equals("readonly") && !key.equals("ro") && !key.equals("volume-nocopy")) {
         throw invalid(MOUNT_FLAG, spec, "field \"" + field + "\" must be a key=value pair", MOUNT_FORMS);
       }
       switch (key) {
@@ -164,6 +166,12 @@ final class Mounts {
               default -> throw invalid(MOUNT_FLAG, spec, "invalid value for " + key + ": \"" + value + "\" (true or false)", MOUNT_FORMS);
             };
           }
+        }
+        case "volume-nocopy" -> {
+          if (value != null && !value.equalsIgnoreCase("true") && !value.equals("1")) {
+            throw invalid(MOUNT_FLAG, spec, "invalid value for volume-nocopy: \"" + value + "\" (true)", MOUNT_FORMS);
+          }
+          noCopy = true;
         }
         case "tmpfs-size" -> {
           size = value;
@@ -187,6 +195,9 @@ final class Mounts {
     }
     checkTarget(MOUNT_FLAG, spec, target, MOUNT_FORMS);
     m.setTarget(target).setReadOnly(readOnly);
+    if (noCopy && !type.equals("volume")) {
+      throw invalid(MOUNT_FLAG, spec, "volume-nocopy applies to type=volume only, not type=" + type, MOUNT_FORMS);
+    }
     if (tmpfsOption != null && !type.equals("tmpfs")) {
       throw invalid(MOUNT_FLAG, spec, tmpfsOption + " applies to type=tmpfs only, not type=" + type, MOUNT_FORMS);
     }
@@ -205,6 +216,7 @@ final class Mounts {
           checkVolumeName(MOUNT_FLAG, spec, source);
           m.setSource(source);
         }
+        m.setNoCopy(noCopy);
       }
       case TMPFS -> {
         if (source != null && !source.isEmpty()) {

@@ -59,7 +59,8 @@ public final class ProtoMapper {
       case TMPFS -> MountSpec.Type.TMPFS;
       default -> MountSpec.Type.VOLUME;
     };
-    return new MountSpec(type, m.getSource(), m.getTarget(), m.getReadOnly(), m.getTmpfsSizeBytes(), m.getTmpfsMode());
+    return new MountSpec(type, m.getSource(), m.getTarget(), m.getReadOnly(), m.getTmpfsSizeBytes(), m.getTmpfsMode(),
+        m.getCreateHostPath(), m.getNoCopy());
   }
 
   static Mount mount(MountSpec m) {
@@ -69,7 +70,8 @@ public final class ProtoMapper {
       case VOLUME -> Mount.Type.VOLUME;
     };
     return Mount.newBuilder().setType(type).setSource(m.source()).setTarget(m.target()).setReadOnly(m.readOnly())
-        .setTmpfsSizeBytes(m.tmpfsSizeBytes()).setTmpfsMode(m.tmpfsMode()).build();
+        .setTmpfsSizeBytes(m.tmpfsSizeBytes()).setTmpfsMode(m.tmpfsMode()).setCreateHostPath(m.createHostPath())
+        .setNoCopy(m.noCopy()).build();
   }
 
   public static ContainerSpec spec(CreateRequest r) {

@@ -258,14 +258,22 @@ public final class ContainerRuntime implements AutoCloseable {
         if (!targets.add(target)) {
           throw BerthException.invalid("duplicate mount point: " + target);
         }
-        MountSpec t = new MountSpec(m.type(), m.source(), target, m.readOnly(), m.tmpfsSizeBytes(), m.tmpfsMode());
+        MountSpec t = m.withTarget(target);
         switch (m.type()) {
           case BIND -> {
             if (!m.source().startsWith("/")) {
               throw BerthException.invalid("invalid bind mount source \"" + m.source() + "\": it must be an absolute host path");
             }
             if (!Files.exists(Path.of(m.source()))) {
-              throw BerthException.invalid("invalid mount config: bind source path does not exist: " + m.source());
+              if (!m.createHostPath()) {
+                throw BerthException.invalid("invalid mount config: bind source path does not exist: " + m.source());
+              }
+              // -v creates what is missing, as docker run -v does; --mount does not.
+              try {
+                Files.createDirectories(Path.of(m.source()));
+              } catch (IOException e) {
+                throw BerthException.invalid("cannot create the bind source " + m.source() + ": " + e.getMessage());
+              }
             }
             out.add(t);
           }
@@ -281,7 +289,8 @@ public final class ContainerRuntime implements AutoCloseable {
       for (String v : imageVolumes) {
         String target = cleanTarget(v);
         if (targets.add(target)) {
-          out.add(new MountSpec(MountSpec.Type.VOLUME, volumes.create("", Map.of(), true).name(), target, false, 0, 0));
+          out.add(new MountSpec(MountSpec.Type.VOLUME, volumes.create("", Map.of(), true).name(), target, false, 0, 0,
+              false, false));
         }
       }
     } catch (RuntimeException e) {
@@ -483,6 +492,7 @@ public final class ContainerRuntime implements AutoCloseable {
       Files.deleteIfExists(c.dir.resolve("shim.pid"));
       c.endpoint = net.connect(cfg, c.dir, this::dirOf).orElse(null);
       mountRootfs(c, rootfs);
+      seedVolumes(cfg, rootfs);
       List<Path> cgroupDirs = cgroups.create(cgroup,
           new CgroupLimits(cfg.memoryBytes(), cfg.cpuQuotaMicros(), cfg.cpuPeriodMicros(), cfg.pidsLimit()),
           ContainerDefaults.DEVICE_RULES);
@@ -623,6 +633,16 @@ public final class ContainerRuntime implements AutoCloseable {
     }
     l.add("log_max_size", cfg.logMaxSize()).add("log_max_files", cfg.logMaxFiles());
     return l;
+  }
+
+  /** Fills each empty volume with the image's files at its mount point, unless asked not to. */
+  private void seedVolumes(ContainerConfig cfg, Path rootfs) throws IOException {
+    VolumeSeeder seeder = new VolumeSeeder(syscalls);
+    for (MountSpec m : cfg.mounts()) {
+      if (m.type() == MountSpec.Type.VOLUME && !m.noCopy()) {
+        seeder.seed(rootfs, m.target(), volumes.get(m.source()).mountpoint());
+      }
+    }
   }
 
   private void mountRootfs(Container c, Path rootfs) {

@@ -95,6 +95,42 @@ class VolumeLinuxTest {
   }
 
   @Test
+  void anEmptyVolumeIsFilledWithTheImagesFilesUnlessNoCopy() throws Exception {
+    Attached seeded = run(ContainerSpec.newBuilder().addAllCmd(List.of("sh", "-c", "cat /etc/passwd; echo added > /etc/mine"))
+        .addMounts(volume("etcvol", "/etc")));
+    assertTrue(seeded.stdout().startsWith("root:x:0:0:"), seeded.stdout() + seeded.stderr());
+    rm(last, false);
+    // Not empty any more: the next container sees what the first one left, not the image's again.
+    Attached again = run(ContainerSpec.newBuilder().addAllCmd(List.of("cat", "/etc/mine")).addMounts(volume("etcvol", "/etc")));
+    assertEquals("added\n", again.stdout());
+    rm(last, false);
+    volumes().remove(RemoveVolumeRequest.newBuilder().setName("etcvol").build());
+
+    Attached bare = run(ContainerSpec.newBuilder().addAllCmd(List.of("ls", "-A", "/etc"))
+        .addMounts(volume("bare", "/etc").toBuilder().setNoCopy(true)));
+    // Only what the runtime itself binds into /etc (hostname, hosts, resolv.conf): nothing of the image.
+    assertFalse(bare.stdout().contains("passwd"), bare.stdout());
+    rm(last, false);
+    volumes().remove(RemoveVolumeRequest.newBuilder().setName("bare").build());
+  }
+
+  @Test
+  void dashVCreatesAMissingHostDirectoryButMountDoesNot() throws Exception {
+    Path missing = host.resolve("made/by/run");
+    Mount bind = Mount.newBuilder().setType(Mount.Type.BIND).setSource(missing.toString()).setTarget("/out").build();
+    StatusRuntimeException refused = assertThrows(StatusRuntimeException.class, () -> run(ContainerSpec.newBuilder()
+        .addCmd("true").addMounts(bind)));
+    assertEquals(Status.Code.INVALID_ARGUMENT, refused.getStatus().getCode());
+    assertFalse(Files.exists(missing));
+
+    Attached a = run(ContainerSpec.newBuilder().addAllCmd(List.of("sh", "-c", "echo hi > /out/f"))
+        .addMounts(bind.toBuilder().setCreateHostPath(true)));
+    assertEquals(0, a.exitCode(), a.stderr());
+    assertEquals("hi\n", Files.readString(missing.resolve("f")));
+    rm(last, false);
+  }
+
+  @Test
   void anonymousVolumesGoWithRmV() throws Exception {
     run(ContainerSpec.newBuilder().addAllCmd(List.of("sh", "-c", "echo x > /scratch/f")).addMounts(volume("", "/scratch")));
     Container c = last;
