@@ -187,7 +187,11 @@ EOF
 # containers get a network namespace with loopback only, as crun's and runc's default spec gives them
 mkdir -p "$tmp/data"
 # shellcheck disable=SC2086
-${AGENT_WRAPPER:-} java ${AGENT_JAVA_OPTS:--XX:+UseSerialGC -Xss512k} -cp "${AGENT_CP_PREFIX:+$AGENT_CP_PREFIX:}agent/$T/lib/*:$agent_jar" \
+# Atomix (the cluster layer) needs two --add-opens; JDK 24+ also the flags JDK 17 refuses.
+major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+atomix="--add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED"
+[ "${major%%.*}" -ge 24 ] 2>/dev/null && atomix="$atomix --sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED"
+${AGENT_WRAPPER:-} java ${AGENT_JAVA_OPTS:--XX:+UseSerialGC -Xss512k} $atomix -cp "${AGENT_CP_PREFIX:+$AGENT_CP_PREFIX:}agent/$T/lib/*:$agent_jar" \
   dev.berth.agent.AgentMain --data-dir "$tmp/data" --socket "$tmp/berthd.sock" --prefix "$prefix" \
   --launcher "$launcher" --bridge none >"$tmp/berthd.log" 2>&1 &
 agent_pid=$!

@@ -17,7 +17,15 @@ cp ctl/target/lib/*.jar "$CTL_LIB/"
 install -m 0755 ctl/target/bin/berth "$PREFIX/bin/berth"
 cat > "$PREFIX/bin/berthd" <<SH
 #!/bin/sh
-exec java -XX:+UseSerialGC -Xss512k -cp '$LIB/agent/*' dev.berth.agent.AgentMain --launcher '$LIB/berth-launcher' "\$@"
+# Atomix (the cluster layer) reflects into java.util and java.util.concurrent.atomic. JDK 24+
+# also warns about its Unsafe and JNI use unless told to allow them, flags JDK 17 refuses:
+# hence the choice by the running JDK's major version.
+flags="--add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED"
+major=\$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+if [ "\${major:-17}" -ge 24 ] 2>/dev/null; then
+  flags="\$flags --sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED"
+fi
+exec java -XX:+UseSerialGC -Xss512k \$flags -cp '$LIB/agent/*' dev.berth.agent.AgentMain --launcher '$LIB/berth-launcher' "\$@"
 SH
 chmod 0755 "$PREFIX/bin/berthd"
 # A class-data-sharing archive makes every CLI call start faster.

@@ -1,11 +1,16 @@
 package dev.berth.agent;
 
+import dev.berth.agent.api.ClusterGrpcService;
 import dev.berth.agent.api.ContainerGrpcService;
 import dev.berth.agent.api.ErrorInterceptor;
 import dev.berth.agent.api.ImageGrpcService;
 import dev.berth.agent.api.NetworkGrpcService;
+import dev.berth.agent.api.NodeGrpcService;
 import dev.berth.agent.api.SystemGrpcService;
 import dev.berth.agent.api.VolumeGrpcService;
+import dev.berth.agent.cluster.Cluster;
+import dev.berth.agent.cluster.ClusterOptions;
+import dev.berth.agent.cluster.NodeDirectory;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
 import dev.berth.agent.registry.Puller;
@@ -46,6 +51,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -86,8 +92,11 @@ public final class AgentMain implements Callable<Integer> {
   @Option(names = "--log-max-file", description = "Default number of container log files kept (default: ${DEFAULT-VALUE}).")
   int logMaxFile = ContainerRuntime.Settings.DEFAULT_LOG_MAX_FILES;
 
-  @Option(names = "--node-name", description = "This node's name (default: the host name).")
+  @Option(names = {"--node", "--node-name"}, description = "This node's name, unique in its cluster (default: the host name).")
   String nodeName;
+
+  @Mixin
+  ClusterOptions clusterOptions = new ClusterOptions();
 
   @Option(names = {"-b", "--bridge"}, paramLabel = "NAME",
       description = "Bridge interface of the default network, created when missing (default: the prefix and 0, e.g. berth0); "
@@ -196,12 +205,17 @@ public final class AgentMain implements Callable<Integer> {
     Path tmp = dataDir.resolve("tmp");
     deleteChildren(tmp);
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
+    // Built here so that a bad cluster flag fails the start; Atomix itself starts in the background below.
+    Cluster cluster = new Cluster(clusterOptions.toConfig(node, dataDir), new LocalFacts(node, runtime, images));
     var services = List.of(
         ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, pusher, registries), new ErrorInterceptor()),
         ServerInterceptors.intercept(new VolumeGrpcService(volumes, runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new NetworkGrpcService(networks, runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new SystemGrpcService(runtime, images, cgroups, VERSION, node, dataDir, prefix),
+            new ErrorInterceptor()),
+        ServerInterceptors.intercept(new ClusterGrpcService(cluster::status), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new NodeGrpcService(new NodeDirectory(cluster.nodes(), cluster.membership(), cluster.gossip())),
             new ErrorInterceptor()));
 
     List<Server> servers = new ArrayList<>();
@@ -221,7 +235,9 @@ public final class AgentMain implements Callable<Integer> {
       services.forEach(t::addService);
       servers.add(t.build().start());
     }
-    return new Agent(servers, runtime, puller, pusher, registries, networks);
+    // Last: the local API already answers, and never waits for the cluster (Raft start-up takes seconds).
+    cluster.start();
+    return new Agent(servers, runtime, puller, pusher, registries, networks, cluster);
   }
 
   /**

@@ -98,7 +98,12 @@ public final class PullThroughput {
     Path socket = dir.resolve("s.sock");
     Files.createDirectories(dir);
     List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:+UseSerialGC", "-Xss512k"));
+        "-XX:+UseSerialGC", "-Xss512k",
+        // Atomix (the cluster layer) reflects into these; JDK 24+ also warns unless allowed.
+        "--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED", "--add-opens", "java.base/java.util=ALL-UNNAMED"));
+    if (Runtime.version().feature() >= 24) {
+      cmd.addAll(List.of("--sun-misc-unsafe-memory-access=allow", "--enable-native-access=ALL-UNNAMED"));
+    }
     cmd.addAll(List.of("-cp", opt.get("agent-classpath"), "dev.berth.agent.AgentMain",
         "--data-dir", dir.resolve("data").toString(), "--socket", socket.toString(),
         "--prefix", "bp-" + ProcessHandle.current().pid(), "--launcher", opt.get("launcher"),

@@ -21,7 +21,7 @@ final class Commands {
   /** In the order `berth --help` lists them. */
   static final String[] NAMES = {
     "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec", "port",
-    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "network", "info", "version"
+    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "network", "nodes", "node", "cluster", "info", "version"
   };
 
   private Commands() {
@@ -109,6 +109,16 @@ final class Commands {
             .addSubcommand("ls", new CommandLine(new ImageCommands.Ls(cli)).setCommandName("ls"))
             .addSubcommand("rm", new CommandLine(new ImageCommands.Rm(cli)).setCommandName("rm"))
             .addSubcommand("inspect", new ImageCommands.Inspect(cli));
+      case "nodes":
+        return new NodeCommands.Ls(cli);
+      case "node":
+        return new CommandLine(new NodeCommands.Group(cli))
+            .addSubcommand("ls", new CommandLine(new NodeCommands.Ls(cli)).setCommandName("ls"))
+            .addSubcommand("inspect", new NodeCommands.Inspect(cli))
+            .addSubcommand("update", new NodeCommands.Update(cli));
+      case "cluster":
+        return new CommandLine(new ClusterCommands.Group(cli))
+            .addSubcommand("status", new ClusterCommands.Status(cli));
       case "volume":
         return new CommandLine(new VolumeCommands.Group(cli))
             .addSubcommand("create", new VolumeCommands.Create(cli))

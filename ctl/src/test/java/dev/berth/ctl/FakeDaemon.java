@@ -67,8 +67,12 @@ final class FakeDaemon {
   /** Networks: Containers.create places each new container on one (NOT_FOUND for an unknown one). */
   final FakeNetworkService network = new FakeNetworkService(requests);
 
+  /** Nodes and cluster status, in a part of their own. */
+  final FakeClusterServices cluster = new FakeClusterServices(requests);
+
   List<BindableService> services() {
     List<BindableService> all = new ArrayList<>(List.of(new Containers(), new Images(), new SystemInfo(), new Volumes(), network));
+    all.addAll(cluster.services());
     return all;
   }
 

@@ -44,6 +44,10 @@ public final class AgentProcess implements AutoCloseable {
   private final Path cgroupRoot = Path.of("/sys/fs/cgroup");
   /** The network namespace's name under /run/netns; null for the host's. */
   private final String netns;
+  /** The cluster port (TCP and UDP) on 127.0.0.1; 0 until the first launch picks a free one, then kept across restarts. */
+  private int clusterPort;
+  /** Extra berthd flags (cluster tests: --node, --join, --servers ...). */
+  private List<String> extraArgs = List.of();
   private Process process;
   private ManagedChannel channel;
   private EpollEventLoopGroup group;
@@ -81,6 +85,66 @@ public final class AgentProcess implements AutoCloseable {
       throw e;
     }
     return a;
+  }
+
+  /**
+   * Creates an agent in the host's network (without a default bridge) with the given cluster
+   * port and extra flags, not launched yet: a cluster test picks every agent's port first, so
+   * that each can name the others in --join. {@link #close()} removes it like any other.
+   */
+  public static AgentProcess create(int clusterPort, List<String> extraArgs) throws IOException {
+    String rnd = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
+    AgentProcess a = new AgentProcess(Files.createTempDirectory(Path.of("/tmp"), "bt"), "bt-" + rnd, null);
+    a.clusterPort = clusterPort;
+    a.extraArgs = List.copyOf(extraArgs);
+    return a;
+  }
+
+  /**
+   * A port free on 127.0.0.1 for both TCP and UDP, as the cluster layer needs (Atomix messaging
+   * and SWIM share one port). Free when checked: the agent binds it soon after.
+   */
+  public static int freeClusterPort() throws IOException {
+    for (int i = 0; i < 100; i++) {
+      try (java.net.ServerSocket tcp = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        int port = tcp.getLocalPort();
+        try (java.net.DatagramSocket udp = new java.net.DatagramSocket(
+            new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), port))) {
+          return port;
+        } catch (java.net.SocketException taken) {
+          // its UDP twin is in use: try another
+        }
+      }
+    }
+    throw new IOException("no port free on both TCP and UDP on 127.0.0.1");
+  }
+
+  /**
+   * JVM flags berthd needs for Atomix, chosen by the JDK's version as the launch scripts do: the
+   * two --add-opens always; on JDK 24+ also the flags that silence its Unsafe and JNI warnings
+   * (JDK 17 refuses to start with those).
+   */
+  public static List<String> atomixJvmFlags() {
+    List<String> flags = new ArrayList<>(List.of("--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+        "--add-opens", "java.base/java.util=ALL-UNNAMED"));
+    if (Runtime.version().feature() >= 24) {
+      flags.addAll(List.of("--sun-misc-unsafe-memory-access=allow", "--enable-native-access=ALL-UNNAMED"));
+    }
+    return flags;
+  }
+
+  public int clusterPort() {
+    return clusterPort;
+  }
+
+  /** This agent's berthd output so far, for failure messages. */
+  public String log() throws IOException {
+    Path log = dir.resolve("berthd.log");
+    return Files.exists(log) ? Files.readString(log) : "";
+  }
+
+  public boolean isAlive() {
+    return process != null && process.isAlive();
   }
 
   public Path dataDir() {
@@ -145,17 +209,26 @@ public final class AgentProcess implements AutoCloseable {
       // Only the network namespace: mounts stay in the host's mount namespace, where the tests look.
       cmd.addAll(List.of("nsenter", "--net=/run/netns/" + netns, "--"));
     }
+    if (clusterPort == 0) {
+      clusterPort = freeClusterPort();
+    }
     cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+    cmd.addAll(atomixJvmFlags());
+    cmd.addAll(List.of(
         "-cp", System.getProperty("java.class.path"),
         "dev.berth.agent.AgentMain",
         "--data-dir", dataDir().toString(),
         "--socket", socket.toString(),
         "--prefix", prefix,
-        "--launcher", launcher));
+        "--launcher", launcher,
+        // Each agent is (at least) the embedded one-server cluster, on a loopback port of its
+        // own, so that agents in the host's network never collide on the default port.
+        "--advertise", "127.0.0.1:" + clusterPort));
     if (netns == null) {
       cmd.addAll(List.of("--bridge", "none"));
     }
+    cmd.addAll(extraArgs);
     process = new ProcessBuilder(cmd)
         .redirectErrorStream(true)
         .redirectOutput(dir.resolve("berthd.log").toFile())

@@ -1,0 +1,43 @@
+package dev.berth.agent.cluster;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A node's entry in the registry (replicated): who it is and its admin state.
+ *
+ * @param name node name, the registry key
+ * @param address where its agent is reached for cluster traffic
+ * @param role server or plain member
+ * @param labels user labels, for placement constraints
+ * @param drain when true the scheduler moves its allocations away and places none there
+ * @param eligible when false no new allocation is placed there (existing ones stay)
+ * @param registeredAtMillis when the node first registered
+ */
+public record NodeRecord(String name, String address, Role role, Map<String, String> labels, boolean drain,
+    boolean eligible, long registeredAtMillis) {
+  public NodeRecord {
+    labels = Map.copyOf(labels == null ? Map.of() : labels);
+  }
+
+  public NodeRecord withLabels(Map<String, String> l) {
+    return new NodeRecord(name, address, role, l, drain, eligible, registeredAtMillis);
+  }
+
+  public NodeRecord withDrain(boolean d) {
+    return new NodeRecord(name, address, role, labels, d, eligible, registeredAtMillis);
+  }
+
+  public NodeRecord withEligible(boolean e) {
+    return new NodeRecord(name, address, role, labels, drain, e, registeredAtMillis);
+  }
+
+  public NodeRecord withAddress(String a, Role r) {
+    return new NodeRecord(name, a, r, labels, drain, eligible, registeredAtMillis);
+  }
+
+  /** Labels sorted by key, for stable output. */
+  public Map<String, String> sortedLabels() {
+    return new TreeMap<>(labels);
+  }
+}
