@@ -23,8 +23,9 @@ import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
  * entry; files keep their mode, owner, mtime and extended attributes, hardlinks stay links.
  *
  * <p>Reads the directory without following a symlink. Not thread-safe; one pack at a time per
- * instance. The caller must make sure the container does not write meanwhile (it is stopped,
- * or paused).
+ * instance. The caller should make sure the container does not write meanwhile (it is stopped,
+ * or paused); if it does, a file is caught half-written, cut or zero-padded to the size it had
+ * when its entry began, and the layer stays a valid tar.
  */
 public final class LayerPacker {
   private static final String OPAQUE = "trusted.overlay.opaque";
@@ -121,7 +122,7 @@ public final class LayerPacker {
       tar.putArchiveEntry(e);
       if (type == 0100000 && !e.isLink()) {
         try (InputStream in = Files.newInputStream(p, LinkOption.NOFOLLOW_LINKS)) {
-          in.transferTo(tar);
+          copyExactly(in, tar, e.getSize());
         }
       }
       tar.closeArchiveEntry();
@@ -133,5 +134,29 @@ public final class LayerPacker {
       }
     }
     tar.finish();
+  }
+
+  /**
+   * Copies exactly {@code size} bytes, the size the entry's header promised: a file a running
+   * container grows while it is packed (commit --pause=false) is cut at that size, one it
+   * shrinks is padded with zeros. Either way the tar stays well-formed.
+   */
+  static void copyExactly(InputStream in, OutputStream out, long size) throws IOException {
+    byte[] buf = new byte[64 * 1024];
+    long left = size;
+    while (left > 0) {
+      int n = in.read(buf, 0, (int) Math.min(buf.length, left));
+      if (n < 0) {
+        java.util.Arrays.fill(buf, (byte) 0);
+        while (left > 0) {
+          int z = (int) Math.min(buf.length, left);
+          out.write(buf, 0, z);
+          left -= z;
+        }
+        return;
+      }
+      out.write(buf, 0, n);
+      left -= n;
+    }
   }
 }

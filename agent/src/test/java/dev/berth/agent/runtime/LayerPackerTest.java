@@ -94,4 +94,17 @@ class LayerPackerTest {
     assertEquals(1, dev.getDevMajor());
     assertEquals(3, dev.getDevMinor());
   }
+
+  @Test
+  void aFileThatChangesSizeWhilePackedIsCutOrPaddedToItsHeader() throws IOException {
+    ByteArrayOutputStream grown = new ByteArrayOutputStream();
+    LayerPacker.copyExactly(new ByteArrayInputStream("0123456789".getBytes(StandardCharsets.UTF_8)), grown, 4);
+    assertEquals("0123", grown.toString(StandardCharsets.UTF_8));
+    ByteArrayOutputStream shrunk = new ByteArrayOutputStream();
+    LayerPacker.copyExactly(new ByteArrayInputStream("ab".getBytes(StandardCharsets.UTF_8)), shrunk, 70_000);
+    byte[] b = shrunk.toByteArray();
+    assertEquals(70_000, b.length);
+    assertEquals('a', b[0]);
+    assertEquals(0, b[69_999]);
+  }
 }
