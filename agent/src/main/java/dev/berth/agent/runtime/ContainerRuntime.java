@@ -1149,6 +1149,9 @@ public final class ContainerRuntime implements AutoCloseable {
         if (c.state.running()) {
           c.exited = new CompletableFuture<>();
           if (shimAlive(c)) {
+            // An agent that died in the middle of a commit left the container frozen; only a
+            // commit ever freezes, and none runs yet, so a frozen container here is that one.
+            thawQuietly(c);
             c.endpoint = net.endpoint(dir).orElse(null);
             if (c.endpoint != null) {
               net.manager().adopt(c.endpoint);
@@ -1165,6 +1168,17 @@ public final class ContainerRuntime implements AutoCloseable {
           }
         }
       }
+    }
+  }
+
+  private void thawQuietly(Container c) {
+    try {
+      if (cgroups.frozen(cgroupPath(c.config.id()))) {
+        cgroups.thaw(cgroupPath(c.config.id()));
+        LOG.warning("container " + c.config.name() + " was left paused by an interrupted commit; resumed it");
+      }
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "cannot resume container " + c.config.name(), e);
     }
   }
 

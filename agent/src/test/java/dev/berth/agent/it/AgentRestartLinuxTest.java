@@ -45,11 +45,23 @@ class AgentRestartLinuxTest {
         .addAllCmd(List.of("sh", "-c", "sleep 1; exit 3")));
     Thread.sleep(300);
 
+    // As an agent killed in the middle of a commit leaves it: frozen.
+    java.nio.file.Path freezer = java.nio.file.Path.of("/sys/fs/cgroup/freezer", agent.prefix(), ticker.getId(),
+        "freezer.state");
+    boolean v1Freezer = java.nio.file.Files.exists(freezer);
+    assertEquals(java.nio.file.Files.isDirectory(java.nio.file.Path.of("/sys/fs/cgroup/freezer")), v1Freezer,
+        "on a v1 freezer hierarchy every container has a freezer cgroup: " + freezer);
+    if (v1Freezer) {
+      java.nio.file.Files.writeString(freezer, "FROZEN");
+    }
     agent.killHard();
     Thread.sleep(1500); // the quitter ends while no agent is there
     assertTrue(ProcessHandle.of(ticker.getPid()).map(ProcessHandle::isAlive).orElse(false), "the container died with the agent");
 
     agent.launch();
+    if (v1Freezer) {
+      assertEquals("THAWED", java.nio.file.Files.readString(freezer).trim(), "a paused container stays paused");
+    }
     Container t = agent.containers().inspect(ContainerRef.newBuilder().setId("ticker").build());
     assertEquals(ContainerStatus.RUNNING, t.getStatus());
     agent.containers().wait(ContainerRef.newBuilder().setId("quitter").build());
