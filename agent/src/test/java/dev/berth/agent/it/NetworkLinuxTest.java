@@ -162,17 +162,13 @@ class NetworkLinuxTest {
     Process nc = new ProcessBuilder("nsenter", "--net=/run/netns/" + agent.netns(), "--", "busybox", "nc", "-l", "-p", "18082")
         .redirectErrorStream(true).start();
     try {
-      StatusRuntimeException foreign = null;
-      for (int i = 0; i < 50 && foreign == null; i++) {
-        try {
-          Container c = agent.containers().create(CreateContainerRequest.newBuilder().setSpec(sleeper().addPorts(port(18082, 80))).build());
-          agent.containers().remove(RemoveContainerRequest.newBuilder().setId(c.getId()).build());
-          Thread.sleep(100); // nc is not listening yet
-        } catch (StatusRuntimeException e) {
-          foreign = e;
-        }
+      // Only once nc listens: a create racing its bind would hold the port first and make nc exit.
+      for (int i = 0; i < 100 && agent.inNetns("ss", "-Hltn", "sport = :18082").output().isBlank(); i++) {
+        assertTrue(nc.isAlive(), "nc exited");
+        Thread.sleep(50);
       }
-      assertTrue(foreign != null, "a port another process holds was accepted");
+      StatusRuntimeException foreign = assertThrows(StatusRuntimeException.class,
+          () -> agent.containers().create(CreateContainerRequest.newBuilder().setSpec(sleeper().addPorts(port(18082, 80))).build()));
       assertEquals(Status.Code.FAILED_PRECONDITION, foreign.getStatus().getCode());
       assertTrue(foreign.getStatus().getDescription().contains("18082"), foreign.getStatus().getDescription());
     } finally {
