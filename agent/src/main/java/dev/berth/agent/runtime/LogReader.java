@@ -69,7 +69,22 @@ public final class LogReader {
     for (int i = 0; i < files.size(); i++) {
       Path f = files.get(i);
       boolean isCurrent = i == files.size() - 1 && f.getFileName().toString().equals(base);
-      try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "r")) {
+      // The identity of the file actually opened: taken before and after the open, so that a
+      // rotation in between (the shim renames the current file and starts a new one) is seen,
+      // and the follower never takes the new file's identity for the one it read.
+      Object key = null;
+      RandomAccessFile opened = null;
+      for (int attempt = 0; opened == null; attempt++) {
+        Object before = fileKey(f);
+        RandomAccessFile raf = new RandomAccessFile(f.toFile(), "r");
+        if (java.util.Objects.equals(before, fileKey(f)) || attempt >= 10) {
+          opened = raf;
+          key = before;
+        } else {
+          raf.close();
+        }
+      }
+      try (RandomAccessFile raf = opened) {
         long end = raf.length();
         BufferedReader r = new BufferedReader(new InputStreamReader(Channels.newInputStream(raf.getChannel()), StandardCharsets.UTF_8));
         long pos = 0;
@@ -91,7 +106,7 @@ public final class LogReader {
         }
         if (isCurrent) {
           offset = Math.min(pos, end);
-          currentKey = Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+          currentKey = key;
         }
       }
     }
@@ -117,7 +132,7 @@ public final class LogReader {
         Object nowKey = Files.readAttributes(current, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
         if (key != null && !key.equals(nowKey)) {
           // Rotated: finish the old file (now .1), then start the new one from the top.
-          offset = drain(dir.resolve(base + ".1"), offset, partial, sink);
+          offset = drain(dir.resolve(base + ".1"), key, offset, partial, sink);
           if (offset < 0) {
             return;
           }
@@ -125,7 +140,7 @@ public final class LogReader {
           partial.setLength(0);
         }
         key = nowKey;
-        offset = drain(current, offset, partial, sink);
+        offset = drain(current, key, offset, partial, sink);
         if (offset < 0) {
           return;
         }
@@ -137,12 +152,24 @@ public final class LogReader {
     }
   }
 
-  /** Reads complete lines from {@code offset}; returns the new offset, or -1 when the sink stopped. */
-  private long drain(Path f, long offset, StringBuilder partial, Predicate<Entry> sink) throws IOException {
+  private static Object fileKey(Path f) throws IOException {
+    return Files.readAttributes(f, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+  }
+
+  /**
+   * Reads complete lines from {@code offset} of {@code f}, provided it still is the file
+   * {@code key} names (when the shim rotated it meanwhile, nothing is read: the caller sees the
+   * rotation on its next round and reads the old file under its new name); returns the new
+   * offset, or -1 when the sink stopped.
+   */
+  private long drain(Path f, Object key, long offset, StringBuilder partial, Predicate<Entry> sink) throws IOException {
     if (!Files.exists(f)) {
       return offset;
     }
     try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "r")) {
+      if (key != null && !key.equals(fileKey(f))) {
+        return offset;
+      }
       long len = raf.length();
       if (len <= offset) {
         return len < offset ? 0 : offset;
