@@ -1,0 +1,177 @@
+package dev.berth.bench;
+
+import dev.berth.scheduler.Plan;
+import dev.berth.scheduler.Scheduler;
+import dev.berth.scheduler.SchedulerConfig;
+import dev.berth.scheduler.model.Affinity;
+import dev.berth.scheduler.model.ClusterSnapshot;
+import dev.berth.scheduler.model.Constraint;
+import dev.berth.scheduler.model.Evaluation;
+import dev.berth.scheduler.model.Job;
+import dev.berth.scheduler.model.JobType;
+import dev.berth.scheduler.model.Node;
+import dev.berth.scheduler.model.Operator;
+import dev.berth.scheduler.model.PortRequest;
+import dev.berth.scheduler.model.Resources;
+import dev.berth.scheduler.model.Spread;
+import dev.berth.scheduler.model.TaskGroup;
+import dev.berth.scheduler.model.VolumeMount;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * Placement throughput of the scheduler: one evaluation placing {@code COUNT} allocations (10,000)
+ * on simulated clusters of 100, 1,000, 5,000 and 10,000 nodes, with every filter and scorer that
+ * can apply to such a job switched on and every rejection explained. Not a test: run by
+ * {@code bench/scheduler.sh}, which writes {@code bench/results/scheduler.md}.
+ *
+ * <p>Per cluster size: {@code WARMUP} unmeasured evaluations, then {@code ROUNDS} measured ones,
+ * each with its own seed. Throughput is placements over the wall time of {@code schedule()}
+ * (snapshot to plan, set-up included), median over rounds; per-placement latency is the time
+ * between consecutive placements as the scheduler reports them, all rounds pooled. Because a
+ * shared machine's other load stretches wall time, the thread's CPU time per evaluation is
+ * reported too (placements per CPU-second), with the garbage collections the rounds caused.
+ *
+ * <p>Arguments: none. System properties: {@code sizes} (comma list), {@code count},
+ * {@code warmup}, {@code rounds}.
+ */
+public final class SchedulerThroughput {
+
+  private SchedulerThroughput() {
+  }
+
+  public static void main(String[] args) {
+    int[] sizes = Arrays.stream(System.getProperty("sizes", "100,1000,5000,10000").split(","))
+        .mapToInt(Integer::parseInt).toArray();
+    int count = Integer.getInteger("count", 10_000);
+    int warmup = Integer.getInteger("warmup", 5);
+    int rounds = Integer.getInteger("rounds", 11);
+    Scheduler scheduler = new Scheduler(SchedulerConfig.DEFAULT);
+
+    ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    System.out.println("| nodes | placements/s wall (median) | min–max | placements per CPU-s "
+        + "(median) | p50 µs | p99 µs | max µs | evaluation ms wall / CPU (median) "
+        + "| node checks per placement | rejected nodes explained | pending | GCs |");
+    System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (int n : sizes) {
+      ClusterSnapshot snap = cluster(n, count, new Random(n));
+      Job job = job(count);
+      for (int w = 0; w < warmup; w++) {
+        scheduler.schedule(snap, eval(job, "w" + n + "-" + w, w));
+      }
+      double[] rates = new double[rounds];
+      double[] millis = new double[rounds];
+      double[] cpuRates = new double[rounds];
+      double[] cpuMillis = new double[rounds];
+      long gcBefore = gcCount();
+      long[] gaps = new long[rounds * count];
+      int g = 0;
+      long checks = 0;
+      int explained = 0;
+      int pending = 0;
+      for (int r = 0; r < rounds; r++) {
+        long[] last = new long[1];
+        long[] local = new long[count];
+        int[] k = new int[1];
+        long cpuStart = threads.getCurrentThreadCpuTime();
+        long start = System.nanoTime();
+        last[0] = start;
+        Plan plan = scheduler.schedule(snap, eval(job, "m" + n + "-" + r, 1000 + r), a -> {
+          long now = System.nanoTime();
+          if (k[0] < local.length) {
+            local[k[0]++] = now - last[0];
+          }
+          last[0] = now;
+        });
+        long took = System.nanoTime() - start;
+        long cpu = threads.getCurrentThreadCpuTime() - cpuStart;
+        int placed = plan.placements().size();
+        cpuRates[r] = placed / (cpu / 1e9);
+        cpuMillis[r] = cpu / 1e6;
+        rates[r] = placed / (took / 1e9);
+        millis[r] = took / 1e6;
+        System.arraycopy(local, 0, gaps, g, k[0]);
+        g += k[0];
+        Plan.GroupPlan gp = plan.groups().get(0);
+        checks += gp.nodesChecked();
+        explained = gp.explanations().size();
+        pending = gp.unplaced().indices().size();
+      }
+      long[] all = Arrays.copyOf(gaps, g);
+      Arrays.sort(all);
+      double[] sortedRates = rates.clone();
+      Arrays.sort(sortedRates);
+      Arrays.sort(millis);
+      Arrays.sort(cpuRates);
+      Arrays.sort(cpuMillis);
+      System.out.printf("| %,d | %,.0f | %,.0f–%,.0f | %,.0f | %.2f | %.2f | %,.0f | %.1f / %.1f "
+          + "| %.1f | %,d | %d | %d |%n",
+          n, sortedRates[rounds / 2], sortedRates[0], sortedRates[rounds - 1],
+          cpuRates[rounds / 2], pct(all, 0.50) / 1e3, pct(all, 0.99) / 1e3,
+          all[all.length - 1] / 1e3, millis[rounds / 2], cpuMillis[rounds / 2],
+          (double) checks / ((long) rounds * count), explained, pending, gcCount() - gcBefore);
+    }
+  }
+
+  private static long gcCount() {
+    long c = 0;
+    for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+      c += Math.max(0, gc.getCollectionCount());
+    }
+    return c;
+  }
+
+  private static long pct(long[] sorted, double p) {
+    return sorted[Math.min(sorted.length - 1, (int) Math.floor(p * sorted.length))];
+  }
+
+  private static Evaluation eval(Job job, String id, long seed) {
+    return new Evaluation(id, job, Evaluation.Trigger.JOB_REGISTER, seed);
+  }
+
+  /**
+   * A simulated cluster: three zones; one node in ten with an old kernel (the constraint rejects
+   * it), one in twenty draining (the ready filter rejects it), one in four with an ssd label (the
+   * affinity), half holding the image, all holding the "cache" volume; each sized to hold about
+   * 1.5 times its share of the job, so the resources filter has work near the end but the job fits.
+   */
+  static ClusterSnapshot cluster(int n, int count, Random r) {
+    String[] zones = {"a", "b", "c"};
+    long slots = Math.max(2, (long) Math.ceil(count * 1.5 / n));
+    List<Node> nodes = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      Map<String, String> labels = r.nextInt(4) == 0
+          ? Map.of("zone", zones[i % 3], "ssd", "true") : Map.of("zone", zones[i % 3]);
+      Map<String, String> attrs = Map.of("kernel.version",
+          r.nextInt(10) == 0 ? "5.4.0-150-generic" : "6.1.0-21-amd64", "os", "linux");
+      nodes.add(new Node("node-" + i, "host-" + i, labels, attrs,
+          new Resources(100 * slots, (128L << 20) * slots, 10 * slots), true, true,
+          r.nextInt(20) == 0, r.nextBoolean() ? Set.of("app:1") : Set.of(), Set.of("cache")));
+    }
+    return new ClusterSnapshot(1, nodes, List.of());
+  }
+
+  /**
+   * One service job of {@code count} replicas, with constraints (version and equality), a zone
+   * spread with targets, an affinity, a dynamic port, a host-local volume and a known image, on
+   * the cluster's default bin-packing; anti-affinity applies since count > 1.
+   */
+  static Job job(int count) {
+    TaskGroup g = new TaskGroup("app", count, "app:1", List.of(), Map.of(),
+        new Resources(100, 128L << 20, 10), List.of(new PortRequest("http", 0, 8080)),
+        List.of(new VolumeMount("cache", "/cache", false)),
+        List.of(new Constraint("attr.kernel.version", Operator.VERSION, ">= 5.10"),
+            new Constraint("attr.os", Operator.EQ, "linux")),
+        List.of(new Spread("label.zone", 50, List.of(new Spread.SpreadTarget("a", 40),
+            new Spread.SpreadTarget("b", 30), new Spread.SpreadTarget("c", 30)))),
+        List.of(new Affinity("label.ssd", Operator.EQ, "true", 30)), false);
+    return Job.of("bench", JobType.SERVICE, g);
+  }
+}

@@ -1,0 +1,154 @@
+package dev.berth.scheduler;
+
+import dev.berth.scheduler.model.Affinity;
+import dev.berth.scheduler.model.Constraint;
+import dev.berth.scheduler.model.Job;
+import dev.berth.scheduler.model.Node;
+import dev.berth.scheduler.model.PlacementStrategy;
+import dev.berth.scheduler.model.Spread;
+import dev.berth.scheduler.model.TaskGroup;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What filters and scorers see while one task group is placed: the group (with its job's
+ * constraints, spreads and affinities merged in), the nodes, what each node has in use right now
+ * (this plan's stops and placements so far included), and where the group's replicas are.
+ *
+ * <p>Read-only to filters and scorers; the scheduler updates it after each placement. Confined to
+ * one {@link Scheduler#schedule} call.
+ */
+public final class GroupContext {
+
+  private final PlacementContext cluster;
+  private final Job job;
+  private final TaskGroup group;
+  private final List<Constraint> constraints;
+  private final List<Spread> spreads;
+  private final List<Affinity> affinities;
+  private final PlacementStrategy strategy;
+  private final int replicaTotal;
+  private final int[] replicasOn;
+  private final List<SpreadTally> tallies;
+
+  GroupContext(PlacementContext cluster, Job job, TaskGroup group, int replicaTotal) {
+    this.cluster = cluster;
+    this.job = job;
+    this.group = group;
+    this.constraints = concat(job.constraints(), group.constraints());
+    this.spreads = concat(job.spreads(), group.spreads());
+    this.affinities = concat(job.affinities(), group.affinities());
+    this.strategy = job.strategy() != null ? job.strategy() : cluster.config.defaultStrategy();
+    this.replicaTotal = replicaTotal;
+    this.replicasOn = new int[cluster.nodeCount()];
+    List<SpreadTally> t = new ArrayList<>(spreads.size());
+    for (Spread s : spreads) {
+      t.add(new SpreadTally(s, cluster.nodes, replicaTotal));
+    }
+    this.tallies = List.copyOf(t);
+  }
+
+  private static <T> List<T> concat(List<T> a, List<T> b) {
+    if (a.isEmpty()) {
+      return b;
+    }
+    List<T> out = new ArrayList<>(a);
+    out.addAll(b);
+    return List.copyOf(out);
+  }
+
+  public Job job() {
+    return job;
+  }
+
+  public TaskGroup group() {
+    return group;
+  }
+
+  /** The job's and the group's constraints. */
+  public List<Constraint> constraints() {
+    return constraints;
+  }
+
+  /** The job's and the group's spreads. */
+  public List<Spread> spreads() {
+    return spreads;
+  }
+
+  /** The job's and the group's affinities. */
+  public List<Affinity> affinities() {
+    return affinities;
+  }
+
+  /** The job's strategy, or the cluster's default. */
+  public PlacementStrategy strategy() {
+    return strategy;
+  }
+
+  public SchedulerConfig config() {
+    return cluster.config;
+  }
+
+  public int nodeCount() {
+    return cluster.nodeCount();
+  }
+
+  public Node node(int node) {
+    return cluster.nodes[node];
+  }
+
+  public long capacityCpu(int node) {
+    return cluster.capCpu[node];
+  }
+
+  public long capacityMemory(int node) {
+    return cluster.capMemory[node];
+  }
+
+  public long capacityPids(int node) {
+    return cluster.capPids[node];
+  }
+
+  public long usedCpu(int node) {
+    return cluster.usedCpu[node];
+  }
+
+  public long usedMemory(int node) {
+    return cluster.usedMemory[node];
+  }
+
+  public long usedPids(int node) {
+    return cluster.usedPids[node];
+  }
+
+  public boolean portTaken(int node, int port) {
+    return cluster.portTaken(node, port);
+  }
+
+  /** How many ports of the dynamic range are still free on the node. */
+  public int dynamicPortsFree(int node) {
+    return cluster.dynamicPortsFree(node);
+  }
+
+  /** How many of this group's replicas the node holds (kept ones and this plan's). */
+  public int replicasOn(int node) {
+    return replicasOn[node];
+  }
+
+  /** How many replicas the group should have in all (spread shares are of this). */
+  public int replicaTotal() {
+    return replicaTotal;
+  }
+
+  /** One tally per spread, in {@link #spreads()} order. */
+  public List<SpreadTally> spreadTallies() {
+    return tallies;
+  }
+
+  void countReplica(int node, int delta) {
+    replicasOn[node] += delta;
+    for (SpreadTally t : tallies) {
+      t.add(node, delta);
+    }
+  }
+}

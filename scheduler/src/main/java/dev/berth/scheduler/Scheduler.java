@@ -1,0 +1,341 @@
+package dev.berth.scheduler;
+
+import dev.berth.scheduler.Plan.FilterTally;
+import dev.berth.scheduler.Plan.GroupPlan;
+import dev.berth.scheduler.Plan.NodeExplanation;
+import dev.berth.scheduler.Plan.Stop;
+import dev.berth.scheduler.Plan.Unplaced;
+import dev.berth.scheduler.model.Allocation;
+import dev.berth.scheduler.model.AllocationStatus;
+import dev.berth.scheduler.model.ClusterSnapshot;
+import dev.berth.scheduler.model.Evaluation;
+import dev.berth.scheduler.model.Job;
+import dev.berth.scheduler.model.JobType;
+import dev.berth.scheduler.model.PortMapping;
+import dev.berth.scheduler.model.TaskGroup;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The placement engine: {@link #schedule} turns a snapshot of the cluster and an evaluation of
+ * one job into a {@link Plan}.
+ *
+ * <p>A pure function: it reads the immutable snapshot, keeps every bit of its working state in
+ * objects made for the one call, touches no I/O, clock or shared mutable state, and takes every
+ * random choice from a generator seeded with {@link Evaluation#seed()}. The same snapshot and
+ * evaluation give the same plan, so a placement can be replayed; and one {@code Scheduler} may be
+ * used by several threads at once.
+ *
+ * <p>Per task group: reconcile what runs with what is wanted (keep, stop, replace, place), apply
+ * every stop of the plan first so its capacity can be reused, then for each replica to place:
+ * sample candidates through the filters ({@link CandidateSampler}), score them
+ * ({@link Pipeline}), take the best, and count its resources and ports at once so that the next
+ * replica sees them.
+ *
+ * <ul>
+ *   <li>service: {@code count} replicas are kept running; extra ones are stopped, highest index
+ *       first; any that ended, failed or must move are replaced (same index, next generation).
+ *   <li>batch: as service, but a replica that completed is not replaced.
+ *   <li>system: one replica on every node that passes the static filters (ready, eligible, not
+ *       draining, constraints, volumes); copies on nodes that no longer do are stopped, except on
+ *       nodes that are merely not ready (whether those are down is the caller's call).
+ * </ul>
+ */
+public final class Scheduler {
+
+  private final SchedulerConfig config;
+  private final Pipeline pipeline;
+
+  public Scheduler() {
+    this(SchedulerConfig.DEFAULT);
+  }
+
+  public Scheduler(SchedulerConfig config) {
+    this(config, Pipeline.standard(config));
+  }
+
+  public Scheduler(SchedulerConfig config, Pipeline pipeline) {
+    this.config = config;
+    this.pipeline = pipeline;
+  }
+
+  public SchedulerConfig config() {
+    return config;
+  }
+
+  /** The plan for the evaluation's job on this snapshot. Never fails on a valid model. */
+  public Plan schedule(ClusterSnapshot snapshot, Evaluation evaluation) {
+    return schedule(snapshot, evaluation, PlacementObserver.NONE);
+  }
+
+  /** As {@link #schedule(ClusterSnapshot, Evaluation)}, telling {@code observer} each placement. */
+  public Plan schedule(ClusterSnapshot snapshot, Evaluation evaluation,
+      PlacementObserver observer) {
+    PlacementContext ctx =
+        new PlacementContext(snapshot, evaluation.id(), evaluation.seed(), config);
+    Job job = evaluation.job();
+    List<Allocation> existing = snapshot.allocationsOf(job.name());
+    Map<String, List<Allocation>> byGroup = new LinkedHashMap<>();
+    for (TaskGroup g : job.groups()) {
+      byGroup.put(g.name(), new ArrayList<>());
+    }
+    List<Allocation> orphans = new ArrayList<>();
+    for (Allocation a : existing) {
+      List<Allocation> l = byGroup.get(a.taskGroup());
+      (l == null ? orphans : l).add(a);
+    }
+
+    // 1. Decide every stop and what to place, then give back what the stops held.
+    List<GroupWork> work = new ArrayList<>();
+    for (TaskGroup g : job.groups()) {
+      GroupWork w = job.type() == JobType.SYSTEM
+          ? reconcileSystem(ctx, job, g, byGroup.get(g.name()))
+          : reconcile(ctx, job, g, byGroup.get(g.name()));
+      work.add(w);
+    }
+    Map<String, List<Stop>> orphanStops = new LinkedHashMap<>();
+    for (Allocation a : orphans) {
+      if (a.status().holdsResources()) {
+        orphanStops.computeIfAbsent(a.taskGroup(), k -> new ArrayList<>())
+            .add(new Stop(a, "task group removed from the job"));
+      }
+    }
+    for (GroupWork w : work) {
+      w.stops.forEach(s -> ctx.release(s.allocation()));
+    }
+    orphanStops.values().forEach(l -> l.forEach(s -> ctx.release(s.allocation())));
+
+    // 2. Place, group by group, in the job's order.
+    List<GroupPlan> plans = new ArrayList<>();
+    for (GroupWork w : work) {
+      plans.add(job.type() == JobType.SYSTEM ? placeSystem(ctx, w, observer)
+          : place(ctx, w, observer));
+    }
+    orphanStops.forEach((group, stops) -> plans.add(
+        new GroupPlan(group, List.of(), sortStops(stops), Unplaced.NONE, List.of(), 0)));
+    return new Plan(evaluation.id(), job.name(), snapshot.index(), plans);
+  }
+
+  /** One task group's decisions before placement. */
+  private static final class GroupWork {
+    final GroupContext group;
+    final Pipeline.Bound bound;
+    final List<Stop> stops = new ArrayList<>();
+    /** Per replica to place: index and generation. */
+    final List<long[]> toPlace = new ArrayList<>();
+    /** System jobs: node positions that already hold a replica being kept. */
+    final Set<Integer> covered = new HashSet<>();
+    int nextIndex;
+
+    GroupWork(GroupContext group, Pipeline.Bound bound) {
+      this.group = group;
+      this.bound = bound;
+    }
+  }
+
+  private GroupWork reconcile(PlacementContext ctx, Job job, TaskGroup g, List<Allocation> allocs) {
+    int count = job.stopped() ? 0 : g.count();
+    GroupContext group = new GroupContext(ctx, job, g, count);
+    GroupWork w = new GroupWork(group, pipeline.bind(group));
+    Map<Integer, Allocation> latest = new HashMap<>();
+    for (Allocation a : allocs) {
+      latest.merge(a.index(), a, (x, y) -> y.generation() > x.generation() ? y : x);
+    }
+    ClusterSnapshot snap = ctx.snapshot;
+    for (Allocation a : allocs) {
+      if (!a.status().holdsResources()) {
+        continue;
+      }
+      if (a.index() >= count) {
+        w.stops.add(new Stop(a, job.stopped() ? "job stopped" : "scaled down"));
+      } else if (latest.get(a.index()) != a) {
+        w.stops.add(new Stop(a, "superseded by generation " + latest.get(a.index()).generation()));
+      } else if (snap.needsReplacement(a)) {
+        w.stops.add(new Stop(a, "replaced"));
+      } else {
+        int node = snap.position(a.node());
+        if (node >= 0) {
+          group.countReplica(node, 1);
+        }
+      }
+    }
+    for (int index = 0; index < count; index++) {
+      Allocation a = latest.get(index);
+      if (a == null) {
+        w.toPlace.add(new long[] {index, 0});
+      } else if (a.status().holdsResources() && !snap.needsReplacement(a)) {
+        continue; // kept
+      } else if (a.status() == AllocationStatus.COMPLETE && job.type() == JobType.BATCH
+          && !snap.replace().contains(a.id())) {
+        continue; // a batch replica that completed is done
+      } else {
+        w.toPlace.add(new long[] {index, a.generation() + 1});
+      }
+    }
+    w.stops.sort(STOP_ORDER);
+    return w;
+  }
+
+  private GroupWork reconcileSystem(PlacementContext ctx, Job job, TaskGroup g,
+      List<Allocation> allocs) {
+    GroupContext group = new GroupContext(ctx, job, g, ctx.nodeCount());
+    GroupWork w = new GroupWork(group, pipeline.bind(group));
+    ClusterSnapshot snap = ctx.snapshot;
+    for (Allocation a : allocs) {
+      w.nextIndex = Math.max(w.nextIndex, a.index() + 1);
+    }
+    for (Allocation a : allocs) {
+      if (!a.status().holdsResources()) {
+        continue;
+      }
+      int node = snap.position(a.node());
+      String why = null;
+      if (job.stopped()) {
+        why = "job stopped";
+      } else if (node < 0) {
+        why = "node gone";
+      } else if (snap.needsReplacement(a)) {
+        why = "replaced";
+      } else if (w.covered.contains(node)) {
+        why = "another replica runs on this node";
+      } else if (ctx.nodes[node].ready()) {
+        // A node that is merely not ready keeps its replica: whether it is down is the caller's
+        // call. One that is draining, ineligible or no longer matches loses it.
+        String rejection = w.bound.staticRejection(node);
+        if (rejection != null) {
+          why = "node no longer a target: " + rejection;
+        }
+      }
+      if (why != null) {
+        w.stops.add(new Stop(a, why));
+      } else {
+        w.covered.add(node);
+        group.countReplica(node, 1);
+      }
+    }
+    w.stops.sort(STOP_ORDER);
+    return w;
+  }
+
+  private static final Comparator<Stop> STOP_ORDER =
+      Comparator.comparingInt((Stop s) -> s.allocation().index()).reversed()
+          .thenComparing(s -> s.allocation().id());
+
+  private static List<Stop> sortStops(List<Stop> stops) {
+    List<Stop> s = new ArrayList<>(stops);
+    s.sort(STOP_ORDER);
+    return s;
+  }
+
+  private GroupPlan place(PlacementContext ctx, GroupWork w, PlacementObserver observer) {
+    GroupContext group = w.group;
+    Pipeline.Bound bound = w.bound;
+    List<Allocation> placed = new ArrayList<>(w.toPlace.size());
+    List<Integer> pending = new ArrayList<>();
+    long checks = 0;
+    if (!w.toPlace.isEmpty()) {
+      int limit = config.candidates(ctx.nodeCount());
+      CandidateSampler sampler = new CandidateSampler(group, bound, ctx.order, limit);
+      int[] candidates = new int[limit];
+      for (long[] r : w.toPlace) {
+        int index = (int) r[0];
+        int found = sampler.sample(candidates);
+        if (found == 0) {
+          pending.add(index);
+          continue;
+        }
+        int best = candidates[0];
+        double bestScore = bound.score(best);
+        for (int i = 1; i < found; i++) {
+          double s = bound.score(candidates[i]);
+          if (s > bestScore) {
+            bestScore = s;
+            best = candidates[i];
+          }
+        }
+        Allocation a = allocate(ctx, group, best, index, r[1]);
+        placed.add(a);
+        observer.placed(a);
+      }
+      checks = sampler.visits;
+    }
+    return finish(ctx, w, placed, pending, checks);
+  }
+
+  private GroupPlan placeSystem(PlacementContext ctx, GroupWork w, PlacementObserver observer) {
+    List<Allocation> placed = new ArrayList<>();
+    List<Integer> pending = new ArrayList<>();
+    int n = ctx.nodeCount();
+    for (int node = 0; node < n; node++) {
+      if (w.covered.contains(node)) {
+        continue;
+      }
+      if (w.bound.feasible(node)) {
+        Allocation a = allocate(ctx, w.group, node, w.nextIndex++, 0);
+        placed.add(a);
+        observer.placed(a);
+      } else if (!w.bound.rejectedByStatic(node)) {
+        pending.add(w.nextIndex++); // a target node without room: a replica is pending
+      }
+    }
+    return finish(ctx, w, placed, pending, n);
+  }
+
+  private Allocation allocate(PlacementContext ctx, GroupContext group, int node, int index,
+      long generation) {
+    TaskGroup g = group.group();
+    List<PortMapping> ports = ctx.reserve(node, g.resources(), g.ports());
+    group.countReplica(node, 1);
+    return new Allocation(ctx.newAllocationId(), group.job().name(), g.name(), index,
+        ctx.nodes[node].id(), g.resources(), ports, generation, AllocationStatus.PENDING);
+  }
+
+  private GroupPlan finish(PlacementContext ctx, GroupWork w, List<Allocation> placed,
+      List<Integer> pending, long checks) {
+    Pipeline.Bound bound = w.bound;
+    int n = ctx.nodeCount();
+    if (config.explainAll()) {
+      for (int node = 0; node < n; node++) {
+        bound.feasible(node); // records a rejection for every node that has one now
+      }
+    }
+    List<NodeExplanation> explanations = new ArrayList<>(bound.rejections);
+    Map<String, int[]> counts = new LinkedHashMap<>();
+    Map<String, Integer> sample = new HashMap<>();
+    Map<Integer, Integer> chosen = new HashMap<>();
+    for (Allocation a : placed) {
+      chosen.merge(ctx.snapshot.position(a.node()), 1, Integer::sum);
+    }
+    for (int node = 0; node < n; node++) {
+      String filter = bound.rejectedBy(node);
+      if (filter != null) {
+        explanations.add(new NodeExplanation(ctx.nodes[node].id(), ctx.nodes[node].name(),
+            filter, bound.reasons[node]));
+        counts.computeIfAbsent(filter, k -> new int[1])[0]++;
+        sample.putIfAbsent(filter, node);
+      } else if (config.explainAll()) {
+        Integer c = chosen.get(node);
+        explanations.add(new NodeExplanation(ctx.nodes[node].id(), ctx.nodes[node].name(), null,
+            c == null ? "not chosen (other nodes scored higher or were sampled instead)"
+                : "chosen for " + c + (c == 1 ? " replica" : " replicas")));
+      }
+    }
+    Unplaced unplaced = Unplaced.NONE;
+    if (!pending.isEmpty()) {
+      List<FilterTally> tallies = new ArrayList<>();
+      counts.forEach((filter, c) -> {
+        int node = sample.get(filter);
+        tallies.add(new FilterTally(filter, c[0], ctx.nodes[node].name(), bound.reasons[node]));
+      });
+      tallies.sort(Comparator.comparingInt(FilterTally::nodes).reversed());
+      unplaced = new Unplaced(pending, tallies);
+    }
+    return new GroupPlan(w.group.group().name(), placed, w.stops, unplaced, explanations, checks);
+  }
+}

@@ -1,0 +1,28 @@
+package dev.berth.scheduler.filter;
+
+import dev.berth.scheduler.FeasibilityFilter;
+import dev.berth.scheduler.GroupContext;
+
+/** With {@code distinct_hosts}, a node holds at most one replica of the task group. */
+public final class DistinctHostsFilter implements FeasibilityFilter {
+
+  @Override
+  public String name() {
+    return "distinct_hosts";
+  }
+
+  @Override
+  public boolean isStatic() {
+    return false;
+  }
+
+  @Override
+  public Check prepare(GroupContext group) {
+    if (!group.group().distinctHosts()) {
+      return null;
+    }
+    String name = group.group().name();
+    return node -> group.replicasOn(node) == 0 ? null
+        : "already runs a replica of \"" + name + "\" (distinct_hosts)";
+  }
+}

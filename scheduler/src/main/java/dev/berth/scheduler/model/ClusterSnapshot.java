@@ -1,0 +1,159 @@
+package dev.berth.scheduler.model;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * An immutable view of the cluster, read once for an evaluation or a plan commit: nodes,
+ * allocations, and the allocations the caller wants re-placed.
+ *
+ * <p>A class rather than a record because it carries lookup tables built once at construction
+ * (node positions, allocations by node and by job, resources and ports in use per node), which
+ * the scheduler and the applier share and which are no part of its value. Immutable, so it may
+ * be shared across threads.
+ *
+ * <p>Down nodes, lost allocations, drain migrations: deciding which allocations must move is the
+ * caller's business (the scheduling loop's). It says so by listing their ids in
+ * {@link #replace()} or by giving them the status {@link AllocationStatus#LOST}; the scheduler
+ * then stops them and places a new generation of the same replica elsewhere.
+ */
+public final class ClusterSnapshot {
+
+  private final long index;
+  private final List<Node> nodes;
+  private final List<Allocation> allocations;
+  private final Set<String> replace;
+
+  private final Map<String, Integer> nodePosition;
+  private final List<List<Allocation>> byNode;
+  private final Map<String, List<Allocation>> byJob;
+  private final Map<String, Allocation> byId;
+  private final long[] usedCpu;
+  private final long[] usedMemory;
+  private final long[] usedPids;
+
+  /**
+   * @param index       the replicated store's index the view was read at (plans record it)
+   * @param nodes       every known node, ids unique
+   * @param allocations every allocation not yet garbage-collected, ids unique
+   * @param replace     ids of allocations the caller wants re-placed
+   * @throws IllegalArgumentException on a repeated node or allocation id
+   */
+  public ClusterSnapshot(long index, List<Node> nodes, List<Allocation> allocations,
+      Set<String> replace) {
+    this.index = index;
+    this.nodes = List.copyOf(nodes);
+    this.allocations = List.copyOf(allocations);
+    this.replace = Set.copyOf(replace == null ? Set.of() : replace);
+    int n = this.nodes.size();
+    nodePosition = new HashMap<>(n * 2);
+    byNode = new ArrayList<>(n);
+    usedCpu = new long[n];
+    usedMemory = new long[n];
+    usedPids = new long[n];
+    for (int i = 0; i < n; i++) {
+      if (nodePosition.put(this.nodes.get(i).id(), i) != null) {
+        throw new IllegalArgumentException("node id " + this.nodes.get(i).id() + " repeated");
+      }
+      byNode.add(new ArrayList<>());
+    }
+    byJob = new HashMap<>();
+    byId = new HashMap<>(this.allocations.size() * 2);
+    for (Allocation a : this.allocations) {
+      if (byId.put(a.id(), a) != null) {
+        throw new IllegalArgumentException("allocation id " + a.id() + " repeated");
+      }
+      byJob.computeIfAbsent(a.job(), j -> new ArrayList<>()).add(a);
+      Integer pos = nodePosition.get(a.node());
+      if (pos != null) {
+        byNode.get(pos).add(a);
+        if (a.status().holdsResources()) {
+          usedCpu[pos] += a.resources().cpuMillis();
+          usedMemory[pos] += a.resources().memoryBytes();
+          usedPids[pos] += a.resources().pids();
+        }
+      }
+    }
+  }
+
+  public ClusterSnapshot(long index, List<Node> nodes, List<Allocation> allocations) {
+    this(index, nodes, allocations, Set.of());
+  }
+
+  public long index() {
+    return index;
+  }
+
+  public List<Node> nodes() {
+    return nodes;
+  }
+
+  public List<Allocation> allocations() {
+    return allocations;
+  }
+
+  public Set<String> replace() {
+    return replace;
+  }
+
+  /** The node's position in {@link #nodes()}, or −1 when there is no such node. */
+  public int position(String nodeId) {
+    Integer p = nodePosition.get(nodeId);
+    return p == null ? -1 : p;
+  }
+
+  public Node node(String nodeId) {
+    int p = position(nodeId);
+    return p < 0 ? null : nodes.get(p);
+  }
+
+  public Allocation allocation(String id) {
+    return byId.get(id);
+  }
+
+  /** Every allocation on the node at {@code position}, in any status. */
+  public List<Allocation> allocationsOn(int position) {
+    return Collections.unmodifiableList(byNode.get(position));
+  }
+
+  /** Every allocation of the job, in any status. */
+  public List<Allocation> allocationsOf(String job) {
+    return Collections.unmodifiableList(byJob.getOrDefault(job, List.of()));
+  }
+
+  /** What allocations holding resources use on the node at {@code position}. */
+  public Resources used(int position) {
+    return new Resources(usedCpu[position], usedMemory[position], usedPids[position]);
+  }
+
+  public long usedCpu(int position) {
+    return usedCpu[position];
+  }
+
+  public long usedMemory(int position) {
+    return usedMemory[position];
+  }
+
+  public long usedPids(int position) {
+    return usedPids[position];
+  }
+
+  /** Whether the caller wants the allocation re-placed. */
+  public boolean needsReplacement(Allocation a) {
+    return a.status() == AllocationStatus.LOST || replace.contains(a.id());
+  }
+
+  /** The same nodes with other allocations, at another index. */
+  public ClusterSnapshot withAllocations(long index, List<Allocation> allocations) {
+    return new ClusterSnapshot(index, nodes, allocations, replace);
+  }
+
+  /** The same allocations on other nodes, at another index. */
+  public ClusterSnapshot withNodes(long index, List<Node> nodes) {
+    return new ClusterSnapshot(index, nodes, allocations, replace);
+  }
+}

@@ -1,0 +1,42 @@
+package dev.berth.scheduler.score;
+
+import dev.berth.scheduler.GroupContext;
+import dev.berth.scheduler.Scorer;
+import java.util.Set;
+
+/**
+ * Prefers nodes that already hold the group's image (known from gossip): 1 when the node lists
+ * the image's reference or its digest, else 0. A warm node starts the replica without a pull.
+ */
+public final class ImageLocalityScorer implements Scorer {
+
+  private final double weight;
+
+  public ImageLocalityScorer(double weight) {
+    this.weight = weight;
+  }
+
+  @Override
+  public String name() {
+    return "image";
+  }
+
+  @Override
+  public double weight() {
+    return weight;
+  }
+
+  @Override
+  public NodeScore prepare(GroupContext group) {
+    String image = group.group().image();
+    int at = image.indexOf('@');
+    String digest = at >= 0 ? image.substring(at + 1) : null;
+    return node -> {
+      Set<String> held = group.node(node).images();
+      if (held.isEmpty()) {
+        return 0;
+      }
+      return held.contains(image) || (digest != null && held.contains(digest)) ? 1 : 0;
+    };
+  }
+}

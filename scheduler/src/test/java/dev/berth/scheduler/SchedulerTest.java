@@ -1,0 +1,198 @@
+package dev.berth.scheduler;
+
+import static dev.berth.scheduler.Fixtures.alloc;
+import static dev.berth.scheduler.Fixtures.eval;
+import static dev.berth.scheduler.Fixtures.node;
+import static dev.berth.scheduler.Fixtures.res;
+import static dev.berth.scheduler.Fixtures.snapshot;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.berth.scheduler.model.Allocation;
+import dev.berth.scheduler.model.AllocationStatus;
+import dev.berth.scheduler.model.ClusterSnapshot;
+import dev.berth.scheduler.model.Job;
+import dev.berth.scheduler.model.JobType;
+import dev.berth.scheduler.model.Node;
+import dev.berth.scheduler.model.PortRequest;
+import dev.berth.scheduler.model.TaskGroup;
+import dev.berth.scheduler.model.VolumeMount;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/** What the scheduler keeps true for each job type, and how it explains what it could not do. */
+class SchedulerTest {
+
+  private final Scheduler scheduler = new Scheduler();
+  private final List<Node> three = List.of(node("n1", 4000, 4096), node("n2", 4000, 4096),
+      node("n3", 4000, 4096));
+
+  @Test
+  void serviceScaleUpKeepsExistingAndPlacesMissing() {
+    TaskGroup web = TaskGroup.of("web", 3, "nginx:1", res(500, 512));
+    ClusterSnapshot snap = snapshot(three,
+        alloc("a0", "web", "web", 0, "n1", res(500, 512), AllocationStatus.RUNNING));
+    Plan plan = scheduler.schedule(snap, eval(Job.of("web", JobType.SERVICE, web)));
+    assertEquals(List.of(1, 2),
+        plan.placements().stream().map(Allocation::index).sorted().toList());
+    assertTrue(plan.stops().isEmpty());
+    assertTrue(plan.complete());
+  }
+
+  @Test
+  void serviceScaleDownStopsHighestIndexFirst() {
+    TaskGroup web = TaskGroup.of("web", 1, "nginx:1", res(500, 512));
+    ClusterSnapshot snap = snapshot(three,
+        alloc("a0", "web", "web", 0, "n1", res(500, 512), AllocationStatus.RUNNING),
+        alloc("a1", "web", "web", 1, "n2", res(500, 512), AllocationStatus.RUNNING),
+        alloc("a2", "web", "web", 2, "n3", res(500, 512), AllocationStatus.RUNNING));
+    Plan plan = scheduler.schedule(snap, eval(Job.of("web", JobType.SERVICE, web)));
+    assertEquals(List.of("a2", "a1"),
+        plan.stops().stream().map(s -> s.allocation().id()).toList());
+    assertTrue(plan.placements().isEmpty());
+  }
+
+  @Test
+  void lostAllocationIsReplacedWithTheNextGeneration() {
+    TaskGroup web = TaskGroup.of("web", 2, "nginx:1", res(500, 512));
+    Node down = three.get(0).withReady(false);
+    ClusterSnapshot snap = new ClusterSnapshot(1, List.of(down, three.get(1), three.get(2)),
+        List.of(alloc("a0", "web", "web", 0, "n1", res(500, 512), AllocationStatus.RUNNING),
+            alloc("a1", "web", "web", 1, "n2", res(500, 512), AllocationStatus.RUNNING)),
+        Set.of("a0"));
+    Plan plan = scheduler.schedule(snap, eval(Job.of("web", JobType.SERVICE, web)));
+    assertEquals(1, plan.placements().size());
+    Allocation r = plan.placements().get(0);
+    assertEquals(0, r.index());
+    assertEquals(1, r.generation());
+    assertFalse(r.node().equals("n1"));
+    assertEquals(List.of("a0"), plan.stops().stream().map(s -> s.allocation().id()).toList());
+  }
+
+  @Test
+  void batchDoesNotReplaceCompletedButServiceDoes() {
+    TaskGroup g = TaskGroup.of("g", 2, "tool:1", res(100, 64));
+    Allocation done = alloc("a0", "j", "g", 0, "n1", res(100, 64), AllocationStatus.COMPLETE);
+    Allocation run = alloc("a1", "j", "g", 1, "n1", res(100, 64), AllocationStatus.RUNNING);
+    Plan batch = scheduler.schedule(snapshot(three, done, run), eval(Job.of("j", JobType.BATCH, g)));
+    assertTrue(batch.placements().isEmpty());
+    Plan service =
+        scheduler.schedule(snapshot(three, done, run), eval(Job.of("j", JobType.SERVICE, g)));
+    assertEquals(1, service.placements().size());
+    assertEquals(1, service.placements().get(0).generation());
+  }
+
+  @Test
+  void systemJobRunsOnEveryEligibleNodeAndStopsOnDrained() {
+    TaskGroup agent = TaskGroup.of("agent", 0, "exporter:1", res(100, 64));
+    List<Node> nodes = List.of(node("n1", 4000, 4096), node("n2", 4000, 4096).withDraining(true),
+        Fixtures.ineligible(node("n3", 4000, 4096)), node("n4", 4000, 4096));
+    ClusterSnapshot snap = snapshot(nodes,
+        alloc("s0", "sys", "agent", 0, "n1", res(100, 64), AllocationStatus.RUNNING),
+        alloc("s1", "sys", "agent", 1, "n2", res(100, 64), AllocationStatus.RUNNING));
+    Plan plan = scheduler.schedule(snap, eval(Job.of("sys", JobType.SYSTEM, agent)));
+    assertEquals(List.of("n4"), plan.placements().stream().map(Allocation::node).toList());
+    assertEquals(List.of("s1"), plan.stops().stream().map(s -> s.allocation().id()).toList());
+    assertTrue(plan.complete());
+  }
+
+  @Test
+  void systemJobWithoutRoomOnATargetIsPending() {
+    TaskGroup agent = TaskGroup.of("agent", 0, "exporter:1", res(100, 8192));
+    Plan plan = scheduler.schedule(snapshot(three), eval(Job.of("sys", JobType.SYSTEM, agent)));
+    assertEquals(3, plan.group("agent").unplaced().indices().size());
+  }
+
+  @Test
+  void unplacedReplicasSayWhyPerFilter() {
+    TaskGroup big = TaskGroup.of("big", 2, "db:1", res(500, 3072));
+    List<Node> nodes = List.of(node("n1", 4000, 4096), node("n2", 4000, 1024),
+        node("n3", 4000, 4096).withDraining(true));
+    Plan plan = scheduler.schedule(snapshot(nodes), eval(Job.of("db", JobType.SERVICE, big)));
+    Plan.GroupPlan g = plan.group("big");
+    assertEquals(1, g.placements().size());
+    assertEquals("n1", g.placements().get(0).node());
+    assertEquals(List.of(1), g.unplaced().indices());
+    Map<String, Integer> byFilter = g.unplaced().byFilter().stream()
+        .collect(Collectors.toMap(Plan.FilterTally::filter, Plan.FilterTally::nodes));
+    assertEquals(Map.of("resources", 2, "ready", 1), byFilter);
+    String summary = g.unplaced().summary();
+    assertTrue(summary.startsWith("1 replica pending: 2 nodes rejected by resources"), summary);
+    assertTrue(g.explanations().stream().map(Object::toString).anyMatch(
+        s -> s.equals("node n2 rejected by resources: memory 3 GiB needed, 1 GiB free")),
+        g.explanations().toString());
+  }
+
+  @Test
+  void fixedPortAllowsOneReplicaPerHostDynamicMany() {
+    TaskGroup fixed = new TaskGroup("web", 4, "nginx:1", List.of(), Map.of(), res(100, 64),
+        List.of(new PortRequest("http", 8080, 80)), List.of(), List.of(), List.of(), List.of(),
+        false);
+    Plan plan = scheduler.schedule(snapshot(three), eval(Job.of("web", JobType.SERVICE, fixed)));
+    assertEquals(3, plan.placements().size());
+    assertEquals(3, plan.placements().stream().map(Allocation::node).distinct().count());
+    assertEquals("ports", plan.group("web").unplaced().byFilter().get(0).filter());
+
+    TaskGroup dynamic = new TaskGroup("web", 9, "nginx:1", List.of(), Map.of(), res(100, 64),
+        List.of(new PortRequest("http", 0, 80)), List.of(), List.of(), List.of(), List.of(),
+        false);
+    Plan many =
+        scheduler.schedule(snapshot(three), eval(Job.of("web", JobType.SERVICE, dynamic)));
+    assertEquals(9, many.placements().size());
+    for (List<Allocation> onNode : many.placementsByNode().values()) {
+      assertEquals(onNode.size(),
+          onNode.stream().map(a -> a.ports().get(0).host()).distinct().count());
+    }
+  }
+
+  @Test
+  void hostLocalVolumePinsToItsHost() {
+    TaskGroup db = new TaskGroup("db", 1, "pg:16", List.of(), Map.of(), res(100, 64), List.of(),
+        List.of(new VolumeMount("pgdata", "/data", false)), List.of(), List.of(), List.of(), false);
+    List<Node> nodes = List.of(three.get(0), Fixtures.withVolumes(three.get(1), "pgdata"),
+        three.get(2));
+    Plan plan = scheduler.schedule(snapshot(nodes), eval(Job.of("db", JobType.SERVICE, db)));
+    assertEquals("n2", plan.placements().get(0).node());
+  }
+
+  @Test
+  void explainAllExplainsEveryNode() {
+    TaskGroup web = TaskGroup.of("web", 1, "nginx:1", res(100, 64));
+    Plan plan = new Scheduler(SchedulerConfig.DEFAULT.withExplainAll(true))
+        .schedule(snapshot(List.of(three.get(0), three.get(1).withDraining(true), three.get(2))),
+            eval(Job.of("web", JobType.SERVICE, web)));
+    List<Plan.NodeExplanation> ex = plan.group("web").explanations();
+    assertEquals(3, ex.size());
+    assertEquals(1, ex.stream().filter(e -> !e.feasible()).count());
+    assertEquals(1, ex.stream().filter(e -> e.reason().startsWith("chosen")).count());
+  }
+
+  @Test
+  void stoppedJobStopsEverything() {
+    TaskGroup web = TaskGroup.of("web", 2, "nginx:1", res(100, 64));
+    ClusterSnapshot snap = snapshot(three,
+        alloc("a0", "web", "web", 0, "n1", res(100, 64), AllocationStatus.RUNNING),
+        alloc("a1", "web", "web", 1, "n2", res(100, 64), AllocationStatus.PENDING),
+        alloc("old", "web", "gone", 0, "n2", res(100, 64), AllocationStatus.RUNNING));
+    Plan plan = scheduler.schedule(snap,
+        eval(Job.of("web", JobType.SERVICE, web).withStopped(true)));
+    assertEquals(Set.of("a0", "a1", "old"),
+        plan.stops().stream().map(s -> s.allocation().id()).collect(Collectors.toSet()));
+  }
+
+  @Test
+  void capacityFreedByAStopIsReusedInTheSamePlan() {
+    List<Node> one = List.of(node("n1", 1000, 1024));
+    TaskGroup small = TaskGroup.of("small", 0, "a:1", res(1000, 1024));
+    TaskGroup other = TaskGroup.of("other", 1, "b:1", res(1000, 1024));
+    ClusterSnapshot snap = snapshot(one,
+        alloc("s0", "j", "small", 0, "n1", res(1000, 1024), AllocationStatus.RUNNING));
+    Plan plan = scheduler.schedule(snap, eval(Job.of("j", JobType.SERVICE, small, other)));
+    assertEquals(1, plan.placements().size());
+    assertEquals(1, plan.stops().size());
+  }
+}

@@ -1,0 +1,207 @@
+package dev.berth.scheduler.jobfile;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.berth.scheduler.model.ClusterSnapshot;
+import dev.berth.scheduler.model.Job;
+import dev.berth.scheduler.model.JobType;
+import dev.berth.scheduler.model.Node;
+import dev.berth.scheduler.model.Operator;
+import dev.berth.scheduler.model.Resources;
+import dev.berth.scheduler.model.TaskGroup;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Job files: the same job from YAML and JSON, and every kind of refusal with its line. */
+class JobFileParserTest {
+
+  static final String YAML = """
+      name: web
+      type: service
+      priority: 70
+      strategy: spread
+      constraints:
+        - attribute: attr.kernel.version
+          operator: version
+          value: ">= 5.10"
+      groups:
+        - name: web
+          count: 3
+          image: nginx:1.25
+          command: [nginx, -g, "daemon off;"]
+          env:
+            MODE: prod
+            WORKERS: 4
+          resources:
+            cpu: 500m
+            memory: 512m
+            pids: 100
+          ports:
+            - "8080:80"
+            - name: metrics
+              to: 9100
+          volumes:
+            - cache:/var/cache/nginx:ro
+          spreads:
+            - attribute: label.zone
+              weight: 80
+              targets: {a: 50, b: 50}
+          affinities:
+            - attribute: label.ssd
+              value: "true"
+              weight: -20
+          distinct_hosts: true
+      update:
+        max_parallel: 2
+        min_healthy_time: 30s
+      """;
+
+  static final String JSON = """
+      {"name": "web", "type": "service", "priority": 70, "strategy": "spread",
+       "constraints": [{"attribute": "attr.kernel.version", "operator": "version",
+                        "value": ">= 5.10"}],
+       "groups": [{"name": "web", "count": 3, "image": "nginx:1.25",
+                   "command": ["nginx", "-g", "daemon off;"],
+                   "env": {"MODE": "prod", "WORKERS": 4},
+                   "resources": {"cpu": "0.5", "memory": "512Mi", "pids": 100},
+                   "ports": ["8080:80", {"name": "metrics", "to": 9100}],
+                   "volumes": [{"name": "cache", "path": "/var/cache/nginx", "read_only": true}],
+                   "spreads": [{"attribute": "label.zone", "weight": 80,
+                                "targets": {"a": 50, "b": 50}}],
+                   "affinities": [{"attribute": "label.ssd", "value": "true", "weight": -20}],
+                   "distinct_hosts": true}],
+       "update": {"max_parallel": 2, "min_healthy_time": "30s"}}
+      """;
+
+  @Test
+  void yamlAndJsonGiveTheSameJob() {
+    Job yaml = JobFileParser.parse("job.yaml", YAML).job();
+    Job json = JobFileParser.parse("job.json", JSON).job();
+    assertEquals(yaml, json);
+    TaskGroup g = yaml.groups().get(0);
+    assertEquals(new Resources(500, 512L << 20, 100), g.resources());
+    assertEquals(Map.of("MODE", "prod", "WORKERS", "4"), g.env());
+    assertEquals(8080, g.ports().get(0).fixed());
+    assertTrue(g.ports().get(1).dynamic());
+    assertEquals(Operator.VERSION, yaml.constraints().get(0).operator());
+    assertEquals(JobType.SERVICE, yaml.type());
+    assertTrue(g.distinctHosts());
+  }
+
+  @ParameterizedTest(name = "{0} → {1}")
+  @MethodSource("sizes")
+  void sizesAndCpu(String text, long expected) {
+    String yaml = "name: j\ngroups:\n  - name: g\n    image: i\n    resources:\n      "
+        + text + "\n";
+    Resources r = JobFileParser.parse("j.yaml", yaml).job().groups().get(0).resources();
+    assertEquals(expected, text.startsWith("cpu") ? r.cpuMillis() : r.memoryBytes());
+  }
+
+  static Stream<Arguments> sizes() {
+    return Stream.of(Arguments.of("memory: 512m", 512L << 20),
+        Arguments.of("memory: 1g", 1L << 30), Arguments.of("memory: 1.5GiB", 3L << 29),
+        Arguments.of("memory: 268435456", 268435456L), Arguments.of("memory: 64Mi", 64L << 20),
+        Arguments.of("cpu: 0.5", 500L), Arguments.of("cpu: \"0.5\"", 500L),
+        Arguments.of("cpu: 500m", 500L), Arguments.of("cpu: 2", 2000L),
+        Arguments.of("cpu: 0.25", 250L));
+  }
+
+  /** A job file with one mistake, the line and column it is on, and words the error must say. */
+  static Stream<Arguments> errors() {
+    String head = "name: web\ngroups:\n  - name: web\n    image: nginx\n";
+    return Stream.of(
+        Arguments.of("unknown key in a group", head + "    cpus: 2\n", 5, 5,
+            "unknown key \"cpus\" in task group \"web\" (known: name, count, image"),
+        Arguments.of("unknown key in the job", "name: web\nreplicas: 3\ngroups: []\n", 2, 1,
+            "unknown key \"replicas\" in the job"),
+        Arguments.of("unknown key in resources", head + "    resources:\n      mem: 1g\n", 6, 7,
+            "unknown key \"mem\" in the resources of task group \"web\""),
+        Arguments.of("wrong type: count as a word", head + "    count: three\n", 5, 12,
+            "\"count\" in task group \"web\" must be an integer, not a string"),
+        Arguments.of("wrong type: groups as a mapping", "name: web\ngroups:\n  web: {}\n", 3, 3,
+            "\"groups\" in job \"web\" must be a list, not a mapping"),
+        Arguments.of("negative count", head + "    count: -1\n", 5, 12,
+            "\"count\" in task group \"web\" is -1, out of range (0..100000)"),
+        Arguments.of("bad memory size", head + "    resources:\n      memory: 12x\n", 6, 15,
+            "bad memory size \"12x\""),
+        Arguments.of("bad cpu", head + "    resources:\n      cpu: lots\n", 6, 12, "bad cpu \"lots\""),
+        Arguments.of("affinity weight out of range", head
+            + "    affinities:\n      - attribute: label.ssd\n        value: x\n        weight: 150\n",
+            8, 17, "is 150, out of range (-100..100)"),
+        Arguments.of("unknown constraint operator", head
+            + "    constraints:\n      - attribute: attr.os\n        operator: ~=\n        value: x\n",
+            7, 19, "unknown operator \"~=\" (known: ==, !=, in, not_in, regexp, version"),
+        Arguments.of("bad version term", head
+            + "    constraints:\n      - attribute: attr.k\n        operator: version\n"
+            + "        value: \">= five\"\n", 6, 9, "bad version term \">= five\""),
+        Arguments.of("bad regexp", head
+            + "    constraints:\n      - attribute: attr.k\n        operator: regexp\n"
+            + "        value: \"([a-z\"\n", 6, 9, "bad regular expression"),
+        Arguments.of("unknown job type", "name: web\ntype: cron\ngroups: []\n", 2, 7,
+            "unknown job type \"cron\" (known: service, batch, system)"),
+        Arguments.of("spread targets over 100", head + "    spreads:\n"
+            + "      - attribute: label.zone\n        targets: {a: 70, b: 40}\n", 6, 9,
+            "target percentages sum to 110"),
+        Arguments.of("missing image", "name: web\ngroups:\n  - name: web\n    count: 1\n", 3, 5,
+            "task group \"web\" has no \"image\""),
+        Arguments.of("duplicate key", head + "    count: 1\n    count: 2\n", 6, 5,
+            "key \"count\" given twice"),
+        Arguments.of("count in a system job", "name: web\ntype: system\ngroups:\n  - name: g\n"
+            + "    image: i\n    count: 2\n", 6, 5, "\"count\" is not used by system jobs"),
+        Arguments.of("bad port", head + "    ports: [\"80:http\"]\n", 5, 13, "bad port \"80:http\""),
+        Arguments.of("syntax error", "name: web\ngroups: [\n", 2, 10, "syntax error"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("errors")
+  void refusesWithLineAndReason(String name, String yaml, int line, int column, String words) {
+    JobFileException e = assertThrows(JobFileException.class,
+        () -> JobFileParser.parse("job.yaml", yaml));
+    assertTrue(e.getMessage().contains(words), name + ": " + e.getMessage());
+    assertEquals(line, e.line(), name + ": " + e.getMessage());
+    assertEquals(column, e.column(), name + ": " + e.getMessage());
+    assertTrue(e.getMessage().startsWith("job.yaml:" + line + ":" + column + ": "),
+        e.getMessage());
+  }
+
+  @Test
+  void jsonErrorsHaveLinesToo() {
+    JobFileException e = assertThrows(JobFileException.class, () -> JobFileParser.parse(
+        "job.json", "{\"name\": \"web\",\n \"groups\": [{\"name\": \"web\", \"image\": \"i\",\n"
+            + "   \"cpus\": 2}]}"));
+    assertEquals(3, e.line(), e.getMessage());
+    assertTrue(e.getMessage().contains("unknown key \"cpus\""), e.getMessage());
+  }
+
+  @Test
+  void impossibleRequestIsRefusedWithItsLine() {
+    String yaml = "name: db\ngroups:\n  - name: db\n    image: pg\n    resources:\n"
+        + "      cpu: 1\n      memory: 64g\n";
+    JobFile file = JobFileParser.parse("db.yaml", yaml);
+    Node small = new Node("n1", "n1", Map.of(), Map.of(), new Resources(8000, 32L << 30, 4096),
+        true, true, false, Set.of(), Set.of());
+    JobFileException e = assertThrows(JobFileException.class,
+        () -> file.validateAgainst(new ClusterSnapshot(1, List.of(small), List.of())));
+    assertEquals(7, e.line(), e.getMessage());
+    assertTrue(e.getMessage().contains("impossible request: task group \"db\" needs memory "
+        + "64 GiB, more than any node has (the largest has 32 GiB)"), e.getMessage());
+    // A request each dimension of which some node has, but no node all of it together:
+    Node cpuRich = new Node("n2", "n2", Map.of(), Map.of(), new Resources(64000, 1L << 30, 4096),
+        true, true, false, Set.of(), Set.of());
+    JobFile both = JobFileParser.parse("db.yaml", yaml.replace("64g", "16g").replace("cpu: 1",
+        "cpu: 16"));
+    JobFileException e2 = assertThrows(JobFileException.class,
+        () -> both.validateAgainst(new ClusterSnapshot(1, List.of(small, cpuRich), List.of())));
+    assertTrue(e2.getMessage().contains("no node has all of that together"), e2.getMessage());
+    // An empty cluster refuses nothing: nodes may yet join.
+    file.validateAgainst(new ClusterSnapshot(1, List.of(), List.of()));
+  }
+}
