@@ -5,7 +5,8 @@
 # bench/results/pull.md. Run as root from the repository. Not a test.
 #
 # Environment: LAYERS (5), LAYER_MB (20), ROUNDS (5), BERTH_TARGET (build dir, "target"),
-# OUT (bench/results/pull.md).
+# OUT (bench/results/pull.md), AGENT_JAVA_OPTS (more JVM options for berthd, e.g.
+# "-XX:StartFlightRecording=filename=/tmp/pull.jfr,settings=profile" to profile it).
 set -eu
 cd "$(dirname "$0")/.."
 T=${BERTH_TARGET:-target}
@@ -73,7 +74,8 @@ skopeo copy -q --dest-tls-verify=false "oci:$tmp/oci:1" "docker://$ref"
 agent_cp="$PWD/agent/$T/lib/*:$(ls "$PWD"/agent/"$T"/berth-agent-*.jar | head -n 1)"
 java -XX:+UseSerialGC -cp "bench/$T/lib/*:$(ls bench/"$T"/berth-bench-*.jar | head -n 1)" dev.berth.bench.PullThroughput \
   --reference "$ref" --agent-classpath "$agent_cp" --launcher "$PWD/agent/$T/native/berth-launcher" \
-  --tmp "$tmp" --rounds "$ROUNDS" --out "$OUT" \
+  --tmp "$tmp" --rounds "$ROUNDS" --out "$OUT" --registry-pid "$registry_pid" \
+  --agent-java-options "${AGENT_JAVA_OPTS:-}" \
   --describe "$LAYERS layers of $LAYER_MB MiB of random data, gzip (umoci), OCI manifest, docker-registry on 127.0.0.1"
 [ -f bench/pull-findings.md ] && cat bench/pull-findings.md >> "$OUT"
 echo "wrote $OUT"

@@ -31,8 +31,13 @@ import java.util.stream.Stream;
  * {@code skopeo copy docker://… oci:DIR}, paired in one run (alternating which goes first),
  * each round into a fresh store. Also the unpack throughput berthd reached.
  *
- * <p>Arguments (all required): --reference REF --agent-classpath CP --launcher PATH --tmp DIR
- * --rounds N --out FILE --describe TEXT. Not a test.
+ * <p>Besides wall time it records the CPU time each pull cost: berthd's (its /proc stat), skopeo's
+ * (the children this JVM reaped), the registry's, and the whole machine's (/proc/stat), so that
+ * a round disturbed by other work on the machine shows.
+ *
+ * <p>Arguments: --reference REF --agent-classpath CP --launcher PATH --tmp DIR --rounds N --out
+ * FILE --describe TEXT (required); --registry-pid PID, --agent-java-options "OPTS" (split at
+ * spaces: e.g. a JFR recording) (optional). Not a test.
  */
 public final class PullThroughput {
   private final Map<String, String> opt;
@@ -52,8 +57,20 @@ public final class PullThroughput {
     System.exit(0);
   }
 
-  /** One Berth pull: wall time, bytes of layers, and the extract phase. */
-  record BerthRun(long wallNanos, long layerBytes, long extractNanos) {}
+  /** One Berth pull: wall time, bytes of layers, the extract phase, and CPU time (nanoseconds). */
+  record BerthRun(long wallNanos, long layerBytes, long extractNanos, Cpu cpu) {}
+
+  /** One skopeo copy: wall time and CPU time. */
+  record SkopeoRun(long wallNanos, Cpu cpu) {}
+
+  /**
+   * CPU time spent during one pull, in nanoseconds (clock-tick resolution, 10 ms).
+   *
+   * @param own the puller's: berthd, or skopeo
+   * @param registry the registry's (0 when its pid is not known)
+   * @param machine all CPUs of the machine, busy (not idle or iowait), by anything
+   */
+  record Cpu(long own, long registry, long machine) {}
 
   private void run() throws Exception {
     int rounds = Integer.parseInt(opt.get("rounds"));
@@ -67,11 +84,11 @@ public final class PullThroughput {
 
   private void measure(int rounds) throws Exception {
     List<BerthRun> berth = new ArrayList<>();
-    List<Long> skopeo = new ArrayList<>();
+    List<SkopeoRun> skopeo = new ArrayList<>();
     for (int r = -1; r < rounds; r++) { // round -1 warms both up and is discarded
       boolean berthFirst = (r & 1) == 0;
       BerthRun b = null;
-      long s = 0;
+      SkopeoRun s = null;
       if (berthFirst) {
         b = berthPull(r);
         s = skopeoPull(r);
@@ -79,15 +96,24 @@ public final class PullThroughput {
         s = skopeoPull(r);
         b = berthPull(r);
       }
-      if (r >= 0) {
+      if (r < 0) {
+        cold = b;
+        coldSkopeo = s;
+      } else {
         berth.add(b);
         skopeo.add(s);
-        System.err.printf(Locale.ROOT, "round %d: berth %.0f ms, skopeo %.0f ms%n", r, b.wallNanos() / 1e6, s / 1e6);
+        System.err.printf(Locale.ROOT, "round %d: berth %.0f ms (cpu %.0f ms, registry %.0f, machine %.0f),"
+            + " skopeo %.0f ms (cpu %.0f ms, registry %.0f, machine %.0f)%n", r, b.wallNanos() / 1e6,
+            b.cpu().own() / 1e6, b.cpu().registry() / 1e6, b.cpu().machine() / 1e6, s.wallNanos() / 1e6,
+            s.cpu().own() / 1e6, s.cpu().registry() / 1e6, s.cpu().machine() / 1e6);
       }
     }
     write(berth, skopeo);
   }
 
+  /** Round -1: berthd's first pull after it started (its JIT still cold), and skopeo's. */
+  private BerthRun cold;
+  private SkopeoRun coldSkopeo;
   private Process agent;
   private EpollEventLoopGroup group;
   private ManagedChannel channel;
@@ -98,7 +124,12 @@ public final class PullThroughput {
     Path socket = dir.resolve("s.sock");
     Files.createDirectories(dir);
     List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:+UseSerialGC", "-Xss512k",
+        "-XX:+UseSerialGC", "-Xss512k"));
+    String extra = opt.getOrDefault("agent-java-options", "").trim();
+    if (!extra.isEmpty()) {
+      cmd.addAll(List.of(extra.split("\\s+")));
+    }
+    cmd.addAll(List.of(
         // Atomix (the cluster layer) reflects into these; JDK 24+ also warns unless allowed.
         "--add-opens", "java.base/java.util.concurrent.atomic=ALL-UNNAMED", "--add-opens", "java.base/java.util=ALL-UNNAMED"));
     if (Runtime.version().feature() >= 24) {
@@ -137,6 +168,9 @@ public final class PullThroughput {
       Map<String, Long> extractStart = new LinkedHashMap<>();
       Map<String, Long> done = new LinkedHashMap<>();
       Map<String, Long> sizes = new LinkedHashMap<>();
+      long cpu0 = agentCpu();
+      long reg0 = registryCpu();
+      long machine0 = machineCpu();
       long t0 = System.nanoTime();
       Iterator<PullProgress> events = images.withDeadlineAfter(10, TimeUnit.MINUTES)
           .pull(PullRequest.newBuilder().setReference(opt.get("reference")).build());
@@ -156,6 +190,7 @@ public final class PullThroughput {
         gotImage |= p.hasImage();
       }
       long wall = System.nanoTime() - t0;
+      Cpu cpu = new Cpu(agentCpu() - cpu0, registryCpu() - reg0, machineCpu() - machine0);
       if (!gotImage) {
         throw new IllegalStateException("the pull ended without an image");
       }
@@ -166,13 +201,16 @@ public final class PullThroughput {
       if (!images.list(ListImagesRequest.getDefaultInstance()).getImagesList().isEmpty()) {
         throw new IllegalStateException("the store is not empty after removing the image");
       }
-      return new BerthRun(wall, sizes.values().stream().mapToLong(Long::longValue).sum(), Math.max(0, last - first));
+      return new BerthRun(wall, sizes.values().stream().mapToLong(Long::longValue).sum(), Math.max(0, last - first), cpu);
     }
   }
 
-  private long skopeoPull(int round) throws Exception {
+  private SkopeoRun skopeoPull(int round) throws Exception {
     Path dir = tmp.resolve("s" + (round + 1));
     try {
+      long cpu0 = reapedChildrenCpu();
+      long reg0 = registryCpu();
+      long machine0 = machineCpu();
       long t0 = System.nanoTime();
       Process p = new ProcessBuilder("skopeo", "copy", "-q", "--src-tls-verify=false",
           "docker://" + opt.get("reference"), "oci:" + dir + ":x").redirectErrorStream(true).start();
@@ -180,10 +218,47 @@ public final class PullThroughput {
       if (p.waitFor() != 0) {
         throw new IllegalStateException("skopeo failed: " + output);
       }
-      return System.nanoTime() - t0;
+      long wall = System.nanoTime() - t0;
+      return new SkopeoRun(wall, new Cpu(reapedChildrenCpu() - cpu0, registryCpu() - reg0, machineCpu() - machine0));
     } finally {
       deleteTree(dir);
     }
+  }
+
+  // ---- CPU time, from /proc (Linux); clock ticks are 10 ms (USER_HZ 100 on every Linux arch this runs on)
+
+  private static final long NANOS_PER_TICK = 10_000_000L;
+
+  private long agentCpu() throws IOException {
+    return processCpu(agent.pid(), false);
+  }
+
+  private long registryCpu() throws IOException {
+    String pid = opt.get("registry-pid");
+    return pid == null ? 0 : processCpu(Long.parseLong(pid), false);
+  }
+
+  /** CPU of this JVM's children that have been waited for: the skopeo processes. */
+  private static long reapedChildrenCpu() throws IOException {
+    return processCpu(ProcessHandle.current().pid(), true);
+  }
+
+  /** utime + stime of a process (or cutime + cstime: its reaped children), from /proc/PID/stat. */
+  private static long processCpu(long pid, boolean children) throws IOException {
+    String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    int first = children ? 13 : 11; // fields 14/15 (utime, stime) or 16/17 (cutime, cstime), from state = field 3
+    return (Long.parseLong(f[first]) + Long.parseLong(f[first + 1])) * NANOS_PER_TICK;
+  }
+
+  /** Busy time of all CPUs (user, nice, system, irq, softirq, steal), from /proc/stat. */
+  private static long machineCpu() throws IOException {
+    String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+    long busy = 0;
+    for (int i : new int[] {1, 2, 3, 6, 7, 8}) {
+      busy += Long.parseLong(f[i]);
+    }
+    return busy * NANOS_PER_TICK;
   }
 
   private static void awaitSocket(Path socket, Process agent) throws InterruptedException {
@@ -206,7 +281,8 @@ public final class PullThroughput {
     }
   }
 
-  private void write(List<BerthRun> berth, List<Long> skopeo) throws IOException {
+  private void write(List<BerthRun> berth, List<SkopeoRun> skopeoRuns) throws IOException {
+    List<Long> skopeo = skopeoRuns.stream().map(SkopeoRun::wallNanos).toList();
     long berthMedian = median(berth.stream().map(BerthRun::wallNanos).toList());
     long skopeoMedian = median(skopeo);
     long bytes = berth.get(0).layerBytes();
@@ -227,6 +303,13 @@ public final class PullThroughput {
     row(o, "Berth: Pull RPC (download, verify, unpack every layer)", berth.stream().map(BerthRun::wallNanos).toList(),
         bytes, skopeoMedian);
     row(o, "skopeo copy docker://… oci:DIR (download and verify, no unpack)", skopeo, bytes, skopeoMedian);
+    o.append("\nCPU time per pull, median (seconds of CPU; 2 cores give 2 per second of wall time):\n\n");
+    o.append("| variant | puller | registry | whole machine |\n|---|---:|---:|---:|\n");
+    cpuRow(o, "Berth (berthd)", berth.stream().map(BerthRun::cpu).toList());
+    cpuRow(o, "skopeo", skopeoRuns.stream().map(SkopeoRun::cpu).toList());
+    o.append(String.format(Locale.ROOT, "%nThe warm-up round (not in the tables): berthd's first pull after it started, its"
+        + " JIT compiler still busy, took %.2f s and %.2f CPU-s; skopeo's %.2f s and %.2f CPU-s.%n",
+        cold.wallNanos() / 1e9, cold.cpu().own() / 1e9, coldSkopeo.wallNanos() / 1e9, coldSkopeo.cpu().own() / 1e9));
     o.append("\nLayer bytes over berthd's EXTRACTING phase (layers unpack while they download, so this is only the"
         + " part left after each download ended): median ")
         .append(unpackRates.isEmpty() ? "n/a" : String.format(Locale.ROOT, "%.0f MB/s", median(unpackRates) / 1e6))
@@ -244,6 +327,12 @@ public final class PullThroughput {
     o.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.0f | %.2f× |%n", label, m / 1e9,
         walls.stream().min(Long::compare).orElse(0L) / 1e9, walls.stream().max(Long::compare).orElse(0L) / 1e9,
         bytes / (m / 1e9) / 1e6, m / (double) skopeoMedian));
+  }
+
+  private static void cpuRow(StringBuilder o, String label, List<Cpu> cpu) {
+    o.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.2f |%n", label,
+        median(cpu.stream().map(Cpu::own).toList()) / 1e9, median(cpu.stream().map(Cpu::registry).toList()) / 1e9,
+        median(cpu.stream().map(Cpu::machine).toList()) / 1e9));
   }
 
   static long median(List<Long> v) {

@@ -116,11 +116,16 @@ final class ContentStore {
     return new Writer(tmp, FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE));
   }
 
-  /** Writes one blob: write, then {@link #seal} (slow: fsync), then {@link #install} (fast: rename). */
+  /**
+   * Writes one blob: write, then {@link #seal} (fsync), then {@link #install} (fast: rename).
+   * A large blob is written back to disk while it is written ({@link Writeback}), so that the
+   * fsync of the seal is short.
+   */
   final class Writer extends OutputStream {
     private final Path tmp;
     private final FileChannel channel;
     private final MessageDigest md = sha256();
+    private final Writeback writeback;
     private long size;
     private Descriptor sealed;
     private boolean done;
@@ -128,6 +133,7 @@ final class ContentStore {
     private Writer(Path tmp, FileChannel channel) {
       this.tmp = tmp;
       this.channel = channel;
+      this.writeback = new Writeback(channel);
     }
 
     @Override
@@ -146,6 +152,7 @@ final class ContentStore {
         channel.write(buf);
       }
       size += len;
+      writeback.wrote(len);
     }
 
     /** The bytes written so far. */
@@ -162,6 +169,7 @@ final class ContentStore {
       channel.position(0);
       md.reset();
       size = 0;
+      writeback.reset();
     }
 
     /** Reads the sealed (complete and checked) content before it is installed. */
@@ -180,6 +188,7 @@ final class ContentStore {
      */
     Descriptor seal(String expected) throws IOException {
       if (sealed == null) {
+        writeback.await();
         channel.force(true);
         channel.close();
         String digest = digestOf(md);
@@ -218,6 +227,7 @@ final class ContentStore {
     public void close() throws IOException {
       if (!done) {
         done = true;
+        writeback.await();
         channel.close();
         Files.deleteIfExists(tmp);
       }

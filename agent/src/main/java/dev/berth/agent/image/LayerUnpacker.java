@@ -6,7 +6,8 @@ import dev.berth.agent.runtime.Syscalls;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -128,7 +129,7 @@ public final class LayerUnpacker {
       counter = new Counter(in);
       TarHeaderTap tap = new TarHeaderTap(counter);
       TarArchiveInputStream tar = new TarArchiveInputStream(tap);
-      byte[] buf = new byte[64 * 1024];
+      byte[] buf = new byte[256 * 1024]; // file content is written in pieces this large at most
       while (true) {
         TarArchiveEntry entry;
         try {
@@ -209,9 +210,16 @@ public final class LayerUnpacker {
       switch (type) {
         case '0', 0, '7', 'S' -> {
           removeExisting(path, rel);
-          try (OutputStream out = Files.newOutputStream(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            copy(data, out, buf);
+          FileChannel out = FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+          Writeback writeback = new Writeback(out);
+          try {
+            copy(data, out, writeback, buf);
+          } catch (IOException | RuntimeException x) {
+            writeback.await();
+            out.close();
+            throw x;
           }
+          writeback.closeLater(); // at once, or after an early writeback in flight: the next entry need not wait
           finish(path, e, rawXattrs, true);
         }
         case '1' -> hardlink(e, parts, path, rel);
@@ -369,7 +377,7 @@ public final class LayerUnpacker {
       }
     }
 
-    private void copy(InputStream data, OutputStream out, byte[] buf) throws IOException {
+    private void copy(InputStream data, FileChannel out, Writeback writeback, byte[] buf) throws IOException {
       while (true) {
         int n;
         try {
@@ -384,7 +392,11 @@ public final class LayerUnpacker {
         if (contentBytes > limits.maxBytes()) {
           throw exhausted("the layer's files hold more than " + limits.maxBytes() + " bytes (the limit maxBytes)");
         }
-        out.write(buf, 0, n);
+        ByteBuffer bytes = ByteBuffer.wrap(buf, 0, n);
+        while (bytes.hasRemaining()) {
+          out.write(bytes);
+        }
+        writeback.wrote(n);
       }
     }
 

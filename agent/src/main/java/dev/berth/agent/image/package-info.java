@@ -12,6 +12,10 @@
  *       image, and leaves nothing behind when it fails.
  *   <li>{@link dev.berth.agent.image.LayerUnpacker}: unpacks one layer tar, hostile input,
  *       without ever writing outside its target; OCI whiteouts become overlayfs ones.
+ *   <li>{@code Writeback} and {@code FileTrees#syncTree}: durability made cheaper, not weaker:
+ *       large files are written back to disk while they are written, and a tree is synced
+ *       with many fsyncs at once (the file system commits them together); each file is
+ *       still fsynced before it gets a final name.
  *   <li>{@link dev.berth.agent.image.Reference}: image references as Docker users write
  *       them, normalized.
  * </ul>

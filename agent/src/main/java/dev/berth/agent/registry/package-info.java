@@ -4,7 +4,8 @@
  *
  * <ul>
  *   <li>{@link dev.berth.agent.registry.RegistryClient}: the HTTP side. Manifests, indexes and
- *       blobs over the JDK's {@link java.net.http.HttpClient}; HTTPS, or plain HTTP for
+ *       blobs over the JDK's {@link java.net.http.HttpClient} (blob downloads over plain HTTP
+ *       over a lean HTTP/1.1 GET of its own, {@code Http1Get}); HTTPS, or plain HTTP for
  *       insecure registries (always {@code localhost}, {@code 127.0.0.0/8} and {@code ::1});
  *       anonymous, basic and bearer-token auth; digest verification of what it returns;
  *       bounded retries and resumed blob downloads.
