@@ -12,14 +12,18 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * {@link Membership} from Atomix's SWIM membership service. Atomix forgets a removed member; this
- * view keeps it as {@link MemberState#DOWN}. Events are used as a signal only: the member is read
- * back from the membership service, because an event's snapshot shows remote members as
- * unreachable (measured on 3.1.12).
+ * {@link Membership} from the servers' verdicts ({@link AtomixHeartbeats}: heartbeats plus SWIM
+ * reachability, judged by the Raft leader) and Atomix's SWIM membership service for addresses and
+ * roles. While no server's verdicts are at hand (the cluster starting, this agent cut off from
+ * every server) SWIM alone decides: unreachable is suspect, removed is down. Atomix forgets a
+ * removed member; this view keeps it. Events are used as a signal only: the member is read back
+ * from the membership service, because an event's snapshot shows remote members as unreachable
+ * (measured on 3.1.12).
  */
 final class AtomixMembership implements Membership {
   private static final Logger LOG = Logger.getLogger(AtomixMembership.class.getName());
@@ -29,6 +33,7 @@ final class AtomixMembership implements Membership {
   private final List<Consumer<Member>> listeners = new CopyOnWriteArrayList<>();
   private final ClusterMembershipEventListener atomixListener = this::onEvent;
   private volatile Atomix atomix;
+  private volatile Supplier<Optional<Map<String, Liveness.Verdict>>> verdicts = Optional::empty;
 
   AtomixMembership(ClusterConfig config) {
     this.localName = config.node();
@@ -37,7 +42,8 @@ final class AtomixMembership implements Membership {
   }
 
   /** Starts following {@code a}'s membership; called once Atomix has started. */
-  void attach(Atomix a) {
+  void attach(Atomix a, Supplier<Optional<Map<String, Liveness.Verdict>>> servers) {
+    this.verdicts = servers;
     this.atomix = a;
     a.getMembershipService().addListener(atomixListener);
     refreshAll();
@@ -80,35 +86,48 @@ final class AtomixMembership implements Membership {
   }
 
   /** Re-reads every member; also run periodically, so a missed event heals within a second. */
-  void refreshAll() {
+  synchronized void refreshAll() {
     Atomix a = atomix;
     if (a == null) {
       return;
     }
     Set<String> names = new HashSet<>(members.keySet());
     a.getMembershipService().getMembers().forEach(m -> names.add(m.id().id()));
+    verdicts.get().ifPresent(v -> names.addAll(v.keySet()));
     names.forEach(this::refresh);
   }
 
-  private void refresh(String name) {
+  private synchronized void refresh(String name) {
     Atomix a = atomix;
     if (a == null) {
       return;
     }
     long now = System.currentTimeMillis();
     io.atomix.cluster.Member m = a.getMembershipService().getMember(name);
+    Optional<Liveness.Verdict> verdict = verdicts.get().map(v -> v.get(name));
     Member before = members.get(name);
-    Member after;
-    if (m == null) {
-      after = before == null ? null : before.withState(MemberState.DOWN, now);
+    String address = m != null ? m.address().toString() : before != null ? before.address() : "";
+    Role role = m != null
+        ? Role.SERVER.name().equals(m.properties().getProperty(AtomixNode.ROLE_PROPERTY)) ? Role.SERVER : Role.MEMBER
+        : before != null ? before.role() : Role.MEMBER;
+    MemberState state;
+    long since;
+    if (name.equals(localName)) {
+      state = MemberState.ALIVE;
+      since = before != null ? before.sinceMillis() : now;
+    } else if (verdict.isPresent()) {
+      // The servers' word: heartbeats plus SWIM, judged where placement happens.
+      state = verdict.get().state();
+      since = verdict.get().sinceMillis();
     } else {
-      MemberState state = name.equals(localName) || m.isReachable() ? MemberState.ALIVE : MemberState.SUSPECT;
-      Role role = Role.SERVER.name().equals(m.properties().getProperty(AtomixNode.ROLE_PROPERTY)) ? Role.SERVER : Role.MEMBER;
-      String address = m.address().toString();
-      after = before != null && before.state() == state && before.address().equals(address) && before.role() == role
-          ? before : new Member(name, address, role, state, before != null && before.state() == state ? before.sinceMillis() : now);
+      state = m == null ? MemberState.DOWN : m.isReachable() ? MemberState.ALIVE : MemberState.SUSPECT;
+      since = before != null && before.state() == state ? before.sinceMillis() : now;
     }
-    if (after == null || after.equals(before)) {
+    if (m == null && before == null && verdict.isEmpty()) {
+      return;
+    }
+    Member after = new Member(name, address, role, state, since);
+    if (after.equals(before)) {
       return;
     }
     members.put(name, after);

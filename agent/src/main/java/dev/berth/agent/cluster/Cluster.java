@@ -47,6 +47,7 @@ public final class Cluster implements AutoCloseable {
   private final NodeRegistry nodes;
   private final AtomixGossip gossip;
   private final AtomixElections elections;
+  private final AtomixHeartbeats heartbeats;
   private final ScheduledExecutorService timer;
   private final CountDownLatch ready = new CountDownLatch(1);
   private volatile Atomix atomix;
@@ -63,6 +64,7 @@ public final class Cluster implements AutoCloseable {
   public Cluster(ClusterConfig config, Supplier<NodeFacts> localFacts) {
     this.config = config;
     this.membership = new AtomixMembership(config);
+    this.heartbeats = new AtomixHeartbeats(config, membership::refreshAll);
     this.store = new AtomixStore(this::started, OPERATION_TIMEOUT);
     this.nodes = new NodeRegistry(store);
     this.gossip = new AtomixGossip(config.node(), localFacts);
@@ -136,7 +138,8 @@ public final class Cluster implements AutoCloseable {
       }
       // No timeout: a plain member waits for its servers as long as it takes; close() ends the wait.
       a.start().join();
-      membership.attach(a);
+      membership.attach(a, heartbeats::verdicts);
+      heartbeats.attach(a);
       gossip.attach(a, OPERATION_TIMEOUT);
       synchronized (this) {
         if (phase != ClusterStatus.Phase.STARTING) {
@@ -162,7 +165,10 @@ public final class Cluster implements AutoCloseable {
     }
   }
 
-  /** Once a second: register until registered, heal the membership view, publish the facts. */
+  /**
+   * Once a second: register until registered, tell the liveness which nodes are registered (on a
+   * server), heal the membership view, publish the facts.
+   */
   private void tick() {
     if (phase != ClusterStatus.Phase.READY) {
       return;
@@ -173,6 +179,14 @@ public final class Cluster implements AutoCloseable {
         registered = true;
       } catch (BerthException e) {
         LOG.log(Level.FINE, "registering this node, will retry", e);
+      }
+    }
+    if (config.server()) {
+      // The registry's nodes are judged even if they never beat (down a grace period after this server started).
+      try {
+        heartbeats.registered(nodes.list().stream().map(NodeRecord::name).toList());
+      } catch (BerthException e) {
+        LOG.log(Level.FINE, "reading the registry for liveness, will retry", e);
       }
     }
     membership.refreshAll();
@@ -211,11 +225,9 @@ public final class Cluster implements AutoCloseable {
         }
       }
     }
-    for (Member m : membership.members()) {
-      if (m.role() == Role.SERVER) {
-        serverNames.add(m.name());
-      }
-    }
+    // The servers come from the configuration and the Raft group only, never from gossip: SWIM
+    // travels unauthenticated over UDP, and a forged member claiming to be a server must not
+    // show up here or sway the quorum shown.
     List<Member> servers = new ArrayList<>();
     int alive = 0;
     for (String name : serverNames) {
@@ -240,6 +252,7 @@ public final class Cluster implements AutoCloseable {
     }
     ready.countDown();
     timer.shutdownNow();
+    heartbeats.close();
     membership.detach();
     if (a != null) {
       try {

@@ -32,16 +32,38 @@ public final class ClusterOptions {
           + "Given once, when the cluster is created; plain members learn it from the cluster.")
   List<String> servers = new ArrayList<>();
 
+  @Option(names = "--grace-period", paramLabel = "DURATION",
+      description = "How long the servers go without a heartbeat from a node before it is down and its allocations may be "
+          + "re-placed, e.g. 2s or 1500ms; suspect before that (default: ${DEFAULT-VALUE}).")
+  String gracePeriod = ClusterConfig.DEFAULT_GRACE_PERIOD.toSeconds() + "s";
+
   /** The configuration these flags describe; throws INVALID_ARGUMENT for a contradiction. */
   public ClusterConfig toConfig(String node, Path dataDir) {
     Endpoint adv = Endpoint.parse("--advertise", advertise);
     List<Endpoint> seeds = new ArrayList<>();
     join.forEach(j -> seeds.addAll(Endpoint.parseList("--join", j)));
     Path dir = dataDir.resolve("cluster");
+    java.time.Duration grace = duration("--grace-period", gracePeriod);
     if (seeds.isEmpty() && (servers.isEmpty() || servers.equals(List.of(node)))) {
-      return new ClusterConfig(cluster, node, adv, List.of(), true, List.of(node), dir, ClusterConfig.DEFAULT_FAILURE_TIMEOUT);
+      return new ClusterConfig(cluster, node, adv, List.of(), true, List.of(node), dir, ClusterConfig.DEFAULT_FAILURE_TIMEOUT,
+          grace);
     }
     return new ClusterConfig(cluster, node, adv, seeds, server, server ? servers : List.of(), dir,
-        ClusterConfig.DEFAULT_FAILURE_TIMEOUT);
+        ClusterConfig.DEFAULT_FAILURE_TIMEOUT, grace);
+  }
+
+  /** Parses {@code 2s}, {@code 1500ms}, {@code 1m}; a bare number is seconds. */
+  static java.time.Duration duration(String flag, String text) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m)?").matcher(text.trim());
+    if (!m.matches()) {
+      throw dev.berth.agent.BerthException.invalid("invalid " + flag + " \"" + text + "\": expected a duration such as 2s or 1500ms");
+    }
+    long n = Long.parseLong(m.group(1));
+    String unit = m.group(2) == null ? "s" : m.group(2);
+    return switch (unit) {
+      case "ms" -> java.time.Duration.ofMillis(n);
+      case "m" -> java.time.Duration.ofMinutes(n);
+      default -> java.time.Duration.ofSeconds(n);
+    };
   }
 }

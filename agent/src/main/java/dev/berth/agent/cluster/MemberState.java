@@ -1,11 +1,17 @@
 package dev.berth.agent.cluster;
 
-/** Liveness of a member as this agent sees it. */
+/**
+ * Liveness of a member as the servers judge it (see {@link Liveness}): heartbeats to the servers
+ * plus SWIM reachability. Without a server's word at hand, SWIM alone as this agent sees it.
+ */
 public enum MemberState {
-  /** Answers SWIM probes. */
+  /** Heard from by the servers within the last second, and reachable by SWIM. */
   ALIVE,
-  /** Missed probes: unreachable, but the failure timeout has not run out. Not yet re-placeable. */
+  /** A heartbeat missed, or unreachable by SWIM, but the grace period has not run out. Not yet re-placeable. */
   SUSPECT,
-  /** Gone from the membership after the failure timeout, or registered and never seen. Its allocations may be re-placed. */
+  /**
+   * No heartbeat reached the servers for the grace period (or registered and never heard of).
+   * Its allocations may be re-placed.
+   */
   DOWN
 }

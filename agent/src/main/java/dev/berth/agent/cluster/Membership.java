@@ -5,8 +5,11 @@ import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * Which agents are in the cluster and whether they are alive: SWIM membership plus, for those
- * that left it, the memory that they were there (state {@link MemberState#DOWN}).
+ * Which agents are in the cluster and whether they are alive. The state is the servers' verdict
+ * (heartbeats to the servers plus SWIM reachability, judged by the Raft leader: a node is
+ * {@link MemberState#SUSPECT} after a missed heartbeat or when SWIM cannot reach it, and
+ * {@link MemberState#DOWN} when the servers have not heard from it for the grace period); while
+ * no server's verdict is at hand, SWIM's view from this agent. Those that left are remembered as down.
  *
  * <p>Read-only and thread-safe. Before the cluster has started it knows only the local member.
  */

@@ -11,7 +11,9 @@
  * <pre>
  *   AgentMain ── Cluster.start() ──► background thread: Atomix (SWIM + Raft groups "system", "data")
  *                  │                        │
- *                  ├─ Membership ◄──────────┤ membership events
+ *                  ├─ Membership ◄──────────┤ membership events, and the servers' verdicts:
+ *                  │                        │   heartbeats every 250 ms to each server (AtomixHeartbeats,
+ *                  │                        │   direct messages, never Raft), judged there (Liveness)
  *                  ├─ ClusterStore ─────────┤ AtomicMap per table (Raft, group "data")
  *                  ├─ GossipView ◄──────────┤ anti-entropy map "berth-facts" (gossip)
  *                  └─ LeaderElections ──────┘ LeaderElection per topic (Raft)

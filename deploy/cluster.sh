@@ -1,0 +1,472 @@
+#!/bin/sh
+# A local N-host Berth cluster on one machine: each agent in a network namespace of its own,
+# all joined to one bridge that lives in a "fabric" namespace, so the host's own network is
+# never touched. See deploy/README.md. Run as root.
+set -eu
+
+ROOT=${BERTH_CLUSTER_ROOT:-/tmp/berth-cluster}
+PORT=7946
+me=cluster.sh
+
+usage() {
+  cat <<'EOF'
+usage: deploy/cluster.sh COMMAND [ARGS]
+
+  up [-n HOSTS] [-s SERVERS] [--id ID] [--subnet A.B.C] [--grace-period DUR] [--tls]
+     [--berthd CMD] [--no-wait] [--timeout SECONDS] [-- BERTHD-FLAGS...]
+                      start a cluster of HOSTS agents (default 3), the first SERVERS of them
+                      Raft servers (1, 3 or 5; default: 3, or 1 for a single host); prints its ID
+                      and how to reach each agent. Waits until every agent's cluster is ready.
+                      The agents' messaging is plaintext on the private bridge (--tls-plaintext)
+                      unless --tls: a cluster CA and a certificate per host, made by berth cert.
+  down ID             stop everything of cluster ID and remove it: processes, containers,
+                      mounts, cgroups, namespaces (with their veths and bridge), files
+  ls                  the clusters on this machine
+  status ID           hosts of cluster ID: address, role, pid, socket, running or not
+  kill ID HOST        kill -9 the agent of HOST (its containers keep running)
+  start ID HOST [--fresh]
+                      start HOST's agent again; --fresh first empties its data dir (a new agent
+                      under the same name and address, e.g. to replace a dead server)
+  cut ID HOST         take HOST's link to the fabric down (a network partition)
+  heal ID HOST        bring it back up
+  host ID NAME        add a host NAME without an agent (e.g. a benchmark client); prints its address
+  exec ID HOST CMD... run CMD in HOST's network namespace
+  wait ID [SECONDS]   wait until every running agent's cluster is ready (default 120 s)
+
+Hosts are named n1..nN; n1..nSERVERS are the servers. The agents' sockets are
+$BERTH_CLUSTER_ROOT/ID/nK/berthd.sock (BERTH_CLUSTER_ROOT defaults to /tmp/berth-cluster).
+
+berthd: --berthd CMD, else $BERTHD, else this repository's build (agent/${BERTH_TARGET:-target},
+after mvn -DskipTests package), else berthd on the PATH. CMD is split on spaces; no quotes.
+berth (for --tls): $BERTH, else this repository's build (ctl/${BERTH_TARGET:-target}), else the PATH.
+EOF
+}
+
+die() {
+  echo "$me: $*" >&2
+  exit 1
+}
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "run as root (network namespaces, cgroups and mounts need it)"
+  for c in ip nsenter awk; do
+    command -v "$c" >/dev/null 2>&1 || die "$c is needed (iproute2, util-linux, awk)"
+  done
+}
+
+check_id() {
+  case "$1" in
+    ''|*[!a-z0-9]*) die "invalid cluster ID \"$1\": 1 to 8 lower-case letters and digits" ;;
+  esac
+  [ "${#1}" -le 8 ] || die "invalid cluster ID \"$1\": at most 8 characters (it goes into interface names)"
+}
+
+dir_of() {
+  check_id "$1"
+  d="$ROOT/$1"
+  [ -d "$d" ] || die "no cluster $1 (no $d); see: $me ls"
+  echo "$d"
+}
+
+check_host() {
+  [ -f "$1/$2/addr" ] || die "cluster $(basename "$1") has no host \"$2\"; see: $me status $(basename "$1")"
+}
+
+# The berthd command: --berthd, $BERTHD, berthd on the PATH, or this repository's build.
+berthd_cmd() {
+  if [ -n "${1:-}" ]; then
+    echo "$1"
+  elif [ -n "${BERTHD:-}" ]; then
+    echo "$BERTHD"
+  else
+    repo=$(cd "$(dirname "$0")/.." && pwd)
+    t=${BERTH_TARGET:-target}
+    jar=$(ls "$repo"/agent/"$t"/berth-agent-*.jar 2>/dev/null | head -n 1)
+    if [ -z "$jar" ] || [ ! -d "$repo/agent/$t/lib" ] || [ ! -x "$repo/agent/$t/native/berth-launcher" ]; then
+      command -v berthd >/dev/null 2>&1 && { command -v berthd; return; }
+      die "no berthd: build this repository (mvn -DskipTests package), give --berthd CMD or \$BERTHD, or install it (scripts/install.sh)"
+    fi
+    major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+    flags="--add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED"
+    [ "${major%%.*}" -ge 24 ] 2>/dev/null && flags="$flags --sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED"
+    echo "java -XX:+UseSerialGC -Xss512k $flags -cp $repo/agent/$t/lib/*:$jar dev.berth.agent.AgentMain --launcher $repo/agent/$t/native/berth-launcher"
+  fi
+}
+
+# The berth CLI, for berth cert: $BERTH, this repository's build, or berth on the PATH.
+berth_cmd() {
+  if [ -n "${BERTH:-}" ]; then
+    echo "$BERTH"
+    return
+  fi
+  repo=$(cd "$(dirname "$0")/.." && pwd)
+  t=${BERTH_TARGET:-target}
+  if [ -f "$repo/ctl/$t/bin/berth" ]; then
+    echo "sh $repo/ctl/$t/bin/berth"
+  elif command -v berth >/dev/null 2>&1; then
+    command -v berth
+  else
+    die "--tls needs the berth CLI (berth cert): build this repository, give \$BERTH, or install it"
+  fi
+}
+
+# Whether pid $1 is alive and is the agent of host dir $2 (not a recycled pid).
+is_agent() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "--socket $2/berthd.sock"
+}
+
+# Starts the agent of host dir $1 (files written by up: addr, args, ns, prefix).
+start_agent() {
+  h=$1
+  ns=$(cat "$h/ns")
+  pid=$(cat "$h/pid" 2>/dev/null || true)
+  if is_agent "$pid" "$h"; then
+    die "$(basename "$h") already runs (pid $pid)"
+  fi
+  mkdir -p "$h/data"
+  rm -f "$h/berthd.sock"
+  set -f  # the command is split on spaces, never globbed (a class path has '*')
+  # shellcheck disable=SC2046
+  nsenter --net="/run/netns/$ns" -- $(cat "$(dirname "$h")/berthd.cmd") \
+    --data-dir "$h/data" --socket "$h/berthd.sock" --prefix "$(cat "$h/prefix")" $(cat "$h/args") \
+    </dev/null >>"$h/berthd.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$h/pid"
+  set +f
+  # Until the background shell has become the agent (nsenter execs it), so that is_agent holds.
+  for _ in $(seq 1 200); do
+    is_agent "$pid" "$h" && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  is_agent "$pid" "$h" || { tail -n 20 "$h/berthd.log" >&2 2>/dev/null; die "the agent of $(basename "$h") did not start; log: $h/berthd.log"; }
+}
+
+# Waits up to $2 seconds for the agents of cluster dir $1 that run to say their cluster is ready.
+wait_ready() {
+  deadline=$(( $(date +%s) + $2 ))
+  for h in "$1"/n*; do
+    [ -f "$h/pid" ] || continue
+    pid=$(cat "$h/pid")
+    while ! grep -q "ready as" "$h/berthd.log" 2>/dev/null || [ "$(grep -c "ready as" "$h/berthd.log")" -lt "$(cat "$h/starts")" ]; do
+      is_agent "$pid" "$h" || { grep -v "^   " "$h/berthd.log" | tail -n 20 >&2; die "the agent of $(basename "$h") exited; log: $h/berthd.log"; }
+      [ "$(date +%s)" -lt "$deadline" ] || die "the cluster of $(basename "$h") was not ready within $2 s; log: $h/berthd.log"
+      sleep 0.2
+    done
+  done
+}
+
+cmd_up() {
+  n=3
+  servers=""
+  id=""
+  subnet="10.213.0"
+  grace=""
+  tls=0
+  berthd=""
+  wait=1
+  timeout=120
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      -n) n=${2:?-n needs a number}; shift 2 ;;
+      -s) servers=${2:?-s needs a number}; shift 2 ;;
+      --id) id=${2:?--id needs a value}; shift 2 ;;
+      --subnet) subnet=${2:?--subnet needs A.B.C}; shift 2 ;;
+      --grace-period) grace=${2:?--grace-period needs a duration}; shift 2 ;;
+      --tls) tls=1; shift ;;
+      --berthd) berthd=${2:?--berthd needs a command}; shift 2 ;;
+      --no-wait) wait=0; shift ;;
+      --timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
+      --) shift; break ;;
+      *) usage >&2; die "up: unknown option \"$1\"" ;;
+    esac
+  done
+  case "$n" in ''|*[!0-9]*) die "-n: \"$n\" is not a number" ;; esac
+  [ "$n" -ge 1 ] && [ "$n" -le 99 ] || die "-n: between 1 and 99 hosts"
+  [ -n "$servers" ] || { [ "$n" -ge 3 ] && servers=3 || servers=1; }
+  case "$servers" in 1|3|5) ;; *) die "-s: a Raft group has 1, 3 or 5 servers, not \"$servers\"" ;; esac
+  [ "$servers" -le "$n" ] || die "-s $servers: more servers than hosts ($n)"
+  echo "$subnet" | grep -Eq '^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$' || die "--subnet: expected the first three octets, e.g. 10.213.0"
+  [ -n "$id" ] || id=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+  check_id "$id"
+  need_root
+  d="$ROOT/$id"
+  [ ! -e "$d" ] || die "cluster $id exists already ($d); take it down first: $me down $id"
+  ip netns list | grep -q "^bc-$id-" && die "namespaces bc-$id-* exist already; remove them: $me down $id"
+  cmd=$(berthd_cmd "$berthd")
+  [ "$tls" = 0 ] || berth=$(berth_cmd)
+  mkdir -p "$d"
+  # From here on a failure takes down what was made.
+  trap 'rc=$?; if [ $rc != 0 ]; then echo "$me: up failed; removing cluster $id" >&2; cmd_down "$id" >&2 || true; fi' EXIT
+  echo "$cmd" >"$d/berthd.cmd"
+  echo "$subnet" >"$d/subnet"
+  fab="bc-$id-fab"
+  echo "$fab" >"$d/fabric"
+  ip netns add "$fab"
+  ip -n "$fab" link set lo up
+  ip -n "$fab" link add br0 type bridge
+  ip -n "$fab" link set br0 up
+  names=""
+  join=""
+  i=1
+  while [ "$i" -le "$n" ]; do
+    [ "$i" -le "$servers" ] && { names="$names${names:+,}n$i"; [ "$servers" -gt 1 ] && join="$join${join:+,}$subnet.$i:$PORT"; }
+    i=$((i + 1))
+  done
+  [ "$servers" = 1 ] && join="$subnet.1:$PORT"
+  i=1
+  while [ "$i" -le "$n" ]; do
+    add_host "$d" "n$i" "$subnet.$i"
+    h="$d/n$i"
+    args="--cluster c$id --node n$i --advertise $subnet.$i:$PORT"
+    [ -n "$grace" ] && args="$args --grace-period $grace"
+    if [ "$tls" = 1 ]; then
+      [ -f "$d/ca/ca.pem" ] || $berth cert ca --out "$d/ca" --name "berth-cluster-$id" >/dev/null
+      $berth cert node "n$i" --ip "$subnet.$i" --ca "$d/ca" --out "$h/tls" >/dev/null
+      args="$args --tls-ca $h/tls/ca.pem --tls-cert $h/tls/cert.pem --tls-key $h/tls/key.pem"
+    else
+      # The bridge is private to this machine's namespaces: a network the script trusts.
+      args="$args --tls-plaintext"
+    fi
+    if [ "$i" -le "$servers" ]; then
+      echo server >"$h/role"
+      others=$(echo "$join" | tr ',' '\n' | grep -v "^$subnet.$i:" | paste -sd, -)
+      [ -n "$others" ] && args="$args --server --servers $names --join $others"
+    else
+      echo member >"$h/role"
+      args="$args --join $join"
+    fi
+    [ $# -gt 0 ] && args="$args $*"
+    echo "$args" >"$h/args"
+    echo 0 >"$h/starts"
+    i=$((i + 1))
+  done
+  for h in "$d"/n*; do
+    echo $(( $(cat "$h/starts") + 1 )) >"$h/starts"
+    start_agent "$h"
+  done
+  [ "$wait" = 1 ] && wait_ready "$d" "$timeout"
+  trap - EXIT
+  echo "cluster $id: $n hosts, servers $names, fabric namespace $fab ($subnet.0/24)"
+  cmd_status "$id"
+}
+
+# Adds a namespace bc-ID-NAME with eth0 at ADDR/24 on the fabric's bridge.
+add_host() {
+  d=$1 name=$2 addr=$3
+  id=$(basename "$d")
+  ns="bc-$id-$name"
+  fab=$(cat "$d/fabric")
+  h="$d/$name"
+  mkdir -p "$h"
+  echo "$ns" >"$h/ns"
+  echo "$addr" >"$h/addr"
+  echo "bc${id}$name" >"$h/prefix"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip -n "$fab" link add "$name" type veth peer name eth0 netns "$ns"
+  ip -n "$fab" link set "$name" master br0 up
+  ip -n "$ns" addr add "$addr/24" dev eth0
+  ip -n "$ns" link set eth0 up
+}
+
+cmd_host() {
+  [ $# = 2 ] || die "usage: $me host ID NAME"
+  need_root
+  d=$(dir_of "$1")
+  case "$2" in ''|*[!a-z0-9]*|n[0-9]*) die "invalid host name \"$2\": lower-case letters and digits, not nK (the agents' names)" ;; esac
+  [ "${#2}" -le 6 ] || die "invalid host name \"$2\": at most 6 characters"
+  [ ! -e "$d/$2" ] || die "host $2 exists already in cluster $1"
+  k=100
+  while grep -qx "$(cat "$d/subnet").$k" "$d"/*/addr 2>/dev/null; do k=$((k + 1)); done
+  [ "$k" -le 254 ] || die "no address left"
+  add_host "$d" "$2" "$(cat "$d/subnet").$k"
+  echo client >"$d/$2/role"
+  cat "$d/$2/addr"
+}
+
+cmd_status() {
+  [ $# = 1 ] || die "usage: $me status ID"
+  d=$(dir_of "$1")
+  printf '%-6s %-7s %-16s %-8s %-8s %s\n' HOST ROLE ADDRESS PID STATE SOCKET
+  for h in "$d"/*/; do
+    h=${h%/}
+    [ -f "$h/addr" ] || continue
+    pid=$(cat "$h/pid" 2>/dev/null || echo -)
+    state=-
+    if [ -f "$h/args" ]; then
+      is_agent "$pid" "$h" && state=running || state=stopped
+    fi
+    [ -f "$h/args" ] && sock="$h/berthd.sock" || sock=-
+    if [ "$(ip -n "$(cat "$d/fabric")" -o link show "$(basename "$h")" 2>/dev/null | grep -c 'state DOWN')" != 0 ]; then
+      state="$state,cut"
+    fi
+    printf '%-6s %-7s %-16s %-8s %-8s %s\n' "$(basename "$h")" "$(cat "$h/role")" "$(cat "$h/addr"):$PORT" "$pid" "$state" "$sock"
+  done
+  echo "e.g.: berth --host unix://$d/n1/berthd.sock nodes"
+}
+
+cmd_ls() {
+  [ -d "$ROOT" ] || exit 0
+  for d in "$ROOT"/*/; do
+    [ -f "$d/fabric" ] || continue
+    echo "$(basename "$d") $(ls -d "$d"/n* 2>/dev/null | wc -l) agents"
+  done
+}
+
+cmd_kill() {
+  [ $# = 2 ] || die "usage: $me kill ID HOST"
+  need_root
+  d=$(dir_of "$1")
+  check_host "$d" "$2"
+  h="$d/$2"
+  pid=$(cat "$h/pid" 2>/dev/null || true)
+  is_agent "$pid" "$h" || die "the agent of $2 does not run"
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  echo "killed $2 (pid $pid)"
+}
+
+cmd_start() {
+  [ $# -ge 2 ] || die "usage: $me start ID HOST [--fresh]"
+  need_root
+  d=$(dir_of "$1")
+  check_host "$d" "$2"
+  h="$d/$2"
+  [ -f "$h/args" ] || die "$2 is a host without an agent"
+  if [ "${3:-}" = --fresh ]; then
+    pid=$(cat "$h/pid" 2>/dev/null || true)
+    is_agent "$pid" "$h" && die "$2 runs; kill it first: $me kill $1 $2"
+    unmount_below "$h/data/"
+    rm -rf "$h/data"
+  elif [ -n "${3:-}" ]; then
+    die "start: unknown option \"$3\""
+  fi
+  echo $(( $(cat "$h/starts") + 1 )) >"$h/starts"
+  start_agent "$h"
+  echo "started $2 (pid $(cat "$h/pid"))"
+}
+
+cmd_link() {
+  [ $# = 3 ] || die "usage: $me $1 ID HOST"
+  need_root
+  d=$(dir_of "$2")
+  check_host "$d" "$3"
+  [ "$1" = cut ] && state=down || state=up
+  ip -n "$(cat "$d/fabric")" link set "$3" "$state"
+}
+
+cmd_exec() {
+  [ $# -ge 3 ] || die "usage: $me exec ID HOST CMD..."
+  need_root
+  d=$(dir_of "$1")
+  check_host "$d" "$2"
+  ns=$(cat "$d/$2/ns")
+  shift 2
+  exec nsenter --net="/run/netns/$ns" -- "$@"
+}
+
+cmd_wait() {
+  [ $# -ge 1 ] || die "usage: $me wait ID [SECONDS]"
+  d=$(dir_of "$1")
+  wait_ready "$d" "${2:-120}"
+}
+
+unmount_below() {
+  awk -v d="$1" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r m; do
+    umount -l "$m"
+  done
+}
+
+# Kill -9 every process in the cgroup directories named $1 in every hierarchy.
+kill_cgroups() {
+  for procs in $(find /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1" -name cgroup.procs 2>/dev/null); do
+    for pid in $(cat "$procs" 2>/dev/null); do
+      kill -9 "$pid" 2>/dev/null || true
+    done
+  done
+}
+
+cmd_down() {
+  [ $# = 1 ] || die "usage: $me down ID"
+  check_id "$1"
+  need_root
+  id=$1
+  d="$ROOT/$id"
+  if [ ! -d "$d" ] && ! ip netns list | grep -q "^bc-$id-"; then
+    die "no cluster $id (no $d and no namespaces bc-$id-*); see: $me ls"
+  fi
+  set +e
+  prefixes=$(cat "$d"/*/prefix 2>/dev/null)
+  # The agents first, so they make nothing new; then what they started (shims, containers).
+  for h in "$d"/*/; do
+    h=${h%/}
+    pid=$(cat "$h/pid" 2>/dev/null)
+    is_agent "$pid" "$h" && kill -9 "$pid"
+  done
+  for h in "$d"/*/; do
+    h=${h%/}
+    pid=$(cat "$h/pid" 2>/dev/null)
+    while is_agent "$pid" "$h"; do sleep 0.05; done
+  done
+  for _ in 1 2 3; do
+    for ns in $(ip netns list | awk -v p="bc-$id-" 'index($1, p) == 1 { print $1 }'); do
+      for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+    done
+    for p in "$d"/*/prefix; do
+      [ -f "$p" ] && kill_cgroups "$(cat "$p")"
+    done
+    sleep 0.1
+  done
+  [ -d "$d" ] && unmount_below "$d/"
+  for p in "$d"/*/prefix; do
+    [ -f "$p" ] || continue
+    pre=$(cat "$p")
+    for top in /sys/fs/cgroup/*/"$pre" /sys/fs/cgroup/"$pre"; do
+      [ -d "$top" ] || continue
+      find "$top" -depth -type d | while read -r c; do
+        rmdir "$c" 2>/dev/null || { sleep 0.2; rmdir "$c" 2>/dev/null; }
+      done
+    done
+    # An agent in a namespace of its own keeps its nft table there; one in the host's would not.
+    command -v nft >/dev/null 2>&1 && nft list table ip "$pre" >/dev/null 2>&1 && nft delete table ip "$pre"
+  done
+  # The namespaces take the veths, the bridge and the agents' nft tables with them.
+  for ns in $(ip netns list | awk -v p="bc-$id-" 'index($1, p) == 1 { print $1 }'); do
+    ip netns del "$ns"
+  done
+  left=""
+  if [ -d "$d" ]; then
+    if awk -v p="$d/" 'index($5, p) == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+      left="$left mounts below $d;"
+    else
+      rm -rf "$d"
+    fi
+  fi
+  for pre in $prefixes; do
+    for p in $(ls -d /sys/fs/cgroup/*/"$pre" /sys/fs/cgroup/"$pre" 2>/dev/null); do left="$left cgroup $p;"; done
+  done
+  ip netns list | grep -q "^bc-$id-" && left="$left namespaces bc-$id-*;"
+  rmdir "$ROOT" 2>/dev/null
+  set -e
+  [ -z "$left" ] || die "down $id: left behind:$left"
+  echo "cluster $id is down"
+}
+
+[ $# -ge 1 ] || { usage >&2; exit 2; }
+c=$1
+shift
+case "$c" in
+  up) cmd_up "$@" ;;
+  down) cmd_down "$@" ;;
+  ls) cmd_ls "$@" ;;
+  status) cmd_status "$@" ;;
+  kill) cmd_kill "$@" ;;
+  start) cmd_start "$@" ;;
+  cut|heal) cmd_link "$c" "$@" ;;
+  host) cmd_host "$@" ;;
+  exec) cmd_exec "$@" ;;
+  wait) cmd_wait "$@" ;;
+  -h|--help|help) usage ;;
+  *) usage >&2; die "unknown command \"$c\"" ;;
+esac
