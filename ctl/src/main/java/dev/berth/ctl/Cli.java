@@ -23,6 +23,9 @@ import java.util.function.Function;
  * daemon (opened on first use). Tests build one around buffers and an in-process channel.
  */
 final class Cli implements AutoCloseable {
+  /** The global options that name a TLS file (each takes a value); both parsers know them. */
+  static final java.util.List<String> TLS_FILE_OPTIONS = java.util.List.of("--tlscacert", "--tlscert", "--tlskey");
+
   final PrintStream out;
   final PrintStream err;
   final InputStream in;
@@ -32,6 +35,10 @@ final class Cli implements AutoCloseable {
   final Terminal terminal;
   private final Function<DaemonAddress, ManagedChannel> connector;
   private String host;
+  private java.nio.file.Path tlsCa;
+  private java.nio.file.Path tlsCert;
+  private java.nio.file.Path tlsKey;
+  private boolean tlsVerify;
   private ManagedChannel channel;
 
   /**
@@ -68,14 +75,46 @@ final class Cli implements AutoCloseable {
     this.host = host;
   }
 
+  /** --tlscacert, --tlscert, --tlskey, --tlsverify; each null/false falls back as {@link ClientTls#resolve} says. */
+  void tls(java.nio.file.Path ca, java.nio.file.Path cert, java.nio.file.Path key, boolean verify) {
+    if (ca != null) {
+      tlsCa = ca;
+    }
+    if (cert != null) {
+      tlsCert = cert;
+    }
+    if (key != null) {
+      tlsKey = key;
+    }
+    tlsVerify |= verify;
+  }
+
+  /**
+   * The daemon's address with the TLS settings of this invocation. TLS set only by the
+   * environment is left out for a unix socket (one shell may talk to a remote agent and the
+   * local one); set by a flag it is an error there.
+   */
   DaemonAddress address() {
-    return DaemonAddress.parse(host != null ? host : env.get("BERTH_HOST"));
+    DaemonAddress a = DaemonAddress.parse(host != null ? host : env.get("BERTH_HOST"));
+    boolean flagged = tlsCa != null || tlsCert != null || tlsKey != null || tlsVerify;
+    if (a.socket() != null && !flagged) {
+      return a;
+    }
+    return a.withTls(ClientTls.resolve(tlsCa, tlsCert, tlsKey, tlsVerify, env));
   }
 
   ManagedChannel channel() {
     if (channel == null) {
       DaemonAddress a = address();
-      channel = connector != null ? connector.apply(a) : a.connect();
+      if (connector != null) {
+        channel = connector.apply(a);
+      } else {
+        if (a.tls() == null) {
+          // Only here, in the real process, and only for plaintext: it disables TLS process-wide.
+          PlaintextOnly.install();
+        }
+        channel = a.connect();
+      }
     }
     return channel;
   }
@@ -112,8 +151,21 @@ final class Cli implements AutoCloseable {
           + address().display());
       return false;
     }
+    String tlsFailure = DaemonAddress.tlsFailure(e);
+    if (tlsFailure != null) {
+      err.println("TLS handshake with the Berth daemon at " + address().display() + " failed: " + tlsFailure);
+      return false;
+    }
     if (DaemonAddress.unreachable(e)) {
       err.println("Cannot connect to the Berth daemon at " + address().display() + ". Is berthd running?");
+      return false;
+    }
+    if (e.getStatus().getCode() == io.grpc.Status.Code.UNAVAILABLE && e.getStatus().getDescription() == null
+        && address().tls() != null) {
+      // TLS 1.3: the client's handshake ends before the server has judged its certificate, so a
+      // refused certificate shows only as the connection closing.
+      err.println("The Berth daemon at " + address().display() + " closed the TLS connection: it accepts only client "
+          + "certificates of its cluster CA (check --tlscert, --tlskey or BERTH_CERT_PATH)");
       return false;
     }
     String d = e.getStatus().getDescription();

@@ -10,11 +10,31 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 /**
- * Where berthd listens: a unix socket ({@code /path}, {@code unix:///path}) or a plaintext TCP
- * endpoint ({@code host:port}, {@code tcp://host:port}).
+ * Where berthd listens: a unix socket ({@code /path}, {@code unix:///path}) or a TCP endpoint
+ * ({@code host:port}, {@code tcp://host:port}), plaintext or, with {@link #tls}, mutual TLS.
+ *
+ * @param tls the client's TLS material on TCP; null for plaintext (and always for a socket)
  */
-record DaemonAddress(Path socket, String host, int port) {
+record DaemonAddress(Path socket, String host, int port, ClientTls tls) {
   static final String DEFAULT = "/run/berth/berthd.sock";
+
+  DaemonAddress(Path socket, String host, int port) {
+    this(socket, host, port, null);
+  }
+
+  /**
+   * This address with TLS; null keeps it plaintext. TLS on a unix socket is refused: the
+   * socket is root's alone, and a TLS flag there is a mistake worth saying.
+   */
+  DaemonAddress withTls(ClientTls t) {
+    if (t == null) {
+      return this;
+    }
+    if (socket != null) {
+      throw new CliException("TLS applies to tcp:// hosts only, not to the unix socket " + display(), 1);
+    }
+    return new DaemonAddress(null, host, port, t);
+  }
 
   /** Parses -H / BERTH_HOST; null or blank means the default socket. */
   static DaemonAddress parse(String spec) {
@@ -63,17 +83,22 @@ record DaemonAddress(Path socket, String host, int port) {
     return "tcp://" + (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
   }
 
-  /** A plaintext OkHttp channel; connecting happens on the first call. */
+  /**
+   * An OkHttp channel, plaintext or (with {@link #tls}) mutual TLS that verifies the agent's
+   * certificate against the CA and the host name or address dialled against its names;
+   * connecting happens on the first call. Throws a CliException when the TLS files are unusable.
+   */
   ManagedChannel connect() {
-    PlaintextOnly.install();
     OkHttpChannelBuilder b;
     if (socket != null) {
       // The authority is nominal; the socket factory ignores the address it is given.
-      b = OkHttpChannelBuilder.forAddress("localhost", 80).socketFactory(new UnixSocketFactory(socket));
+      b = OkHttpChannelBuilder.forAddress("localhost", 80).socketFactory(new UnixSocketFactory(socket)).usePlaintext();
+    } else if (tls != null) {
+      b = OkHttpChannelBuilder.forAddress(host, port).sslSocketFactory(tls.socketFactory());
     } else {
-      b = OkHttpChannelBuilder.forAddress(host, port);
+      b = OkHttpChannelBuilder.forAddress(host, port).usePlaintext();
     }
-    return b.usePlaintext().maxInboundMessageSize(64 << 20).build();
+    return b.maxInboundMessageSize(64 << 20).build();
   }
 
   /** True when the call failed because nothing answered at the address, not because the daemon said no. */
@@ -88,6 +113,16 @@ record DaemonAddress(Path socket, String host, int port) {
       }
     }
     return false;
+  }
+
+  /** Why the TLS handshake failed, when that is why the call failed; else null. */
+  static String tlsFailure(StatusRuntimeException e) {
+    for (Throwable t = e.getCause(); t != null; t = t.getCause()) {
+      if (t instanceof javax.net.ssl.SSLException) {
+        return t.getMessage();
+      }
+    }
+    return null;
   }
 
   /** True when the socket exists but this user may not open it. */

@@ -14,6 +14,15 @@ final class FastPath {
   private FastPath() {
   }
 
+  private static void tls(Cli cli, String option, String file) {
+    java.nio.file.Path p = java.nio.file.Path.of(file);
+    switch (option) {
+      case "--tlscacert" -> cli.tls(p, null, null, false);
+      case "--tlscert" -> cli.tls(null, p, null, false);
+      default -> cli.tls(null, null, p, false);
+    }
+  }
+
   /** Runs the command if the arguments are simple enough; null when picocli must parse them. */
   static Integer tryRun(String[] args, Cli cli) {
     int i = 0;
@@ -25,6 +34,12 @@ final class FastPath {
         i += 2;
       } else if (a.startsWith("--host=")) {
         host = a.substring("--host=".length());
+        i++;
+      } else if (Cli.TLS_FILE_OPTIONS.contains(a) && i + 1 < args.length) {
+        tls(cli, a, args[i + 1]);
+        i += 2;
+      } else if (a.equals("--tlsverify")) {
+        cli.tls(null, null, null, true);
         i++;
       } else {
         return null;

@@ -16,10 +16,11 @@ import javax.net.ssl.TrustManager;
  * Saves a third of a short command's run time: grpc-okhttp's {@code Platform} probes for TLS
  * and ALPN support in a static initializer that {@code OkHttpChannelBuilder} triggers, building
  * the JDK's default SSLContext (providers, the cacerts trust store, a TLS engine: 100-150 ms
- * on JDK 17). The CLI speaks plaintext only (unix socket, or host:port without TLS), so before
- * the first OkHttp class loads it installs a default SSLContext that offers nothing; the probe
- * then falls back to a plain platform at once. Anything that does try TLS in this process gets
- * an exception saying why. Whoever adds TLS to the CLI must drop this.
+ * on JDK 17). When an invocation speaks plaintext (unix socket, or host:port without TLS),
+ * {@link Cli#channel()} installs, before the first OkHttp class loads, a default SSLContext
+ * that offers nothing; the probe then falls back to a plain platform at once. That platform has
+ * no ALPN, so TLS is then impossible in this process: an invocation that uses TLS
+ * ({@link ClientTls}) never installs this, and pays for the probe.
  */
 final class PlaintextOnly {
   private static volatile boolean installed;

@@ -64,6 +64,19 @@ final class AtomixNode {
             .withProbeInterval(PROBE_INTERVAL)
             .withBroadcastUpdates(true)
             .build());
+    if (c.tls() != null) {
+      // Atomix's messaging then requires a CA-signed certificate from both ends of every TCP
+      // connection (its server side sets ClientAuth.REQUIRE): Raft, SWIM probes and syncs, the
+      // gossip map. Only SWIM's UDP gossip stays plaintext; NodeDirectory never counts it alone.
+      builder.withTlsEnabled(true)
+          .withKeyStore(c.tls().keyStore().toString())
+          .withKeyStorePassword(c.tls().password())
+          .withTrustStore(c.tls().trustStore().toString())
+          .withTrustStorePassword(c.tls().password());
+    } else {
+      // Explicitly: Atomix would otherwise take the io.atomix.enableNettyTLS system property.
+      builder.withTlsEnabled(false);
+    }
     if (c.server()) {
       Path raft = c.dataDir().resolve("raft");
       builder.withManagementGroup(group(SYSTEM_GROUP, c.servers(), raft))

@@ -10,8 +10,15 @@ import java.util.function.UnaryOperator;
 
 /**
  * Joins the three views of a node — the replicated registry, SWIM liveness and gossiped facts —
- * into {@link NodeInfo}s. Stateless; blocks as the registry does, and throws what it throws
- * (UNAVAILABLE while the cluster is starting).
+ * into {@link NodeInfo}s: the cluster's nodes as {@code berth nodes} shows them and placement
+ * counts them. Stateless; blocks as the registry does, and throws what it throws (UNAVAILABLE
+ * while the cluster is starting).
+ *
+ * <p>Only registered nodes are nodes. Registration is a write to the Raft store, which only an
+ * agent whose messaging the cluster authenticated (mutual TLS from the cluster CA) can make;
+ * SWIM's gossip travels as plaintext UDP, so anyone who can send a datagram to the cluster's
+ * port can make Atomix believe in a member. Such a member — and any gossiped facts under a name
+ * the registry does not hold — is ignored here: never listed, never inspected, never counted.
  */
 public final class NodeDirectory {
   private final NodeRegistry registry;
@@ -24,29 +31,25 @@ public final class NodeDirectory {
     this.gossip = gossip;
   }
 
-  /** Every registered node and every member heard of, sorted by name. */
+  /** Every registered node, sorted by name; members known only from gossip are left out. */
   public List<NodeInfo> list() {
     Map<String, NodeRecord> records = new TreeMap<>();
     registry.list().forEach(r -> records.put(r.name(), r));
     Map<String, Member> members = new TreeMap<>();
     membership.members().forEach(m -> members.put(m.name(), m));
     Map<String, NodeFacts> facts = gossip.all();
-    java.util.SortedSet<String> names = new java.util.TreeSet<>(records.keySet());
-    names.addAll(members.keySet());
     List<NodeInfo> out = new ArrayList<>();
-    for (String n : names) {
-      out.add(info(n, Optional.ofNullable(records.get(n)), Optional.ofNullable(members.get(n)), Optional.ofNullable(facts.get(n))));
+    for (NodeRecord r : records.values()) {
+      String n = r.name();
+      out.add(info(n, Optional.of(r), Optional.ofNullable(members.get(n)), Optional.ofNullable(facts.get(n))));
     }
     return out;
   }
 
+  /** A registered node; {@code NOT_FOUND} for any other name, also one that gossip speaks of. */
   public NodeInfo inspect(String name) {
-    Optional<NodeRecord> r = registry.get(name);
-    Optional<Member> m = membership.member(name);
-    if (r.isEmpty() && m.isEmpty()) {
-      throw BerthException.notFound("No such node: " + name);
-    }
-    return info(name, r, m, gossip.of(name));
+    NodeRecord r = registry.get(name).orElseThrow(() -> BerthException.notFound("No such node: " + name));
+    return info(name, Optional.of(r), membership.member(name), gossip.of(name));
   }
 
   /** Changes a registered node's admin state; {@code NOT_FOUND} if it never registered. */

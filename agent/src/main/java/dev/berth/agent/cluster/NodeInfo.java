@@ -7,7 +7,8 @@ import java.util.Optional;
  * facts it gossips.
  *
  * @param name node name
- * @param record its registry entry; empty if it is known only from gossip (not registered yet)
+ * @param record its registry entry; {@link NodeDirectory} lists registered nodes only (gossip
+ *     alone never makes a member), so it is present there
  * @param member its liveness; {@link MemberState#DOWN} if registered but not heard from
  * @param facts its latest gossiped facts, if any arrived
  */
