@@ -68,12 +68,24 @@ final class Format {
     return humanDuration(Math.max(0, nowNanos(clock) - unixNanos)) + " ago";
   }
 
-  /** STATUS in `ps`: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
+  /**
+   * STATUS in `ps`: "Up 3 seconds", "Up 3 seconds (healthy)", "Up 1 second (health: starting)",
+   * "Restarting (1) 2 seconds ago", "Exited (0) 2 minutes ago", "Created".
+   */
   static String status(Container c, Clock clock) {
     switch (c.getStatus()) {
       case RUNNING:
-        return "Up " + humanDuration(Math.max(0, nowNanos(clock) - c.getStartedAtUnixNanos()));
+        String up = "Up " + humanDuration(Math.max(0, nowNanos(clock) - c.getStartedAtUnixNanos()));
+        return switch (c.getHealth().getStatus()) {
+          case HEALTH_STARTING -> up + " (health: starting)";
+          case HEALTH_HEALTHY -> up + " (healthy)";
+          case HEALTH_UNHEALTHY -> up + " (unhealthy)";
+          default -> up;
+        };
       case EXITED:
+        if (c.getRestarting()) {
+          return "Restarting (" + c.getExitCode() + ") " + ago(c.getFinishedAtUnixNanos(), clock);
+        }
         return "Exited (" + c.getExitCode() + ") " + ago(c.getFinishedAtUnixNanos(), clock);
       case CREATED:
         return "Created";
@@ -84,8 +96,11 @@ final class Format {
     }
   }
 
-  /** The State word of docker's JSON: created, running, exited, removing. */
+  /** The State word of docker's JSON: created, running, restarting, exited, removing. */
   static String state(Container c) {
+    if (c.getRestarting()) {
+      return "restarting";
+    }
     switch (c.getStatus()) {
       case CREATED:
         return "created";

@@ -11,6 +11,9 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.berth.proto.v1.Container;
 import dev.berth.proto.v1.ContainerSpec;
+import dev.berth.proto.v1.Health;
+import dev.berth.proto.v1.HealthConfig;
+import dev.berth.proto.v1.HealthLogEntry;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.ImageConfig;
 import dev.berth.proto.v1.Mount;
@@ -84,9 +87,10 @@ final class Json {
     o.set("Args", strings(argv.isEmpty() ? List.of() : argv.subList(1, argv.size())));
     ObjectNode state = o.putObject("State");
     state.put("Status", Format.state(c));
-    state.put("Running", c.getStatus() == dev.berth.proto.v1.ContainerStatus.RUNNING);
+    // docker counts a restarting container as running (its Pid is 0 meanwhile)
+    state.put("Running", c.getStatus() == dev.berth.proto.v1.ContainerStatus.RUNNING || c.getRestarting());
     state.put("Paused", false);
-    state.put("Restarting", false);
+    state.put("Restarting", c.getRestarting());
     state.put("OOMKilled", c.getOomKilled());
     state.put("Dead", false);
     state.put("Pid", c.getPid());
@@ -95,9 +99,13 @@ final class Json {
     state.put("StartedAt", Format.rfc3339(c.getStartedAtUnixNanos(), false));
     state.put("FinishedAt", Format.rfc3339(c.getFinishedAtUnixNanos(), false));
     state.put("ExitUnknown", c.getExitUnknown());
+    if (c.hasHealth()) {
+      state.set("Health", health(c.getHealth()));
+    }
     o.put("Image", c.getImageId());
     o.put("LogPath", c.getLogPath());
     o.put("Name", "/" + c.getName());
+    o.put("RestartCount", c.getRestartCount());
     o.set("Mounts", mounts(c.getMountsList()));
     ObjectNode host = o.putObject("HostConfig");
     ObjectNode log = host.putObject("LogConfig");
@@ -112,6 +120,9 @@ final class Json {
     host.put("NetworkMode", spec.getNetworkMode().isEmpty() ? "bridge" : spec.getNetworkMode());
     host.set("PortBindings", NetworkCommands.portMap(spec.getPortsList(), true));
     host.put("PublishAllPorts", spec.getPublishAll());
+    ObjectNode restart = host.putObject("RestartPolicy");
+    restart.put("Name", spec.getRestartPolicy().getName().isEmpty() ? "no" : spec.getRestartPolicy().getName());
+    restart.put("MaximumRetryCount", spec.getRestartPolicy().getMaxRetries());
     host.put("AutoRemove", spec.getAutoRemove());
     host.set("SecurityOpt", spec.getSecurityOptCount() == 0 ? null : strings(spec.getSecurityOptList()));
     host.put("Memory", c.getMemoryLimitBytes());
@@ -127,6 +138,9 @@ final class Json {
     config.put("OpenStdin", spec.getOpenStdin());
     config.set("Env", strings(c.getEnvList()));
     config.set("Cmd", spec.getCmdCount() == 0 ? null : strings(spec.getCmdList()));
+    if (c.hasHealthcheck()) {
+      config.set("Healthcheck", healthcheck(c.getHealthcheck()));
+    }
     config.put("Image", c.getImage());
     config.put("WorkingDir", c.getWorkingDir());
     config.set("Entrypoint", spec.getEntrypointSet() ? strings(spec.getEntrypointList()) : null);
@@ -142,6 +156,46 @@ final class Json {
     berth.put("Command", c.getCommand());
     berth.put("Rootfs", c.getRootfs());
     berth.put("CgroupPath", c.getCgroupPath());
+    return o;
+  }
+
+  /** State.Health as docker's inspect shows it. */
+  static ObjectNode health(Health h) {
+    ObjectNode o = NODES.objectNode();
+    o.put("Status", switch (h.getStatus()) {
+      case HEALTH_STARTING -> "starting";
+      case HEALTH_HEALTHY -> "healthy";
+      case HEALTH_UNHEALTHY -> "unhealthy";
+      default -> "none";
+    });
+    o.put("FailingStreak", h.getFailingStreak());
+    ArrayNode log = o.putArray("Log");
+    for (HealthLogEntry e : h.getLogList()) {
+      ObjectNode r = log.addObject();
+      r.put("Start", Format.rfc3339(e.getStartUnixNanos(), false));
+      r.put("End", Format.rfc3339(e.getEndUnixNanos(), false));
+      r.put("ExitCode", e.getExitCode());
+      r.put("Output", e.getOutput());
+    }
+    return o;
+  }
+
+  /** Config.Healthcheck as docker's inspect shows it: durations in nanoseconds, unset fields left out. */
+  static ObjectNode healthcheck(HealthConfig h) {
+    ObjectNode o = NODES.objectNode();
+    o.set("Test", strings(h.getDisabled() ? List.of("NONE") : h.getTestList()));
+    if (h.getIntervalNanos() != 0) {
+      o.put("Interval", h.getIntervalNanos());
+    }
+    if (h.getTimeoutNanos() != 0) {
+      o.put("Timeout", h.getTimeoutNanos());
+    }
+    if (h.getStartPeriodNanos() != 0) {
+      o.put("StartPeriod", h.getStartPeriodNanos());
+    }
+    if (h.getRetries() != 0) {
+      o.put("Retries", h.getRetries());
+    }
     return o;
   }
 

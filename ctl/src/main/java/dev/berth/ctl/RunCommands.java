@@ -5,9 +5,11 @@ import dev.berth.proto.v1.ContainerRef;
 import dev.berth.proto.v1.ContainerSpec;
 import dev.berth.proto.v1.CreateContainerRequest;
 import dev.berth.proto.v1.ExitStatus;
+import dev.berth.proto.v1.HealthConfig;
 import dev.berth.proto.v1.LogConfig;
 import dev.berth.proto.v1.RemoveContainerRequest;
 import dev.berth.proto.v1.Resources;
+import dev.berth.proto.v1.RestartPolicy;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
@@ -111,6 +113,29 @@ final class RunCommands {
         description = "Mount a tmpfs directory")
     List<Mounts.Arg> tmpfs = new ArrayList<>();
 
+    @Option(names = "--restart", paramLabel = "POLICY",
+        description = "Restart policy to apply when a container exits: no, on-failure[:max-retries], always, unless-stopped (default: no)")
+    String restart;
+
+    @Option(names = "--health-cmd", paramLabel = "COMMAND", description = "Command to run to check health (with /bin/sh -c)")
+    String healthCmd;
+
+    @Option(names = "--health-interval", paramLabel = "DURATION", description = "Time between running the check (ms|s|m|h) (default 30s)")
+    String healthInterval;
+
+    @Option(names = "--health-timeout", paramLabel = "DURATION", description = "Maximum time to allow one check to run (ms|s|m|h) (default 30s)")
+    String healthTimeout;
+
+    @Option(names = "--health-retries", paramLabel = "N", description = "Consecutive failures needed to report unhealthy (default 3)")
+    int healthRetries;
+
+    @Option(names = "--health-start-period", paramLabel = "DURATION",
+        description = "Start period for the container to initialize before failures count (ms|s|m|h) (default 0s)")
+    String healthStartPeriod;
+
+    @Option(names = "--no-healthcheck", description = "Disable any container-specified HEALTHCHECK")
+    boolean noHealthcheck;
+
     @Parameters(index = "0", paramLabel = "IMAGE", description = "The image to run")
     String image;
 
@@ -188,7 +213,60 @@ final class RunCommands {
       } catch (IllegalArgumentException e) {
         throw new ParameterException(commandSpec.commandLine(), e.getMessage());
       }
+      try {
+        if (restart != null) {
+          RestartPolicy policy = restartPolicy(restart);
+          if (autoRemove && !policy.getName().equals("no")) {
+            throw new IllegalArgumentException("conflicting options: cannot specify both --restart and --rm");
+          }
+          s.setRestartPolicy(policy);
+        }
+        HealthConfig health = healthConfig();
+        if (health != null) {
+          s.setHealthcheck(health);
+        }
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(commandSpec.commandLine(), e.getMessage());
+      }
       return s.build();
+    }
+
+    /** The --health-* flags, as docker's CLI reads them; null when none is given. */
+    private HealthConfig healthConfig() {
+      long interval = nanos("--health-interval", healthInterval);
+      long timeout = nanos("--health-timeout", healthTimeout);
+      long startPeriod = nanos("--health-start-period", healthStartPeriod);
+      if (healthRetries < 0) {
+        throw new IllegalArgumentException("--health-retries cannot be negative");
+      }
+      boolean any = healthCmd != null && !healthCmd.isEmpty() || interval != 0 || timeout != 0 || startPeriod != 0
+          || healthRetries != 0;
+      if (noHealthcheck) {
+        if (any) {
+          throw new IllegalArgumentException("--no-healthcheck conflicts with --health-* options");
+        }
+        return HealthConfig.newBuilder().setDisabled(true).build();
+      }
+      if (!any) {
+        return null;
+      }
+      HealthConfig.Builder h = HealthConfig.newBuilder().setIntervalNanos(interval).setTimeoutNanos(timeout)
+          .setStartPeriodNanos(startPeriod).setRetries(healthRetries);
+      if (healthCmd != null && !healthCmd.isEmpty()) {
+        h.addTest("CMD-SHELL").addTest(healthCmd);
+      }
+      return h.build();
+    }
+
+    private static long nanos(String flag, String value) {
+      if (value == null) {
+        return 0;
+      }
+      long n = goDuration(flag, value);
+      if (n < 0) {
+        throw new IllegalArgumentException(flag + " cannot be negative");
+      }
+      return n;
     }
 
     private LogConfig logConfig() {
@@ -239,6 +317,55 @@ final class RunCommands {
         return cli.containers().create(req);
       }
     }
+  }
+
+  /** --restart as docker's CLI splits it: NAME[:MAX_RETRIES]; the agent checks the rest. */
+  static RestartPolicy restartPolicy(String value) {
+    String[] parts = value.split(":", -1);
+    if (parts.length > 2 || parts[0].isEmpty()) {
+      throw new IllegalArgumentException("invalid restart policy format: " + value);
+    }
+    RestartPolicy.Builder b = RestartPolicy.newBuilder().setName(parts[0]);
+    if (parts.length == 2) {
+      try {
+        b.setMaxRetries(Integer.parseInt(parts[1]));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("invalid restart policy format: maximum retry count must be an integer");
+      }
+    }
+    return b.build();
+  }
+
+  private static final java.util.regex.Pattern DURATION_PART =
+      java.util.regex.Pattern.compile("(\\d+(?:\\.\\d*)?|\\.\\d+)(ns|us|µs|ms|s|m|h)");
+
+  /** A Go duration ("1m30s", "500ms", "-1s") in nanoseconds, as docker's duration flags take them. */
+  static long goDuration(String flag, String text) {
+    String t = text.startsWith("-") || text.startsWith("+") ? text.substring(1) : text;
+    int sign = text.startsWith("-") ? -1 : 1;
+    if (t.equals("0")) {
+      return 0;
+    }
+    java.util.regex.Matcher m = DURATION_PART.matcher(t);
+    java.math.BigDecimal nanos = java.math.BigDecimal.ZERO;
+    int at = 0;
+    while (at < t.length() || at == 0) {
+      if (!m.find(at) || m.start() != at) {
+        throw new IllegalArgumentException("invalid argument \"" + text + "\" for \"" + flag + "\" flag: time: invalid duration \""
+            + text + "\"");
+      }
+      long unit = switch (m.group(2)) {
+        case "ns" -> 1L;
+        case "us", "µs" -> 1_000L;
+        case "ms" -> 1_000_000L;
+        case "s" -> 1_000_000_000L;
+        case "m" -> 60_000_000_000L;
+        default -> 3_600_000_000_000L;
+      };
+      nanos = nanos.add(new java.math.BigDecimal(m.group(1)).multiply(java.math.BigDecimal.valueOf(unit)));
+      at = m.end();
+    }
+    return sign * nanos.longValue();
   }
 
   /**

@@ -4,6 +4,10 @@ import com.google.protobuf.ByteString;
 import dev.berth.agent.BerthException;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.runtime.ContainerState;
+import dev.berth.agent.runtime.ContainerView;
+import dev.berth.agent.runtime.CreateRequest;
+import dev.berth.agent.task.RestartPolicy;
+import dev.berth.agent.task.Supervision;
 import dev.berth.agent.runtime.IoSession;
 import dev.berth.proto.v1.AttachInput;
 import dev.berth.proto.v1.AttachOutput;
@@ -35,30 +39,49 @@ import java.util.function.Function;
 /** The container API: validates, maps with {@link ProtoMapper}, delegates to the runtime. */
 public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerServiceImplBase {
   private final ContainerRuntime runtime;
+  private final Supervision tasks;
 
+  /** Without a supervisor: nothing restarts, no health checks. */
   public ContainerGrpcService(ContainerRuntime runtime) {
+    this(runtime, Supervision.NONE);
+  }
+
+  public ContainerGrpcService(ContainerRuntime runtime, Supervision tasks) {
     this.runtime = runtime;
+    this.tasks = tasks;
   }
 
   @Override
   public void create(CreateContainerRequest req, StreamObserver<Container> out) {
-    reply(out, ProtoMapper.container(runtime.create(ProtoMapper.createRequest(req.getSpec()))));
+    CreateRequest r = ProtoMapper.createRequest(req.getSpec());
+    RestartPolicy policy = RestartPolicy.of(r.restartPolicy(), r.restartMaxRetries());
+    if (r.autoRemove() && policy.mode() != RestartPolicy.Mode.NO) {
+      throw BerthException.invalid("conflicting options: a restart policy (" + policy + ") and auto-remove (--rm)");
+    }
+    if (r.healthcheck() != null) {
+      r.healthcheck().validate();
+    }
+    reply(out, container(runtime.create(r)));
   }
 
   @Override
   public void start(ContainerRef req, StreamObserver<Container> out) {
-    reply(out, ProtoMapper.container(runtime.start(req.getId())));
+    reply(out, container(runtime.start(req.getId())));
   }
 
   @Override
   public void stop(StopContainerRequest req, StreamObserver<Container> out) {
     Integer timeout = req.getHasTimeout() && req.getTimeoutSeconds() >= 0 ? req.getTimeoutSeconds() : null;
-    reply(out, ProtoMapper.container(runtime.stop(req.getId(), timeout)));
+    reply(out, container(runtime.stop(req.getId(), timeout)));
   }
 
   @Override
   public void kill(KillContainerRequest req, StreamObserver<Container> out) {
-    reply(out, ProtoMapper.container(runtime.kill(req.getId(), req.getSignal())));
+    reply(out, container(runtime.kill(req.getId(), req.getSignal())));
+  }
+
+  private Container container(ContainerView v) {
+    return ProtoMapper.container(v, tasks);
   }
 
   @Override
@@ -70,13 +93,15 @@ public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerSe
   @Override
   public void list(ListContainersRequest req, StreamObserver<ListContainersResponse> out) {
     ListContainersResponse.Builder b = ListContainersResponse.newBuilder();
-    runtime.list(req.getAll()).forEach(v -> b.addContainers(ProtoMapper.container(v)));
+    // A restarting container is listed without --all, as docker's ps lists it.
+    runtime.list(true).stream().filter(v -> req.getAll() || v.state().running() || tasks.restarting(v.id()))
+        .forEach(v -> b.addContainers(container(v)));
     reply(out, b.build());
   }
 
   @Override
   public void inspect(ContainerRef req, StreamObserver<Container> out) {
-    reply(out, ProtoMapper.container(runtime.inspect(req.getId())));
+    reply(out, container(runtime.inspect(req.getId())));
   }
 
   @Override

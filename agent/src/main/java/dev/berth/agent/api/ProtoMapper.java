@@ -1,6 +1,7 @@
 package dev.berth.agent.api;
 
 import dev.berth.agent.BerthException;
+import dev.berth.agent.image.Healthcheck;
 import dev.berth.agent.image.ImageConfig;
 import dev.berth.agent.image.ImageRecord;
 import dev.berth.agent.image.Reference;
@@ -11,15 +12,24 @@ import dev.berth.agent.runtime.CreateRequest;
 import dev.berth.agent.runtime.MountSpec;
 import dev.berth.agent.runtime.net.Endpoint;
 import dev.berth.agent.runtime.net.PortMapping;
+import dev.berth.agent.task.HealthResult;
+import dev.berth.agent.task.HealthState;
+import dev.berth.agent.task.Supervision;
 import dev.berth.proto.v1.Container;
 import dev.berth.proto.v1.ContainerSpec;
 import dev.berth.proto.v1.ContainerStatus;
+import dev.berth.proto.v1.HealthConfig;
+import dev.berth.proto.v1.Health;
+import dev.berth.proto.v1.HealthLogEntry;
+import dev.berth.proto.v1.HealthStatus;
+import dev.berth.proto.v1.RestartPolicy;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.LogConfig;
 import dev.berth.proto.v1.Mount;
 import dev.berth.proto.v1.NetworkSettings;
 import dev.berth.proto.v1.PortBinding;
 import dev.berth.proto.v1.Resources;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 
@@ -34,7 +44,41 @@ public final class ProtoMapper {
         s.getSecurityOptList(), s.getLabelsMap(), s.getLogConfig().getMaxSize(), s.getLogConfig().getMaxFile(),
         s.getStopSignal(), s.getStopTimeout(), s.getMountsList().stream().map(ProtoMapper::mount).toList(),
         s.getNetworkMode(), s.getPortsList().stream().map(ProtoMapper::port).toList(), s.getPublishAll(),
-        s.getNetworkAliasesList());
+        s.getNetworkAliasesList(), s.getRestartPolicy().getName(), s.getRestartPolicy().getMaxRetries(),
+        s.hasHealthcheck() ? healthcheck(s.getHealthcheck()) : null);
+  }
+
+  /** A HealthConfig; {@code disabled} is the test ["NONE"], as Docker stores --no-healthcheck. */
+  static Healthcheck healthcheck(HealthConfig h) {
+    if (h.getDisabled()) {
+      return Healthcheck.NONE;
+    }
+    return new Healthcheck(h.getTestList(), Duration.ofNanos(h.getIntervalNanos()), Duration.ofNanos(h.getTimeoutNanos()),
+        Duration.ofNanos(h.getStartPeriodNanos()), h.getRetries());
+  }
+
+  static HealthConfig healthcheck(Healthcheck h) {
+    HealthConfig.Builder b = HealthConfig.newBuilder().setIntervalNanos(h.interval().toNanos())
+        .setTimeoutNanos(h.timeout().toNanos()).setStartPeriodNanos(h.startPeriod().toNanos()).setRetries(h.retries());
+    if (h.disabled()) {
+      b.setDisabled(true);
+    } else {
+      b.addAllTest(h.test());
+    }
+    return b.build();
+  }
+
+  static Health health(HealthState h) {
+    Health.Builder b = Health.newBuilder().setFailingStreak(h.failingStreak()).setStatus(switch (h.status()) {
+      case STARTING -> HealthStatus.HEALTH_STARTING;
+      case HEALTHY -> HealthStatus.HEALTH_HEALTHY;
+      case UNHEALTHY -> HealthStatus.HEALTH_UNHEALTHY;
+    });
+    for (HealthResult r : h.log()) {
+      b.addLog(HealthLogEntry.newBuilder().setStartUnixNanos(nanos(r.start())).setEndUnixNanos(nanos(r.end()))
+          .setExitCode(r.exitCode()).setOutput(r.output()));
+    }
+    return b.build();
   }
 
   /** A -p mapping; an unknown protocol is refused with the mapping named. */
@@ -75,7 +119,7 @@ public final class ProtoMapper {
   }
 
   public static ContainerSpec spec(CreateRequest r) {
-    return ContainerSpec.newBuilder()
+    ContainerSpec.Builder b = ContainerSpec.newBuilder()
         .setImage(r.image()).setName(r.name()).addAllEntrypoint(r.entrypoint()).setEntrypointSet(r.entrypointSet())
         .addAllCmd(r.cmd()).addAllEnv(r.env()).setWorkingDir(r.workingDir()).setUser(r.user())
         .setHostname(r.hostname())
@@ -88,11 +132,22 @@ public final class ProtoMapper {
         .setNetworkMode(r.networkMode())
         .addAllPorts(r.ports().stream().map(ProtoMapper::port).toList())
         .setPublishAll(r.publishAll())
-        .addAllNetworkAliases(r.networkAliases())
-        .build();
+        .addAllNetworkAliases(r.networkAliases());
+    if (!r.restartPolicy().isEmpty() || r.restartMaxRetries() != 0) {
+      b.setRestartPolicy(RestartPolicy.newBuilder().setName(r.restartPolicy()).setMaxRetries(r.restartMaxRetries()));
+    }
+    if (r.healthcheck() != null) {
+      b.setHealthcheck(healthcheck(r.healthcheck()));
+    }
+    return b.build();
   }
 
   public static Container container(ContainerView v) {
+    return container(v, Supervision.NONE);
+  }
+
+  /** The container with what its supervisor knows: whether it is restarting, and its health. */
+  public static Container container(ContainerView v, Supervision tasks) {
     ContainerConfig c = v.config();
     ContainerState s = v.state();
     Container.Builder b = Container.newBuilder()
@@ -110,7 +165,15 @@ public final class ProtoMapper {
         .setCgroupPath(v.cgroupPath()).setLogPath(v.logPath().toString())
         .putAllLabels(c.labels())
         .addAllMounts(c.mounts().stream().map(ProtoMapper::mount).toList())
-        .setCommand(command(c.args()));
+        .setCommand(command(c.args()))
+        .setRestartCount(s.restartCount())
+        .setRestarting(!s.running() && tasks.restarting(c.id()));
+    if (c.healthcheck() != null) {
+      b.setHealthcheck(healthcheck(c.healthcheck()));
+      if (c.healthcheck().enabled()) {
+        tasks.health(c.id()).ifPresent(h -> b.setHealth(health(h)));
+      }
+    }
     if (s.running()) {
       b.setRootfs(v.rootfs().toString());
     }

@@ -10,6 +10,7 @@ import java.util.Map;
  * @param env KEY=VALUE entries
  * @param exposedPorts e.g. {@code 80/tcp}
  * @param volumes container paths
+ * @param healthcheck the image's health check; null when it has none
  */
 public record ImageConfig(
     List<String> entrypoint,
@@ -20,9 +21,16 @@ public record ImageConfig(
     Map<String, String> labels,
     String stopSignal,
     List<String> exposedPorts,
-    List<String> volumes) {
+    List<String> volumes,
+    Healthcheck healthcheck) {
   /** Nothing set. */
   public static final ImageConfig EMPTY = new ImageConfig(null, null, null, null, null, null, null, null, null);
+
+  /** A config without a health check. */
+  public ImageConfig(List<String> entrypoint, List<String> cmd, List<String> env, String workingDir, String user,
+      Map<String, String> labels, String stopSignal, List<String> exposedPorts, List<String> volumes) {
+    this(entrypoint, cmd, env, workingDir, user, labels, stopSignal, exposedPorts, volumes, null);
+  }
 
   public ImageConfig {
     entrypoint = entrypoint == null ? List.of() : List.copyOf(entrypoint);

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -46,6 +47,7 @@ final class OciJson {
       new TreeMap<>(ic.labels()).forEach(labels::put);
     }
     putString(conf, "StopSignal", ic.stopSignal());
+    putHealthcheck(conf, ic.healthcheck());
     ObjectNode rootfs = root.putObject("rootfs");
     rootfs.put("type", "layers");
     c.diffIds().forEach(rootfs.putArray("diff_ids")::add);
@@ -66,7 +68,7 @@ final class OciJson {
     c.path("Labels").properties().forEach(f -> labels.put(f.getKey(), f.getValue().asText()));
     ImageConfig config = new ImageConfig(strings(c.path("Entrypoint")), strings(c.path("Cmd")), strings(c.path("Env")),
         c.path("WorkingDir").asText(""), c.path("User").asText(""), labels, c.path("StopSignal").asText(""),
-        keys(c.path("ExposedPorts")), keys(c.path("Volumes")));
+        keys(c.path("ExposedPorts")), keys(c.path("Volumes")), healthcheck(c.path("Healthcheck")));
     String created = root.path("created").asText("");
     Instant when = created.isEmpty() ? Instant.EPOCH : OffsetDateTime.parse(created).toInstant();
     if (!"layers".equals(root.path("rootfs").path("type").asText())) {
@@ -90,6 +92,37 @@ final class OciJson {
     n.put("mediaType", mediaType);
     n.put("digest", digest);
     n.put("size", size);
+  }
+
+  /** As Docker writes it: Test, then the durations in nanoseconds and Retries, each only when set. */
+  private static void putHealthcheck(ObjectNode conf, Healthcheck h) {
+    if (h == null) {
+      return;
+    }
+    ObjectNode n = conf.putObject("Healthcheck");
+    putList(n, "Test", h.test());
+    putNanos(n, "Interval", h.interval());
+    putNanos(n, "Timeout", h.timeout());
+    putNanos(n, "StartPeriod", h.startPeriod());
+    if (h.retries() != 0) {
+      n.put("Retries", h.retries());
+    }
+  }
+
+  private static void putNanos(ObjectNode n, String key, Duration d) {
+    if (!d.isZero()) {
+      n.put(key, d.toNanos());
+    }
+  }
+
+  /** The config's Healthcheck; null when absent or null. */
+  private static Healthcheck healthcheck(JsonNode h) {
+    if (!h.isObject()) {
+      return null;
+    }
+    return new Healthcheck(strings(h.path("Test")), Duration.ofNanos(h.path("Interval").asLong(0)),
+        Duration.ofNanos(h.path("Timeout").asLong(0)), Duration.ofNanos(h.path("StartPeriod").asLong(0)),
+        h.path("Retries").asInt(0));
   }
 
   private static void putString(ObjectNode n, String key, String value) {

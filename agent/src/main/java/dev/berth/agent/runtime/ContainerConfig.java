@@ -1,5 +1,6 @@
 package dev.berth.agent.runtime;
 
+import dev.berth.agent.image.Healthcheck;
 import dev.berth.agent.runtime.net.PortMapping;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -9,6 +10,9 @@ import java.util.Map;
 /**
  * Everything decided about a container when it was created, after the image's config was
  * applied. Immutable; persisted in the container's directory.
+ *
+ * @param healthcheck the user's health check laid over the image's ({@link Healthcheck#over});
+ *     null when neither has one, and in state files older than health checks
  */
 public record ContainerConfig(
     String id,
@@ -37,7 +41,8 @@ public record ContainerConfig(
     List<MountSpec> mounts,
     String networkId,
     String network,
-    List<PortMapping> ports) {
+    List<PortMapping> ports,
+    Healthcheck healthcheck) {
 
   public ContainerConfig {
     lowerDirs = List.copyOf(lowerDirs);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.berth.agent.AtomicFiles;
 import dev.berth.agent.BerthException;
+import dev.berth.agent.image.Healthcheck;
 import dev.berth.agent.image.ImageRecord;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.runtime.cgroup.CgroupLimits;
@@ -35,6 +36,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
@@ -97,6 +99,13 @@ public final class ContainerRuntime implements AutoCloseable {
     t.setDaemon(true);
     return t;
   });
+  /** Health probes' timeouts. */
+  private final ScheduledExecutorService timeouts = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "berth-probe-timeout");
+    t.setDaemon(true);
+    return t;
+  });
+  private final ContainerEvents events;
   private final Map<String, Container> containers = new ConcurrentHashMap<>();
   private final Object names = new Object();
   private volatile List<Path> shimCgroupDirs;
@@ -121,6 +130,16 @@ public final class ContainerRuntime implements AutoCloseable {
 
   public ContainerRuntime(Settings settings, Syscalls syscalls, Cgroups cgroups, ImageStore images, VolumeStore volumes,
       NetworkManager networks) throws IOException {
+    this(settings, syscalls, cgroups, images, volumes, networks, ContainerEvents.NONE);
+  }
+
+  /**
+   * A runtime that tells {@code events} about its containers' runs, from the recovery in this
+   * constructor on (see {@link ContainerEvents#adopted}).
+   */
+  public ContainerRuntime(Settings settings, Syscalls syscalls, Cgroups cgroups, ImageStore images, VolumeStore volumes,
+      NetworkManager networks, ContainerEvents events) throws IOException {
+    this.events = events;
     this.settings = settings;
     this.syscalls = syscalls;
     this.cgroups = cgroups;
@@ -193,6 +212,8 @@ public final class ContainerRuntime implements AutoCloseable {
     Map<String, String> labels = new LinkedHashMap<>(ic.labels() == null ? Map.of() : ic.labels());
     labels.putAll(req.labels());
     ContainerNetworking.Decision network = net.decide(req, ic.exposedPorts());
+    // The user's health check over the image's, field by field, as Docker merges them.
+    Healthcheck healthcheck = req.healthcheck() == null ? ic.healthcheck() : req.healthcheck().over(ic.healthcheck());
     List<MountSpec> mounts = resolveMounts(req.mounts(), ic.volumes() == null ? List.of() : ic.volumes());
 
     // The short id names the directory: the shim's socket path in it must fit a sockaddr_un.
@@ -200,7 +221,7 @@ public final class ContainerRuntime implements AutoCloseable {
     Container c;
     try {
       c = register(req, id, image, args, hostname, env, workdir, user, limits, seccomp, noNewPrivs, stopSignal,
-          stopTimeout, logMax, logFiles, lowers, labels, mounts, network, dir);
+          stopTimeout, logMax, logFiles, lowers, labels, mounts, network, healthcheck, dir);
     } catch (RuntimeException e) {
       net.manager().releasePorts(id);
       removeAnonymousVolumes(mounts);
@@ -213,7 +234,7 @@ public final class ContainerRuntime implements AutoCloseable {
   private Container register(CreateRequest req, String id, ImageRecord image, List<String> args, String hostname,
       List<String> env, String workdir, String user, CgroupLimits limits, boolean seccomp, boolean noNewPrivs,
       int stopSignal, int stopTimeout, long logMax, int logFiles, List<String> lowers, Map<String, String> labels,
-      List<MountSpec> mounts, ContainerNetworking.Decision network, Path dir) {
+      List<MountSpec> mounts, ContainerNetworking.Decision network, Healthcheck healthcheck, Path dir) {
     Container c;
     synchronized (names) {
       String name = req.name().isBlank() ? generateName() : validName(req.name());
@@ -228,7 +249,7 @@ public final class ContainerRuntime implements AutoCloseable {
           noNewPrivs, stopSignal, stopTimeout, logMax, logFiles, Instant.now(), req, labels, mounts,
           network.network().id(), network.network().name(),
           // Reserved only once the name is known to be free, so a refused create holds no port.
-          net.manager().reservePorts(id, name, network.ports()));
+          net.manager().reservePorts(id, name, network.ports()), healthcheck);
       c = new Container(config, dir, ContainerState.CREATED);
       try {
         Files.createDirectories(dir.resolve("rootfs"));
@@ -409,15 +430,47 @@ public final class ContainerRuntime implements AutoCloseable {
 
   // ---------------------------------------------------------------- start
 
-  /** Starts a container and returns once its entrypoint runs; a container already running is left alone. */
+  /**
+   * Starts a container and returns once its entrypoint runs; a container already running is
+   * left alone. A start by the user: its restart count is reset and a pending restart is off.
+   */
   public ContainerView start(String ref) {
     Container c = lookup(ref);
     synchronized (c) {
       if (!c.state.running()) {
+        c.state = c.state.userStart();
         launch(c, false);
+        events.started(view(c), ContainerEvents.Start.USER);
       }
     }
     return view(c);
+  }
+
+  /**
+   * Starts a container again by its restart policy, counting the restart, unless anything
+   * happened to it since the policy decided on {@code decidedOn} (the user started, stopped or
+   * removed it; it runs already).
+   *
+   * @return the running container; empty when nothing was done
+   * @throws StartFailed when the container could not be started (its exit is recorded)
+   * @throws BerthException NOT_FOUND when it is gone; others when the start failed otherwise
+   */
+  public Optional<ContainerView> restart(String id, ContainerState decidedOn) {
+    Container c = containers.get(id);
+    if (c == null) {
+      throw BerthException.notFound("No such container: " + id);
+    }
+    synchronized (c) {
+      if (!c.state.equals(decidedOn) || c.state.running() || !containers.containsKey(id)) {
+        return Optional.empty();
+      }
+      c.state = c.state.policyRestart();
+      persist(c);
+      launch(c, false);
+      ContainerView v = view(c);
+      events.started(v, ContainerEvents.Start.POLICY);
+      return Optional.of(v);
+    }
   }
 
   /**
@@ -426,9 +479,12 @@ public final class ContainerRuntime implements AutoCloseable {
    */
   public IoSession attach(String ref, boolean stdin, boolean start, int rows, int cols, IoSession.Sink sink) {
     Container c = lookup(ref);
+    IoSession session;
+    boolean starting;
     synchronized (c) {
-      boolean starting = start && !c.state.running();
+      starting = start && !c.state.running();
       if (starting) {
+        c.state = c.state.userStart();
         try {
           launch(c, true);
         } catch (StartFailed f) {
@@ -449,13 +505,13 @@ public final class ContainerRuntime implements AutoCloseable {
         if (rows > 0 && cols > 0) {
           conn.resize(rows, cols);
         }
-        IoSession session = new IoSession(conn, sink, "berth-attach-" + c.config.id().substring(0, 12),
+        session = new IoSession(conn, sink, "berth-attach-" + c.config.id().substring(0, 12),
             (code, failure) -> exitStatus(exited, code, failure));
         session.start();
         if (starting) {
+          events.started(view(c), ContainerEvents.Start.USER);
           session.send(ShimConnection.START);
         }
-        return session;
       } catch (IOException e) {
         if (conn != null) {
           conn.close();
@@ -467,6 +523,7 @@ public final class ContainerRuntime implements AutoCloseable {
             "cannot attach to container " + c.config.name() + ": " + e.getMessage(), e);
       }
     }
+    return session;
   }
 
   private static IoSession.ExitStatus exitStatus(CompletableFuture<ContainerState> exited, Integer code, String failure) {
@@ -506,7 +563,8 @@ public final class ContainerRuntime implements AutoCloseable {
       watch(c);
     } catch (LaunchFailure f) {
       cleanupRun(c);
-      c.state = ContainerState.CREATED.exited(f.code, false, false, f.getMessage(), Instant.now());
+      c.state = new ContainerState(ContainerState.Status.EXITED, 0, 0, f.code, false, false, f.getMessage(), null,
+          Instant.now(), c.state.restartCount(), c.state.stoppedByUser());
       persist(c);
       c.exited.complete(c.state);
       throw new StartFailed(f.code, "cannot start container " + cfg.name() + ": " + f.getMessage(), f.getMessage());
@@ -703,15 +761,19 @@ public final class ContainerRuntime implements AutoCloseable {
 
   private void watch(Container c) {
     try {
-      watcher.watch(c.dir.resolve("shim.sock"), () -> exits.execute(() -> onExit(c)));
+      watcher.watch(c.dir.resolve("shim.sock"), () -> exits.execute(() -> onExit(c, false)));
     } catch (IOException e) {
       // The shim is gone already (a very short-lived container): record the exit now.
-      exits.execute(() -> onExit(c));
+      exits.execute(() -> onExit(c, false));
     }
   }
 
-  /** Records how a run ended, from the shim's exit file, and releases its mount and cgroup. */
-  private void onExit(Container c) {
+  /**
+   * Records how a run ended, from the shim's exit file, and releases its mount and cgroup;
+   * then tells {@link #events}: as an exit, or with {@code atStart} (found ended when the agent
+   * started) as an adoption.
+   */
+  private void onExit(Container c, boolean atStart) {
     synchronized (c) {
       if (!c.state.running()) {
         return;
@@ -739,6 +801,11 @@ public final class ContainerRuntime implements AutoCloseable {
       c.state = s;
       persist(c);
       c.exited.complete(s);
+      if (atStart) {
+        events.adopted(view(c));
+      } else {
+        events.exited(view(c));
+      }
     }
     if (c.config.request().autoRemove()) {
       try {
@@ -774,11 +841,22 @@ public final class ContainerRuntime implements AutoCloseable {
 
   // ---------------------------------------------------------------- stop, kill, remove
 
-  /** Sends the stop signal, waits up to the timeout (null: the container's), then SIGKILL. */
+  /**
+   * Sends the stop signal, waits up to the timeout (null: the container's), then SIGKILL. The
+   * container counts as stopped by the user: its restart policy does not restart it (nor, for
+   * unless-stopped, does the next agent start), and a pending restart is off.
+   */
   public ContainerView stop(String ref, Integer timeoutSeconds) {
     Container c = lookup(ref);
-    CompletableFuture<ContainerState> exited = c.exited;
-    if (!c.state.running()) {
+    CompletableFuture<ContainerState> exited;
+    boolean running;
+    synchronized (c) {
+      markStoppedByUser(c);
+      exited = c.exited;
+      running = c.state.running();
+    }
+    events.stopping(c.config.id());
+    if (!running) {
       return view(c);
     }
     int timeout = timeoutSeconds != null && timeoutSeconds >= 0 ? timeoutSeconds : c.config.stopTimeoutSeconds();
@@ -802,6 +880,14 @@ public final class ContainerRuntime implements AutoCloseable {
     if (!c.state.running()) {
       throw BerthException.failedPrecondition("Container " + c.config.name() + " is not running");
     }
+    if (sig == Signals.SIGKILL) {
+      // kill -9 is a stop; another signal may be meant for the process (a reload): the policy
+      // decides about any exit it causes.
+      synchronized (c) {
+        markStoppedByUser(c);
+      }
+      events.stopping(c.config.id());
+    }
     try (ShimConnection conn = ShimConnection.open(c.dir.resolve("shim.sock"))) {
       conn.send(ShimConnection.WATCH);
       conn.kill(sig);
@@ -812,6 +898,14 @@ public final class ContainerRuntime implements AutoCloseable {
       awaitExit(c.exited, 5_000);
     }
     return view(c);
+  }
+
+  /** Caller holds the container's lock. */
+  private void markStoppedByUser(Container c) {
+    if (!c.state.stoppedByUser() && containers.containsKey(c.config.id())) {
+      c.state = c.state.stoppedByUser(true);
+      persist(c);
+    }
   }
 
   private void killQuietly(Container c, int signal) {
@@ -843,14 +937,27 @@ public final class ContainerRuntime implements AutoCloseable {
   /** Removes a container; with {@code anonymousVolumes} also the anonymous volumes it mounted (rm -v). */
   public String remove(String ref, boolean force, boolean anonymousVolumes) {
     Container c = lookup(ref);
-    if (c.state.running()) {
-      if (!force) {
-        throw BerthException.failedPrecondition("You cannot remove a running container " + c.config.id()
-            + ". Stop the container before attempting removal or force remove");
+    if (c.state.running() && !force) {
+      throw BerthException.failedPrecondition("You cannot remove a running container " + c.config.id()
+          + ". Stop the container before attempting removal or force remove");
+    }
+    synchronized (c) {
+      // Changes the state, so a restart its policy decided on earlier does nothing.
+      markStoppedByUser(c);
+    }
+    events.stopping(c.config.id());
+    // A restart already under way when the user asked wins the race for the lock: kill it again.
+    for (int attempt = 0; ; attempt++) {
+      if (c.state.running()) {
+        killQuietly(c, Signals.SIGKILL);
+        if (!awaitExit(c.exited, 15_000)) {
+          throw new BerthException(BerthException.Kind.UNAVAILABLE, "container " + c.config.name() + " did not exit after SIGKILL");
+        }
       }
-      killQuietly(c, Signals.SIGKILL);
-      if (!awaitExit(c.exited, 15_000)) {
-        throw new BerthException(BerthException.Kind.UNAVAILABLE, "container " + c.config.name() + " did not exit after SIGKILL");
+      synchronized (c) {
+        if (!c.state.running() || attempt >= 3) {
+          break;
+        }
       }
     }
     synchronized (c) {
@@ -868,6 +975,7 @@ public final class ContainerRuntime implements AutoCloseable {
       net.manager().releasePorts(c.config.id());
       deleteTree(c.dir);
     }
+    events.removed(c.config.id());
     if (anonymousVolumes) {
       removeAnonymousVolumes(c.config.mounts());
     }
@@ -915,6 +1023,94 @@ public final class ContainerRuntime implements AutoCloseable {
   public record ExecRequest(List<String> cmd, List<String> env, String user, String workingDir, boolean tty,
       boolean stdin, int rows, int cols) {}
 
+  /**
+   * How a probe ended.
+   *
+   * @param exitCode the process's (128 + signal when killed; 126/127 when it could not run); -1 on timeout
+   * @param output the start of its stdout and stderr, at most {@link #PROBE_OUTPUT_MAX} bytes
+   */
+  public record ProbeResult(int exitCode, String output, boolean timedOut) {}
+
+  /** Docker keeps this much of a health check's output. */
+  public static final int PROBE_OUTPUT_MAX = 4096;
+
+  /**
+   * Runs {@code cmd} in a running container as its exec does (its user, working dir and
+   * environment, no stdin) and waits for it, at most {@code timeout}: then the process is
+   * killed and the result says so. Blocks the calling thread; for health checks.
+   *
+   * @throws BerthException FAILED_PRECONDITION when the container is not running
+   */
+  public ProbeResult probe(String ref, List<String> cmd, java.time.Duration timeout) {
+    Container c = lookup(ref);
+    if (!c.state.running()) {
+      throw BerthException.failedPrecondition("Container " + c.config.name() + " is not running");
+    }
+    List<String> fields = new ArrayList<>(List.of("tty=0", "stdin=0", "rows=0", "cols=0", "user=" + c.config.user(),
+        "cwd=" + c.config.workingDir()));
+    c.config.env().forEach(e -> fields.add("env=" + e));
+    cmd.forEach(a -> fields.add("arg=" + a));
+    ShimConnection conn;
+    try {
+      conn = ShimConnection.open(c.dir.resolve("shim.sock"));
+      conn.exec(fields);
+    } catch (IOException e) {
+      throw BerthException.failedPrecondition("Container " + c.config.name() + " is not running");
+    }
+    java.util.concurrent.atomic.AtomicInteger pid = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicBoolean over = new java.util.concurrent.atomic.AtomicBoolean();
+    var timer = timeouts.schedule(() -> {
+      if (over.compareAndSet(false, true)) {
+        if (pid.get() > 0) {
+          syscalls.kill(pid.get(), Signals.SIGKILL);
+        }
+        conn.close();
+      }
+    }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    Integer code = null;
+    String failure = null;
+    try {
+      while (code == null) {
+        ShimConnection.Frame f = conn.read();
+        switch (f.type()) {
+          case ShimConnection.PID -> pid.set(f.int32(0));
+          case ShimConnection.STDOUT, ShimConnection.STDERR ->
+              out.write(f.payload(), 0, Math.min(f.payload().length, PROBE_OUTPUT_MAX - out.size()));
+          case ShimConnection.FAILURE -> failure = f.text();
+          case ShimConnection.EXIT -> code = f.int32(0);
+          default -> { }
+        }
+      }
+    } catch (IOException e) {
+      // closed by the timeout, or the shim went away with the container
+    }
+    // Settles the race with the timer: after this it kills nothing.
+    boolean timedOut = !over.compareAndSet(false, true);
+    timer.cancel(false);
+    conn.close();
+    if (timedOut) {
+      return new ProbeResult(-1, "Health check exceeded timeout (" + goDuration(timeout) + ")", true);
+    }
+    String text = out.toString(StandardCharsets.UTF_8);
+    if (failure != null && text.isEmpty()) {
+      text = failure;
+    }
+    return new ProbeResult(code == null ? -1 : code, text, false);
+  }
+
+  /** A duration as Go prints one, the common cases: "30s", "1.5s", "500ms", "2m0s". */
+  static String goDuration(java.time.Duration d) {
+    long ms = d.toMillis();
+    if (ms < 1000) {
+      return ms + "ms";
+    }
+    if (ms < 60_000) {
+      return ms % 1000 == 0 ? ms / 1000 + "s" : java.math.BigDecimal.valueOf(ms, 3).stripTrailingZeros().toPlainString() + "s";
+    }
+    return d.toMinutes() + "m" + (d.toSecondsPart() + (d.toMillisPart() > 0 ? "." + String.format("%03d", d.toMillisPart()).replaceAll("0+$", "") : "")) + "s";
+  }
+
   // ---------------------------------------------------------------- commit
 
   /**
@@ -946,7 +1142,8 @@ public final class ContainerRuntime implements AutoCloseable {
     List<String> env = cfg.env().stream().filter(e -> !e.startsWith("HOSTNAME=")).toList();
     Map<String, String> labels = cfg.labels();
     var config = new dev.berth.agent.image.ImageConfig(entrypoint, cmd, env, cfg.workingDir(), cfg.user(), labels,
-        req.stopSignal().isBlank() ? ic.stopSignal() : req.stopSignal(), ic.exposedPorts(), ic.volumes());
+        req.stopSignal().isBlank() ? ic.stopSignal() : req.stopSignal(), ic.exposedPorts(), ic.volumes(),
+        cfg.healthcheck());
     Path tmp = null;
     try {
       tmp = Files.createTempFile(Files.createDirectories(settings.dataDir().resolve("tmp")), "commit-", ".tar");
@@ -1156,15 +1353,19 @@ public final class ContainerRuntime implements AutoCloseable {
             if (c.endpoint != null) {
               net.manager().adopt(c.endpoint);
             }
+            // Before the watch, so that the adoption is told before the exit.
+            events.adopted(view(c));
             watch(c);
           } else {
-            exits.execute(() -> onExit(c));
+            // Its shim is gone: it ended while the agent was away, or the host restarted.
+            exits.execute(() -> onExit(c, true));
           }
         } else {
           if (c.state.status() == ContainerState.Status.REMOVING) {
             exits.execute(() -> remove(c.config.id(), true));
           } else {
             cleanupRun(c);
+            events.adopted(view(c));
           }
         }
       }
@@ -1212,5 +1413,6 @@ public final class ContainerRuntime implements AutoCloseable {
   public void close() throws IOException {
     watcher.close();
     exits.shutdownNow();
+    timeouts.shutdownNow();
   }
 }

@@ -1,0 +1,30 @@
+package dev.berth.agent.task;
+
+import java.util.Optional;
+
+/** The read-only side of the {@link Supervisor}: what it knows of each container. Thread-safe. */
+public interface Supervision {
+  /** Knows nothing: no health checks run, nothing restarts. */
+  Supervision NONE = new Supervision() {
+    @Override
+    public Optional<HealthState> health(String containerId) {
+      return Optional.empty();
+    }
+
+    @Override
+    public boolean restarting(String containerId) {
+      return false;
+    }
+
+    @Override
+    public void addHealthListener(HealthListener l) {}
+  };
+
+  /** The health of its current (or last) run; empty when it has no health check. */
+  Optional<HealthState> health(String containerId);
+
+  /** True while a restart by its policy is pending (Docker's "Restarting"). */
+  boolean restarting(String containerId);
+
+  void addHealthListener(HealthListener l);
+}
