@@ -9,10 +9,19 @@ import dev.berth.agent.api.NodeGrpcService;
 import dev.berth.agent.api.SystemGrpcService;
 import dev.berth.agent.api.VolumeGrpcService;
 import dev.berth.agent.cluster.Cluster;
+import dev.berth.agent.cluster.ClusterConfig;
 import dev.berth.agent.cluster.ClusterOptions;
+import dev.berth.agent.cluster.Endpoint;
+import dev.berth.agent.cluster.MessagingTls;
 import dev.berth.agent.cluster.NodeDirectory;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
+import dev.berth.agent.metrics.AgentMetrics;
+import dev.berth.agent.metrics.ContainerCollector;
+import dev.berth.agent.metrics.ContainerSampler;
+import dev.berth.agent.metrics.GrpcMetricsInterceptor;
+import dev.berth.agent.metrics.MetricsServer;
+import dev.berth.agent.metrics.RuntimeTargets;
 import dev.berth.agent.registry.Puller;
 import dev.berth.agent.registry.Pusher;
 import dev.berth.agent.registry.RegistryClient;
@@ -29,6 +38,11 @@ import dev.berth.agent.runtime.net.NftFirewall;
 import dev.berth.agent.runtime.net.PortReservations;
 import dev.berth.agent.runtime.net.RouteTable;
 import dev.berth.agent.runtime.net.Subnet;
+import dev.berth.agent.task.Backoff;
+import dev.berth.agent.task.Durations;
+import dev.berth.agent.task.Supervisor;
+import dev.berth.agent.tls.TlsMaterial;
+import dev.berth.agent.tls.TlsOptions;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -43,6 +57,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -73,8 +88,12 @@ public final class AgentMain implements Callable<Integer> {
   Path socket = Path.of("/run/berth/berthd.sock");
 
   @Option(names = "--tcp", paramLabel = "HOST:PORT",
-      description = "Also serve the API on TCP. Without TLS only a loopback address is accepted: the API is root-equivalent.")
+      description = "Also serve the API on TCP: mutual TLS with --tls-ca/--tls-cert/--tls-key (clients need a certificate "
+          + "of the cluster CA), else plaintext with --tls-plaintext on a loopback address only (the API is root-equivalent).")
   String tcp;
+
+  @Mixin
+  TlsOptions tlsOptions = new TlsOptions();
 
   @Option(names = "--prefix", description = "Prefix of everything the agent creates in kernel-wide namespaces "
       + "(cgroups, mounts, later bridges and veths), so agents sharing a kernel never touch each other's (default: ${DEFAULT-VALUE}).")
@@ -107,19 +126,47 @@ public final class AgentMain implements Callable<Integer> {
       description = "Subnet of the default bridge network; refused when it overlaps a route of the host (default: ${DEFAULT-VALUE}).")
   String bridgeSubnet = NetworkStore.DEFAULT_SUBNET;
 
+  @Option(names = "--metrics-addr", paramLabel = "HOST:PORT",
+      description = "Serve Prometheus metrics at http://HOST:PORT/metrics; \"\" turns them off (default: ${DEFAULT-VALUE}, "
+          + "loopback only; when that default port is taken the agent runs without metrics and says so).")
+  String metricsAddr = MetricsServer.DEFAULT_ADDRESS;
+
   @Option(names = "--insecure-registry", paramLabel = "HOST[:PORT]",
       description = "A registry reached over plain HTTP; repeatable. Loopback registries always are.")
   List<String> insecureRegistries = new ArrayList<>();
+
+  @Option(names = "--restart-backoff-base", paramLabel = "DURATION", converter = DurationConverter.class,
+      description = "Delay before the first restart of a container by its restart policy, doubled for each further "
+          + "one (default: 100ms, as Docker).")
+  Duration restartBackoffBase = Backoff.Settings.DEFAULT.base();
+
+  @Option(names = "--restart-backoff-cap", paramLabel = "DURATION", converter = DurationConverter.class,
+      description = "Longest delay between restarts (default: 1m, as Docker).")
+  Duration restartBackoffCap = Backoff.Settings.DEFAULT.cap();
+
+  @Option(names = "--restart-backoff-reset", paramLabel = "DURATION", converter = DurationConverter.class,
+      description = "A run this long resets the delay to its base (default: 10s, as Docker).")
+  Duration restartBackoffReset = Backoff.Settings.DEFAULT.resetAfter();
+
+  /** Go-style durations as Docker's flags take them: 100ms, 1.5s, 1m30s. */
+  static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      return Durations.parse(value);
+    }
+  }
 
   /** A running agent; {@link #close()} stops serving and leaves containers running. */
   public static final class Agent implements AutoCloseable {
     private final List<Server> servers;
     private final ContainerRuntime runtime;
     private final List<AutoCloseable> parts;
+    private final Supervisor supervisor;
 
-    Agent(List<Server> servers, ContainerRuntime runtime, AutoCloseable... parts) {
+    Agent(List<Server> servers, ContainerRuntime runtime, Supervisor supervisor, AutoCloseable... parts) {
       this.servers = servers;
       this.runtime = runtime;
+      this.supervisor = supervisor;
       this.parts = List.of(parts);
     }
 
@@ -145,6 +192,8 @@ public final class AgentMain implements Callable<Integer> {
           Thread.currentThread().interrupt();
         }
       }
+      // First: nothing restarts a container while the runtime shuts down.
+      supervisor.close();
       runtime.close();
       for (AutoCloseable part : parts) {
         try {
@@ -194,9 +243,13 @@ public final class AgentMain implements Callable<Integer> {
     ImageStore images = new ImageStore(dataDir.resolve("images"), syscalls, LayerLimits.DEFAULT);
     VolumeStore volumes = new VolumeStore(dataDir.resolve("volumes"));
     NetworkManager networks = networks(syscalls);
+    // Before the runtime: its recovery already reports to the supervisor (containers a reboot stopped).
+    Supervisor supervisor = new Supervisor(
+        new Backoff.Settings(restartBackoffBase, restartBackoffCap, restartBackoffReset), java.time.Clock.systemUTC());
     ContainerRuntime runtime = new ContainerRuntime(
         new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images, volumes,
-        networks);
+        networks, supervisor);
+    supervisor.bind(runtime);
     // After the runtime adopted the running containers' endpoints, so their ports are in the first rules.
     networks.start();
     RegistryClient registries = new RegistryClient(java.util.Set.copyOf(insecureRegistries));
@@ -205,18 +258,28 @@ public final class AgentMain implements Callable<Integer> {
     Path tmp = dataDir.resolve("tmp");
     deleteChildren(tmp);
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
+    // Checked before anything listens: a wrong certificate fails the start, naming the file.
+    TlsMaterial tls = tlsOptions.load(java.time.Instant.now()).orElse(null);
+    InetSocketAddress tcpAddress = tcp != null ? parseTcp(tcp, tls != null, tlsOptions.plaintext()) : null;
     // Built here so that a bad cluster flag fails the start; Atomix itself starts in the background below.
-    Cluster cluster = new Cluster(clusterOptions.toConfig(node, dataDir), new LocalFacts(node, runtime, images));
-    var services = List.of(
-        ServerInterceptors.intercept(new ContainerGrpcService(runtime), new ErrorInterceptor()),
+    ClusterConfig clusterConfig = clusterConfig(clusterOptions.toConfig(node, dataDir), tls, tlsOptions.plaintext());
+    Cluster cluster = new Cluster(clusterConfig, new LocalFacts(node, runtime, images));
+    ContainerCollector containerMetrics = new ContainerCollector(() -> RuntimeTargets.all(runtime),
+        new ContainerSampler(cgroups, Path.of("/proc"), java.time.Clock.systemUTC()), node, ContainerCollector.DEFAULT_TTL,
+        System::nanoTime);
+    AgentMetrics metrics = new AgentMetrics(node, containerMetrics, () -> RuntimeTargets.countByState(runtime),
+        () -> membersByState(cluster));
+    var services = metered(new GrpcMetricsInterceptor(metrics.registry()), List.of(
+        ServerInterceptors.intercept(new ContainerGrpcService(runtime, supervisor), new ErrorInterceptor()),
         ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, pusher, registries), new ErrorInterceptor()),
         ServerInterceptors.intercept(new VolumeGrpcService(volumes, runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new NetworkGrpcService(networks, runtime), new ErrorInterceptor()),
-        ServerInterceptors.intercept(new SystemGrpcService(runtime, images, cgroups, VERSION, node, dataDir, prefix),
+        ServerInterceptors.intercept(
+            SystemGrpcService.withLiveViews(runtime, images, cgroups, VERSION, node, dataDir, prefix, volumes),
             new ErrorInterceptor()),
         ServerInterceptors.intercept(new ClusterGrpcService(cluster::status), new ErrorInterceptor()),
         ServerInterceptors.intercept(new NodeGrpcService(new NodeDirectory(cluster.nodes(), cluster.membership(), cluster.gossip())),
-            new ErrorInterceptor()));
+            new ErrorInterceptor())));
 
     List<Server> servers = new ArrayList<>();
     EventLoopGroup boss = new EpollEventLoopGroup(1);
@@ -228,16 +291,58 @@ public final class AgentMain implements Callable<Integer> {
     services.forEach(unix::addService);
     servers.add(unix.build().start());
     Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
-    if (tcp != null) {
-      InetSocketAddress addr = parseTcp(tcp);
-      NettyServerBuilder t = NettyServerBuilder.forAddress(addr)
+    if (tcpAddress != null) {
+      NettyServerBuilder t = NettyServerBuilder.forAddress(tcpAddress)
           .channelType(EpollServerSocketChannel.class).bossEventLoopGroup(boss).workerEventLoopGroup(workers);
+      if (tls != null) {
+        // Mutual TLS: a client without a certificate of the cluster CA fails the handshake, before any call.
+        t.sslContext(tls.grpcServerContext());
+      }
       services.forEach(t::addService);
       servers.add(t.build().start());
     }
+    MetricsServer metricsServer = serveMetrics(metrics);
     // Last: the local API already answers, and never waits for the cluster (Raft start-up takes seconds).
     cluster.start();
-    return new Agent(servers, runtime, puller, pusher, registries, networks, cluster);
+    return new Agent(servers, runtime, supervisor, puller, pusher, registries, networks, cluster,
+        metricsServer != null ? metricsServer : () -> { }, metrics);
+  }
+
+  /** Every service timed by the metrics interceptor, outermost so that it sees the status the error interceptor set. */
+  private static List<io.grpc.ServerServiceDefinition> metered(GrpcMetricsInterceptor interceptor,
+      List<io.grpc.ServerServiceDefinition> services) {
+    return services.stream().map(s -> ServerInterceptors.intercept(s, interceptor)).toList();
+  }
+
+  private static java.util.Map<String, Long> membersByState(Cluster cluster) {
+    java.util.Map<String, Long> counts = new java.util.HashMap<>();
+    for (var m : cluster.membership().members()) {
+      counts.merge(m.state().name().toLowerCase(java.util.Locale.ROOT), 1L, Long::sum);
+    }
+    return counts;
+  }
+
+  /**
+   * Starts /metrics on --metrics-addr; null when it is off. A flag given explicitly must bind;
+   * the default port taken (another agent on this host) leaves this one without metrics.
+   */
+  private MetricsServer serveMetrics(AgentMetrics metrics) throws IOException {
+    InetSocketAddress addr = MetricsServer.parse(metricsAddr);
+    if (addr == null) {
+      return null;
+    }
+    try {
+      MetricsServer server = MetricsServer.start(addr, metrics);
+      LOG.info("metrics on http://" + metricsAddr + "/metrics");
+      return server;
+    } catch (java.net.BindException e) {
+      if (!metricsAddr.equals(MetricsServer.DEFAULT_ADDRESS)) {
+        throw BerthException.failedPrecondition("cannot serve metrics on " + metricsAddr + ": " + e.getMessage());
+      }
+      LOG.warning("no metrics: the default " + metricsAddr + " is taken (" + e.getMessage()
+          + "); give --metrics-addr HOST:PORT, or \"\" to say no metrics");
+      return null;
+    }
   }
 
   /**
@@ -258,7 +363,58 @@ public final class AgentMain implements Callable<Integer> {
         new PortReservations(), prefix);
   }
 
-  static InetSocketAddress parseTcp(String hostPort) {
+  /**
+   * The cluster configuration with its messaging over TLS when {@code tls} is given (key stores
+   * written under the cluster's data dir). Without TLS, messaging beyond loopback is refused
+   * unless {@code plaintext} asks for it: Raft over plaintext TCP lets anyone who can reach the
+   * port write the cluster's state.
+   */
+  static ClusterConfig clusterConfig(ClusterConfig c, TlsMaterial tls, boolean plaintext) {
+    if (tls != null) {
+      TlsMaterial.KeyStores ks = tls.writeKeyStores(c.dataDir().resolve("tls"));
+      return c.withTls(new MessagingTls(ks.keyStore(), ks.trustStore(), ks.password()));
+    }
+    List<Endpoint> beyond = new ArrayList<>();
+    for (Endpoint e : concat(c.advertise(), c.join())) {
+      if (!isLoopback(e.host())) {
+        beyond.add(e);
+      }
+    }
+    if (!beyond.isEmpty() && !plaintext) {
+      throw BerthException.invalid("refusing plaintext cluster messaging (Raft) with " + beyond
+          + ": give --tls-ca, --tls-cert and --tls-key (see 'berth cert'), or --tls-plaintext on a network you trust");
+    }
+    if (!c.join().isEmpty()) {
+      LOG.warning("the cluster's messaging is plaintext: any process that reaches " + c.advertise()
+          + " can read and write the cluster's state; use --tls-ca, --tls-cert and --tls-key");
+    }
+    return c;
+  }
+
+  private static List<Endpoint> concat(Endpoint first, List<Endpoint> rest) {
+    List<Endpoint> all = new ArrayList<>(List.of(first));
+    all.addAll(rest);
+    return all;
+  }
+
+  private static boolean isLoopback(String host) {
+    try {
+      for (InetAddress a : InetAddress.getAllByName(host)) {
+        if (!a.isLoopbackAddress()) {
+          return false;
+        }
+      }
+      return true;
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
+  }
+
+  /**
+   * The --tcp address. With TLS any address; without, only a loopback one and only with
+   * {@code --tls-plaintext}: the API is root-equivalent.
+   */
+  static InetSocketAddress parseTcp(String hostPort, boolean tls, boolean plaintext) {
     int colon = hostPort.lastIndexOf(':');
     if (colon <= 0) {
       throw BerthException.invalid("invalid --tcp \"" + hostPort + "\": expected HOST:PORT, e.g. 127.0.0.1:2377");
@@ -271,9 +427,19 @@ public final class AgentMain implements Callable<Integer> {
       throw BerthException.invalid("invalid --tcp \"" + hostPort + "\": the port is not a number");
     }
     InetSocketAddress addr = new InetSocketAddress(host, port);
-    if (addr.isUnresolved() || !addr.getAddress().isLoopbackAddress()) {
+    if (addr.isUnresolved()) {
+      throw BerthException.invalid("invalid --tcp \"" + hostPort + "\": cannot resolve " + host);
+    }
+    if (tls) {
+      return addr;
+    }
+    if (!addr.getAddress().isLoopbackAddress()) {
       throw BerthException.invalid("refusing to serve the API on " + hostPort
-          + " without TLS: the API is root-equivalent; use a loopback address");
+          + " without TLS: the API is root-equivalent; give --tls-ca, --tls-cert and --tls-key, or use a loopback address");
+    }
+    if (!plaintext) {
+      throw BerthException.invalid("--tcp " + hostPort + " without TLS: give --tls-ca, --tls-cert and --tls-key, "
+          + "or --tls-plaintext to serve plaintext on loopback");
     }
     return addr;
   }

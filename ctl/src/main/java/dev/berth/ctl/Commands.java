@@ -20,8 +20,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
 final class Commands {
   /** In the order `berth --help` lists them. */
   static final String[] NAMES = {
-    "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec", "port",
-    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "network", "nodes", "node", "cluster", "info", "version"
+    "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec", "port", "stats", "top",
+    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "network", "nodes", "node", "cluster", "cert", "system", "info", "version"
   };
 
   private Commands() {
@@ -52,9 +52,10 @@ final class Commands {
   static String invoked(String[] args) {
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
-      if (a.equals("-H") || a.equals("--host")) {
+      if (a.equals("-H") || a.equals("--host") || Cli.TLS_FILE_OPTIONS.contains(a)) {
         i++;
-      } else if (a.startsWith("-H") || a.startsWith("--host=")) {
+      } else if (a.startsWith("-H") || a.startsWith("--host=") || a.equals("--tlsverify")
+          || Cli.TLS_FILE_OPTIONS.stream().anyMatch(o -> a.startsWith(o + "="))) {
         continue;
       } else if (a.startsWith("-")) {
         return null;  // --help, --version, a typo: picocli wants the full tree
@@ -119,6 +120,11 @@ final class Commands {
       case "cluster":
         return new CommandLine(new ClusterCommands.Group(cli))
             .addSubcommand("status", new ClusterCommands.Status(cli));
+      case "cert":
+        return new CommandLine(new CertCommands.Group(cli))
+            .addSubcommand("ca", new CertCommands.Ca(cli))
+            .addSubcommand("node", new CertCommands.Node(cli))
+            .addSubcommand("client", new CertCommands.Client(cli));
       case "volume":
         return new CommandLine(new VolumeCommands.Group(cli))
             .addSubcommand("create", new VolumeCommands.Create(cli))
@@ -153,6 +159,14 @@ final class Commands {
         return new LoginCommands.Logout(cli);
       case "rmi":
         return new ImageCommands.Rm(cli);
+      case "stats":
+        return new StatsCommands.Stats(cli);
+      case "top":
+        return new StatsCommands.Top(cli);
+      case "system":
+        return new CommandLine(new StatsCommands.SystemGroup(cli))
+            .addSubcommand("info", new SystemCommands.Info(cli))
+            .addSubcommand("df", new StatsCommands.Df(cli));
       case "info":
         return new SystemCommands.Info(cli);
       case "version":
@@ -198,6 +212,30 @@ final class Commands {
         description = "Daemon socket to connect to: /path.sock, unix:///path or host:port (default: $BERTH_HOST, else /run/berth/berthd.sock)")
     void host(String host) {
       cli.host(host);
+    }
+
+    @Option(names = "--tlscacert", paramLabel = "FILE",
+        description = "Trust only agents whose certificate this CA signed (default: $BERTH_CERT_PATH/ca.pem, else ~/.berth/ca.pem)")
+    void tlsCa(java.nio.file.Path f) {
+      cli.tls(f, null, null, false);
+    }
+
+    @Option(names = "--tlscert", paramLabel = "FILE",
+        description = "Client certificate, from 'berth cert client' (default: $BERTH_CERT_PATH/cert.pem, else ~/.berth/cert.pem)")
+    void tlsCert(java.nio.file.Path f) {
+      cli.tls(null, f, null, false);
+    }
+
+    @Option(names = "--tlskey", paramLabel = "FILE",
+        description = "Client key (default: $BERTH_CERT_PATH/key.pem, else ~/.berth/key.pem)")
+    void tlsKey(java.nio.file.Path f) {
+      cli.tls(null, null, f, false);
+    }
+
+    @Option(names = "--tlsverify",
+        description = "Talk to a tcp:// host over mutual TLS (also on with any --tls* file, $BERTH_TLS_VERIFY or $BERTH_CERT_PATH)")
+    void tlsVerify(boolean v) {
+      cli.tls(null, null, null, v);
     }
 
     @Override

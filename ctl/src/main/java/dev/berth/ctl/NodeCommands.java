@@ -37,11 +37,19 @@ final class NodeCommands {
     }
   }
 
-  /** `nodes [--format table|json]`: one line per node; json: one object per line. */
+  /**
+   * `nodes [--format table|json|prometheus-sd]`: one line per node; json: one object per line;
+   * prometheus-sd: a Prometheus file_sd target list of every node's metrics endpoint.
+   */
   @Command(name = "nodes", description = "List the cluster's nodes")
   static final class Ls extends BaseCommand {
-    @Option(names = "--format", paramLabel = "FORMAT", description = "Output format: table (default) or json")
+    @Option(names = "--format", paramLabel = "FORMAT",
+        description = "Output format: table (default), json, or prometheus-sd (targets for Prometheus' file_sd_configs)")
     String format = "table";
+
+    @Option(names = "--metrics-port", paramLabel = "PORT",
+        description = "With prometheus-sd: the port of the agents' --metrics-addr (default: ${DEFAULT-VALUE})")
+    int metricsPort = 9323;
 
     Ls(Cli cli) {
       super(cli);
@@ -49,10 +57,14 @@ final class NodeCommands {
 
     @Override
     int run() {
-      if (!format.equals("table") && !format.equals("json")) {
-        throw new CliException("unsupported format \"" + format + "\": use table or json", 1);
+      if (!format.equals("table") && !format.equals("json") && !format.equals("prometheus-sd")) {
+        throw new CliException("unsupported format \"" + format + "\": use table, json or prometheus-sd", 1);
       }
       List<Node> nodes = stub(cli).list(ListNodesRequest.getDefaultInstance()).getNodesList();
+      if (format.equals("prometheus-sd")) {
+        cli.out.println(Json.pretty(prometheusTargets(nodes, metricsPort)));
+        return 0;
+      }
       if (format.equals("json")) {
         nodes.forEach(n -> cli.out.println(Json.compact(json(n))));
         return 0;
@@ -130,6 +142,43 @@ final class NodeCommands {
       cli.out.println(stub(cli).update(r.build()).getName());
       return 0;
     }
+  }
+
+  /**
+   * Prometheus' file_sd format: one target group per node, {@code HOST:PORT} of its metrics
+   * endpoint with the node's name, role and labels (as {@code label_KEY}, made a valid label
+   * name). Every node is listed, down ones too: their {@code up} is then 0, which is what the
+   * node-down alert watches.
+   *
+   * <p>The node facts carry the cluster address (Atomix messaging, {@code HOST:PORT}), not the
+   * metrics address: the target is that host with {@code port}, so every agent is assumed to
+   * serve {@code --metrics-addr} on the same port of its cluster address.
+   */
+  static ArrayNode prometheusTargets(List<Node> nodes, int port) {
+    ArrayNode groups = Json.array();
+    for (Node n : nodes) {
+      String host = host(n.getAddress());
+      if (host.isEmpty()) {
+        continue; // never seen: no address to scrape
+      }
+      ObjectNode g = groups.addObject();
+      g.putArray("targets").add((host.contains(":") ? "[" + host + "]" : host) + ":" + port);
+      ObjectNode labels = g.putObject("labels");
+      labels.put("node", n.getName());
+      labels.put("role", role(n.getRole()));
+      new TreeMap<>(n.getLabelsMap()).forEach((k, v) -> labels.put("label_" + k.replaceAll("[^a-zA-Z0-9_]", "_"), v));
+    }
+    return groups;
+  }
+
+  /** The host of "HOST:PORT" or "[V6]:PORT"; the whole string when it has no port. */
+  static String host(String address) {
+    if (address.startsWith("[")) {
+      int close = address.indexOf(']');
+      return close > 0 ? address.substring(1, close) : address;
+    }
+    int colon = address.lastIndexOf(':');
+    return colon > 0 && address.indexOf(':') == colon ? address.substring(0, colon) : address;
   }
 
   static String role(NodeRole r) {

@@ -148,7 +148,7 @@ final class FakeDaemon {
       unary(r, o, () -> {
         synchronized (FakeDaemon.this) {
           ListContainersResponse.Builder b = ListContainersResponse.newBuilder();
-          containers.values().stream().filter(c -> r.getAll() || c.getStatus() == ContainerStatus.RUNNING)
+          containers.values().stream().filter(c -> r.getAll() || c.getStatus() == ContainerStatus.RUNNING || c.getRestarting())
               .forEach(b::addContainers);
           return b.build();
         }
@@ -424,7 +424,46 @@ final class FakeDaemon {
           .setImages(images.size()).setKernelVersion("6.1.0").setCpus(2).setMemoryBytes(8L << 30)
           .setPrefix("berth").build());
     }
+
+    @Override
+    public void containerStats(dev.berth.proto.v1.ContainerStatsRequest r,
+        StreamObserver<dev.berth.proto.v1.ContainerStatsResponse> o) {
+      unary(r, o, FakeDaemon.this::nextStats);
+    }
+
+    @Override
+    public void containerTop(dev.berth.proto.v1.ContainerTopRequest r, StreamObserver<dev.berth.proto.v1.ContainerTopResponse> o) {
+      unary(r, o, () -> dev.berth.proto.v1.ContainerTopResponse.newBuilder().setId(find(r.getId()).getId())
+          .addAllProcesses(processes).build());
+    }
+
+    @Override
+    public void diskUsage(dev.berth.proto.v1.DiskUsageRequest r, StreamObserver<dev.berth.proto.v1.DiskUsageResponse> o) {
+      unary(r, o, () -> diskUsage);
+    }
   }
+
+  /**
+   * ContainerStats answers: each call takes the next of {@link #statsReplies}, and repeats the
+   * last one once they run out.
+   */
+  final java.util.concurrent.ConcurrentLinkedQueue<dev.berth.proto.v1.ContainerStatsResponse> statsReplies =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private volatile dev.berth.proto.v1.ContainerStatsResponse lastStats =
+      dev.berth.proto.v1.ContainerStatsResponse.getDefaultInstance();
+
+  /** The next ContainerStats answer: the next queued reply, else the last one again. */
+  private synchronized dev.berth.proto.v1.ContainerStatsResponse nextStats() {
+    var next = statsReplies.poll();
+    if (next != null) {
+      lastStats = next;
+    }
+    return lastStats;
+  }
+  /** What ContainerTop answers for any container that exists. */
+  final List<dev.berth.proto.v1.ContainerProcess> processes = new CopyOnWriteArrayList<>();
+  /** What DiskUsage answers. */
+  volatile dev.berth.proto.v1.DiskUsageResponse diskUsage = dev.berth.proto.v1.DiskUsageResponse.getDefaultInstance();
 
   /** Volumes in {@link #volumes}: Remove refuses one in use unless forced; Prune takes the unused anonymous ones (all unused with all). */
   final class Volumes extends dev.berth.proto.v1.VolumeServiceGrpc.VolumeServiceImplBase {

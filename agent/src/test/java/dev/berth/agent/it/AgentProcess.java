@@ -64,6 +64,57 @@ public final class AgentProcess implements AutoCloseable {
     return start(true);
   }
 
+  /**
+   * Starts a fresh agent in a network namespace of its own, with the default bridge network and
+   * extra berthd flags (e.g. {@code --restart-backoff-base 100ms}), kept across restarts.
+   */
+  public static AgentProcess start(List<String> extraArgs) throws Exception {
+    String rnd = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
+    AgentProcess a = new AgentProcess(Files.createTempDirectory(Path.of("/tmp"), "bt"), "bt-" + rnd, "bt-" + rnd);
+    a.extraArgs = List.copyOf(extraArgs);
+    try {
+      run("ip", "netns", "add", a.netns);
+      run("ip", "-n", a.netns, "link", "set", "lo", "up");
+      a.launch();
+    } catch (Exception e) {
+      a.close();
+      throw e;
+    }
+    return a;
+  }
+
+  /**
+   * What a host reboot does to this agent, as far as it can see: kill -9 of the agent, then of
+   * every shim (first, so that none records its container's exit), then of every container
+   * process. The state on disk still says "running"; mounts and cgroups stay for the next agent
+   * to clean up. {@link #launch()} starts the agent again.
+   */
+  public void killAsInAReboot() throws Exception {
+    killHard();
+    for (boolean shims : new boolean[] {true, false}) {
+      for (int round = 0; round < 100; round++) {
+        boolean any = false;
+        for (Path cg : cgroupDirs()) {
+          Path procs = cg.resolve("cgroup.procs");
+          if (cg.toString().contains("/shims") != shims || !Files.exists(procs)) {
+            continue;
+          }
+          for (String pid : Files.readAllLines(procs)) {
+            if (!pid.isBlank()) {
+              any = true;
+              new ProcessBuilder("kill", "-9", pid.trim()).redirectErrorStream(true)
+                  .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor();
+            }
+          }
+        }
+        if (!any) {
+          break;
+        }
+        Thread.sleep(20);
+      }
+    }
+  }
+
   /** Starts a fresh agent in the host's network namespace, without a default bridge ({@code --bridge none}). */
   public static AgentProcess startInHostNetwork() throws Exception {
     return start(false);

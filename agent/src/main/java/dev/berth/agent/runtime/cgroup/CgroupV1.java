@@ -24,6 +24,8 @@ final class CgroupV1 extends CgroupFs {
   private static final String FREEZER_STATE = "freezer.state";
   /** At or above this, a v1 memory limit means unlimited (the kernel shows about 2^63). */
   private static final long UNLIMITED = 1L << 62;
+  /** cpuacct.stat counts USER_HZ ticks, 100 a second on every Linux architecture Berth runs on. */
+  private static final long NANOS_PER_TICK = 10_000_000;
 
   private final Map<String, Path> hierarchyOf = new HashMap<>();
   private final List<Path> hierarchies = new ArrayList<>();
@@ -142,21 +144,36 @@ final class CgroupV1 extends CgroupFs {
 
   @Override
   public CgroupStats stats(String relPath) {
+    return read(relPath, true);
+  }
+
+  @Override
+  public CgroupStats usage(String relPath) {
+    return read(relPath, false);
+  }
+
+  private CgroupStats read(String relPath, boolean all) {
     Path memory = dir("memory", relPath);
-    Path cpuStat = dir("cpu", relPath).resolve("cpu.stat");
     Path pids = dir("pids", relPath);
-    long limit = number(memory.resolve("memory.limit_in_bytes"));
+    Path cpuacct = dir("cpuacct", relPath);
+    long limit = all ? StatFiles.number(memory.resolve("memory.limit_in_bytes")) : 0;
+    long[] cpu = StatFiles.keyed(dir("cpu", relPath).resolve("cpu.stat"), "nr_periods", "nr_throttled", "throttled_time");
+    long[] mem = StatFiles.keyed(memory.resolve("memory.stat"), "total_cache", "total_rss", "total_inactive_file");
+    long[] ticks = StatFiles.keyed(cpuacct.resolve("cpuacct.stat"), "user", "system");
+    // Processes from the first hierarchy that has the cgroup: every one lists the same pids.
+    Path procsDir = !all || Files.isDirectory(pids) ? pids : memory;
     return new CgroupStats(
-        number(memory.resolve("memory.usage_in_bytes")),
+        StatFiles.number(memory.resolve("memory.usage_in_bytes")),
         limit >= UNLIMITED ? 0 : limit,
-        number(memory.resolve("memory.max_usage_in_bytes")),
-        keyed(memory.resolve("memory.oom_control"), "oom_kill"),
-        number(dir("cpuacct", relPath).resolve("cpuacct.usage")),
-        keyed(cpuStat, "nr_periods"),
-        keyed(cpuStat, "nr_throttled"),
-        keyed(cpuStat, "throttled_time"),
-        number(pids.resolve("pids.current")),
-        number(pids.resolve("pids.max")));
+        all ? StatFiles.number(memory.resolve("memory.max_usage_in_bytes")) : 0,
+        StatFiles.keyed(memory.resolve("memory.oom_control"), "oom_kill")[0],
+        StatFiles.number(cpuacct.resolve("cpuacct.usage")),
+        cpu[0], cpu[1], cpu[2],
+        StatFiles.number(pids.resolve("pids.current")),
+        all ? StatFiles.number(pids.resolve("pids.max")) : 0,
+        mem[0], mem[1], mem[2],
+        ticks[0] * NANOS_PER_TICK, ticks[1] * NANOS_PER_TICK,
+        all ? StatFiles.lines(procsDir.resolve("cgroup.procs")) : 0);
   }
 
   /**

@@ -141,19 +141,30 @@ final class CgroupV2 extends CgroupFs {
 
   @Override
   public CgroupStats stats(String relPath) {
+    return read(relPath, true);
+  }
+
+  @Override
+  public CgroupStats usage(String relPath) {
+    return read(relPath, false);
+  }
+
+  private CgroupStats read(String relPath, boolean all) {
     Path dir = dirs(relPath).get(0);
-    Path cpuStat = dir.resolve("cpu.stat");
+    long[] cpu = StatFiles.keyed(dir.resolve("cpu.stat"), "usage_usec", "nr_periods", "nr_throttled", "throttled_usec",
+        "user_usec", "system_usec");
+    long[] mem = StatFiles.keyed(dir.resolve("memory.stat"), "file", "anon", "inactive_file");
     return new CgroupStats(
-        number(dir.resolve("memory.current")),
-        number(dir.resolve("memory.max")),
-        number(dir.resolve("memory.peak")),
-        keyed(dir.resolve("memory.events"), "oom_kill"),
-        keyed(cpuStat, "usage_usec") * 1000,
-        keyed(cpuStat, "nr_periods"),
-        keyed(cpuStat, "nr_throttled"),
-        keyed(cpuStat, "throttled_usec") * 1000,
-        number(dir.resolve("pids.current")),
-        number(dir.resolve("pids.max")));
+        StatFiles.number(dir.resolve("memory.current")),
+        all ? StatFiles.number(dir.resolve("memory.max")) : 0,
+        all ? StatFiles.number(dir.resolve("memory.peak")) : 0,
+        StatFiles.keyed(dir.resolve("memory.events"), "oom_kill")[0],
+        cpu[0] * 1000, cpu[1], cpu[2], cpu[3] * 1000,
+        StatFiles.number(dir.resolve("pids.current")),
+        all ? StatFiles.number(dir.resolve("pids.max")) : 0,
+        mem[0], mem[1], mem[2],
+        cpu[4] * 1000, cpu[5] * 1000,
+        all ? StatFiles.lines(dir.resolve("cgroup.procs")) : 0);
   }
 
   @Override

@@ -57,6 +57,14 @@ public interface Cgroups {
   /** Its usage now; files that are missing (or a missing cgroup) count as 0. */
   CgroupStats stats(String relPath);
 
+  /**
+   * As {@link #stats}, reading only the counters that change: the processes, the limits and the
+   * memory peak are 0 (the caller knows the limits it set). For scrapes: each file read costs
+   * about 10 µs of kernel time, cgroup.procs on v1 over 150 µs, and a scrape reads a thousand
+   * containers.
+   */
+  CgroupStats usage(String relPath);
+
   /** The pids of the processes in it (not in its descendants), sorted; empty when it does not exist. */
   List<Integer> pids(String relPath);
 

@@ -308,4 +308,25 @@ class CgroupV1FixtureTest {
     assertEquals(List.of("FROZEN", "THAWED"), statesAtKill);
     dirs.forEach(d -> assertFalse(Files.exists(d), d + " removed"));
   }
+
+  @Test
+  void statsReadTheMemoryBreakdownTheCpuSplitAndTheProcesses() throws IOException {
+    Path mem = Files.createDirectories(root.resolve("memory").resolve(LEAF));
+    Files.writeString(mem.resolve("memory.usage_in_bytes"), "60000000\n");
+    // The hierarchical totals count, not the cgroup's own lines (the container's init may sit in a child).
+    Files.writeString(mem.resolve("memory.stat"), "cache 1\nrss 2\ninactive_file 3\ntotal_cache 20000000\n"
+        + "total_rss 39000000\ntotal_inactive_file 15000000\ntotal_active_file 5000000\n");
+    Path acct = Files.createDirectories(root.resolve("cpuacct").resolve(LEAF));
+    Files.writeString(acct.resolve("cpuacct.stat"), "user 150\nsystem 25\n");
+    Path pids = Files.createDirectories(root.resolve("pids").resolve(LEAF));
+    Files.writeString(pids.resolve("cgroup.procs"), "101\n102\n103\n");
+    CgroupStats s = cgroups.stats(LEAF);
+    assertEquals(20000000, s.memoryCacheBytes());
+    assertEquals(39000000, s.memoryRssBytes());
+    assertEquals(15000000, s.memoryInactiveFileBytes());
+    assertEquals(45000000, s.memoryWorkingSetBytes());
+    assertEquals(1_500_000_000L, s.cpuUserNanos());
+    assertEquals(250_000_000L, s.cpuSystemNanos());
+    assertEquals(3, s.processes());
+  }
 }

@@ -174,7 +174,8 @@ class CgroupV2FixtureTest {
         """);
     Files.writeString(leaf.resolve("pids.current"), "3\n");
     Files.writeString(leaf.resolve("pids.max"), "max\n");
-    assertEquals(new CgroupStats(123456789, 268435456, 200000000, 2, 5000123000L, 250, 17, 88000000, 3, 0), cgroups.stats(LEAF));
+    assertEquals(new CgroupStats(123456789, 268435456, 200000000, 2, 5000123000L, 250, 17, 88000000, 3, 0,
+        0, 0, 0, 4000000000L, 1000123000L, 0), cgroups.stats(LEAF));
   }
 
   @Test
@@ -359,5 +360,29 @@ class CgroupV2FixtureTest {
     cgroups.thaw(LEAF);
     assertFalse(cgroups.frozen(LEAF));
     assertFalse(Files.exists(root.resolve(LEAF).resolve("cgroup.freeze")), "thaw writes nothing there");
+  }
+
+  @Test
+  void statsReadTheMemoryBreakdownTheCpuSplitAndTheProcesses() throws IOException {
+    Path leaf = Files.createDirectories(root.resolve(LEAF));
+    Files.writeString(leaf.resolve("memory.current"), "60000000\n");
+    Files.writeString(leaf.resolve("memory.stat"), "anon 39000000\nfile 20000000\nkernel 1000\n"
+        + "active_file 5000000\ninactive_file 15000000\n");
+    Files.writeString(leaf.resolve("cpu.stat"), "usage_usec 1750000\nuser_usec 1500000\nsystem_usec 250000\n");
+    Files.writeString(leaf.resolve("cgroup.procs"), "101\n102");
+    CgroupStats s = cgroups.stats(LEAF);
+    assertEquals(20000000, s.memoryCacheBytes());
+    assertEquals(39000000, s.memoryRssBytes());
+    assertEquals(15000000, s.memoryInactiveFileBytes());
+    assertEquals(45000000, s.memoryWorkingSetBytes());
+    assertEquals(1_750_000_000L, s.cpuUsageNanos());
+    assertEquals(1_500_000_000L, s.cpuUserNanos());
+    assertEquals(250_000_000L, s.cpuSystemNanos());
+    assertEquals(2, s.processes());
+  }
+
+  @Test
+  void workingSetNeverGoesBelowZero() {
+    assertEquals(0, new CgroupStats(10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0).memoryWorkingSetBytes());
   }
 }

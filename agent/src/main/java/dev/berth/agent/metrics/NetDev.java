@@ -1,0 +1,73 @@
+package dev.berth.agent.metrics;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The counters of {@code /proc/PID/net/dev}: the interfaces of the network namespace that the
+ * process is in, as the kernel counts them. For a container's init that is the container's own
+ * namespace (a container on the host network shows the host's interfaces, as with cAdvisor).
+ */
+public final class NetDev {
+  private NetDev() {}
+
+  /** One interface's counters since it was created. */
+  public record Interface(String name, long rxBytes, long rxPackets, long rxErrors, long rxDropped, long txBytes,
+      long txPackets, long txErrors, long txDropped) {}
+
+  /**
+   * The interfaces of {@code /proc/PID/net/dev} under {@code procRoot}, loopback left out (as
+   * cAdvisor does: it is traffic within the container). Empty when the process is gone.
+   */
+  public static List<Interface> read(Path procRoot, int pid) {
+    if (pid <= 0) {
+      return List.of();
+    }
+    String text;
+    try {
+      text = new String(Files.readAllBytes(procRoot.resolve(Integer.toString(pid)).resolve("net").resolve("dev")),
+          StandardCharsets.US_ASCII);
+    } catch (IOException e) {
+      return List.of(); // the process exited since it was listed
+    }
+    return parse(text);
+  }
+
+  /**
+   * Parses the file: two header lines, then {@code "  name: rx_bytes rx_packets rx_errs rx_drop
+   * fifo frame compressed multicast tx_bytes tx_packets tx_errs tx_drop fifo colls carrier
+   * compressed"}.
+   */
+  static List<Interface> parse(String text) {
+    List<Interface> out = new ArrayList<>();
+    for (String line : text.split("\n")) {
+      int colon = line.indexOf(':');
+      if (colon < 0) {
+        continue; // a header line
+      }
+      String name = line.substring(0, colon).trim();
+      if (name.equals("lo") || name.isEmpty()) {
+        continue;
+      }
+      String[] f = line.substring(colon + 1).trim().split("\\s+");
+      if (f.length < 12) {
+        continue;
+      }
+      out.add(new Interface(name, num(f[0]), num(f[1]), num(f[2]), num(f[3]), num(f[8]), num(f[9]), num(f[10]),
+          num(f[11])));
+    }
+    return out;
+  }
+
+  private static long num(String s) {
+    try {
+      return Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+}
