@@ -152,6 +152,13 @@ final class Cli implements AutoCloseable {
       return false;
     }
     String tlsFailure = DaemonAddress.tlsFailure(e);
+    if (tlsFailure != null && address().tls() != null && refusedClientCertificate(tlsFailure)) {
+      // The server's alert arrived during the handshake (timing decides whether it does, or the
+      // connection just closes, below): it refused our certificate.
+      err.println("The Berth daemon at " + address().display() + " closed the TLS connection: it accepts only client "
+          + "certificates of its cluster CA (check --tlscert, --tlskey or BERTH_CERT_PATH): " + tlsFailure);
+      return false;
+    }
     if (tlsFailure != null) {
       err.println("TLS handshake with the Berth daemon at " + address().display() + " failed: " + tlsFailure);
       return false;
@@ -171,6 +178,12 @@ final class Cli implements AutoCloseable {
     String d = e.getStatus().getDescription();
     err.println("Error response from daemon: " + (d != null && !d.isEmpty() ? d : e.getStatus().getCode().toString()));
     return true;
+  }
+
+  /** The alerts a TLS server sends when it does not accept the client's certificate. */
+  private static boolean refusedClientCertificate(String failure) {
+    return failure.contains("handshake_failure") || failure.contains("bad_certificate")
+        || failure.contains("certificate_required") || failure.contains("unknown_ca");
   }
 
   /** Flushes and drops the channel without waiting for it: the process is about to exit. */

@@ -198,4 +198,11 @@ final class Format {
     Instant t = Instant.ofEpochSecond(Math.floorDiv(unixNanos, 1_000_000_000L), Math.floorMod(unixNanos, 1_000_000_000L));
     return Patterns.GO_TIME.format(ZonedDateTime.ofInstant(t, zone));
   }
+
+  /** Labels as docker's {{.Labels}} shows them: "a=1,b=2", sorted by key. */
+  static String labels(java.util.Map<String, String> labels) {
+    java.util.StringJoiner j = new java.util.StringJoiner(",");
+    new java.util.TreeMap<>(labels).forEach((k, v) -> j.add(k + "=" + v));
+    return j.toString();
+  }
 }

@@ -1,7 +1,6 @@
 package dev.berth.ctl;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.ImageRef;
 import dev.berth.proto.v1.ImportChunk;
@@ -242,10 +241,7 @@ final class ImageCommands {
 
     @Override
     int run() {
-      ArrayNode found = Json.array();
-      int code = each(refs, ref -> found.add(Json.image(cli.images().inspect(ImageRef.newBuilder().setReference(ref).build()))));
-      cli.out.println(Json.pretty(found));
-      return code;
+      return Json.inspectAll(this, refs, ref -> Json.image(cli.images().inspect(ImageRef.newBuilder().setReference(ref).build())));
     }
   }
 }

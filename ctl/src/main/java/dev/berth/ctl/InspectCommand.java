@@ -1,6 +1,5 @@
 package dev.berth.ctl;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Command;
@@ -18,10 +17,7 @@ final class InspectCommand extends BaseCommand {
 
   @Override
   int run() {
-    ArrayNode found = Json.array();
     // Errors go to stderr as they happen; the array follows on stdout, as docker does it.
-    int code = each(ids, id -> found.add(Json.container(cli.containers().inspect(LifecycleCommands.ref(id)))));
-    cli.out.println(Json.pretty(found));
-    return code;
+    return Json.inspectAll(this, ids, id -> Json.container(cli.containers().inspect(LifecycleCommands.ref(id))));
   }
 }

@@ -266,4 +266,15 @@ final class Json {
     rootfs.set("Layers", strings(i.getLayersList()));
     return o;
   }
+
+  /**
+   * docker's inspect of several things: each one looked up in turn, a missing one reported as
+   * an error as it happens, then the pretty JSON array of those found; 1 if any was missing.
+   */
+  static int inspectAll(BaseCommand command, List<String> refs, java.util.function.Function<String, com.fasterxml.jackson.databind.JsonNode> lookup) {
+    ArrayNode found = array();
+    int code = command.each(refs, ref -> found.add(lookup.apply(ref)));
+    command.cli.out.println(pretty(found));
+    return code;
+  }
 }

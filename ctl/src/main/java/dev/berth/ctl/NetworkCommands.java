@@ -18,7 +18,6 @@ import io.grpc.StatusRuntimeException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.StringJoiner;
 import java.util.TreeMap;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -132,7 +131,7 @@ final class NetworkCommands {
           m.put("ID", id(n));
           m.put("IPv6", "false");
           m.put("Internal", Boolean.toString(n.getInternal()));
-          m.put("Labels", labels(n.getLabelsMap()));
+          m.put("Labels", Format.labels(n.getLabelsMap()));
           m.put("Name", n.getName());
           m.put("Scope", SCOPE);
           cli.out.println(Json.compact(m));
@@ -149,12 +148,6 @@ final class NetworkCommands {
       return noTrunc ? n.getId() : Format.shortId(n.getId());
     }
 
-    /** "a=1,b=2", sorted, as docker's {{.Labels}}. */
-    private static String labels(Map<String, String> labels) {
-      StringJoiner j = new StringJoiner(",");
-      new TreeMap<>(labels).forEach((k, v) -> j.add(k + "=" + v));
-      return j.toString();
-    }
   }
 
   /** `network inspect NETWORK…`: a pretty JSON array; the missing ones are errors after it. */
@@ -169,10 +162,7 @@ final class NetworkCommands {
 
     @Override
     int run() {
-      ArrayNode found = Json.array();
-      int code = each(names, n -> found.add(json(networks(cli).inspect(ref(n)))));
-      cli.out.println(Json.pretty(found));
-      return code;
+      return Json.inspectAll(this, names, n -> json(networks(cli).inspect(ref(n))));
     }
 
     /** docker's fields in docker's order (IPv4 only), then Berth: what docker has no field for. */

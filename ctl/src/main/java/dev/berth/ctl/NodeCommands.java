@@ -13,8 +13,6 @@ import dev.berth.proto.v1.UpdateNodeRequest;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.StringJoiner;
 import java.util.TreeMap;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -75,7 +73,7 @@ final class NodeCommands {
             n.getCpus() == 0 ? "-" : String.format(Locale.ROOT, "%.1f/%d", n.getCpus() - n.getFreeCpus(), n.getCpus()),
             n.getMemoryBytes() == 0 ? "-" : Format.humanSize(n.getMemoryBytes() - n.getFreeMemoryBytes()) + "/"
                 + Format.humanSize(n.getMemoryBytes()),
-            Integer.toString(n.getContainersCount()), labels(n.getLabelsMap()));
+            Integer.toString(n.getContainersCount()), Format.labels(n.getLabelsMap()));
       }
       table.print(cli.out);
       return 0;
@@ -94,10 +92,7 @@ final class NodeCommands {
 
     @Override
     int run() {
-      ArrayNode found = Json.array();
-      int code = each(names, n -> found.add(json(stub(cli).inspect(NodeRef.newBuilder().setName(n).build()))));
-      cli.out.println(Json.pretty(found));
-      return code;
+      return Json.inspectAll(this, names, n -> json(stub(cli).inspect(NodeRef.newBuilder().setName(n).build())));
     }
   }
 
@@ -205,12 +200,6 @@ final class NodeCommands {
     };
   }
 
-  /** "a=1,b=2", sorted. */
-  static String labels(Map<String, String> labels) {
-    StringJoiner j = new StringJoiner(",");
-    new TreeMap<>(labels).forEach((k, v) -> j.add(k + "=" + v));
-    return j.toString();
-  }
 
   static ObjectNode json(Node n) {
     ObjectNode o = Json.object();

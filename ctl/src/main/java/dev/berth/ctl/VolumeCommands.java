@@ -1,6 +1,5 @@
 package dev.berth.ctl;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.berth.proto.v1.CreateVolumeRequest;
 import dev.berth.proto.v1.ListVolumesRequest;
@@ -12,7 +11,6 @@ import dev.berth.proto.v1.VolumeRef;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.StringJoiner;
 import java.util.TreeMap;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -95,7 +93,7 @@ final class VolumeCommands {
           m.put("Availability", "N/A");
           m.put("Driver", DRIVER);
           m.put("Group", "N/A");
-          m.put("Labels", labels(v.getLabelsMap()));
+          m.put("Labels", Format.labels(v.getLabelsMap()));
           m.put("Links", Integer.toString(v.getUsedByCount()));
           m.put("Mountpoint", v.getMountpoint());
           m.put("Name", v.getName());
@@ -112,12 +110,6 @@ final class VolumeCommands {
       return 0;
     }
 
-    /** "a=1,b=2", sorted, as docker's {{.Labels}}. */
-    private static String labels(Map<String, String> labels) {
-      StringJoiner j = new StringJoiner(",");
-      new TreeMap<>(labels).forEach((k, v) -> j.add(k + "=" + v));
-      return j.toString();
-    }
   }
 
   /** `volume inspect NAME…`: a pretty JSON array; the missing ones are errors after it. */
@@ -132,10 +124,7 @@ final class VolumeCommands {
 
     @Override
     int run() {
-      ArrayNode found = Json.array();
-      int code = each(names, n -> found.add(json(cli.volumes().inspect(VolumeRef.newBuilder().setName(n).build()))));
-      cli.out.println(Json.pretty(found));
-      return code;
+      return Json.inspectAll(this, names, n -> json(cli.volumes().inspect(VolumeRef.newBuilder().setName(n).build())));
     }
 
     /** docker's fields in docker's order, then UsedBy: the containers that mount it. */
