@@ -14,7 +14,7 @@ import java.util.logging.Logger;
 
 /**
  * {@link GossipView} over an anti-entropy (eventually consistent) Atomix map, {@value #MAP}: one
- * key per node, written only by that node, as JSON of {@link NodeFacts}.
+ * key per node, written only by that node, as protobuf of {@link NodeFacts} ({@link ClusterCodec}).
  */
 final class AtomixGossip implements GossipView {
   static final String MAP = "berth-facts";
@@ -47,7 +47,7 @@ final class AtomixGossip implements GossipView {
       lastLocal = f;
       DistributedMap<String, byte[]> m = map;
       if (m != null) {
-        m.put(node, ClusterJson.write(f));
+        m.put(node, ClusterCodec.facts(f));
       }
     } catch (RuntimeException e) {
       LOG.log(Level.FINE, "publishing node facts", e);
@@ -62,7 +62,7 @@ final class AtomixGossip implements GossipView {
       // Reads of an anti-entropy map are local: no network round trip.
       for (Map.Entry<String, byte[]> e : m.entrySet()) {
         try {
-          out.put(e.getKey(), ClusterJson.read(e.getValue(), NodeFacts.class));
+          out.put(e.getKey(), ClusterCodec.facts(e.getValue()));
         } catch (RuntimeException ex) {
           LOG.log(Level.FINE, "undecodable facts of " + e.getKey(), ex);
         }

@@ -6,8 +6,8 @@ import dev.berth.agent.BerthException;
 import java.io.IOException;
 
 /**
- * The byte format of Berth's records in Atomix: JSON, so that a value written by one version of
- * the agent stays readable by the next (unknown fields are ignored) and can be read by a person.
+ * JSON for the agents' own heartbeat messages (never stored), and for reading the values agents
+ * stored before {@link ClusterCodec}'s protobuf format.
  */
 final class ClusterJson {
   private static final ObjectMapper JSON = new ObjectMapper()

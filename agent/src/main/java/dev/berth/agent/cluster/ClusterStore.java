@@ -7,7 +7,7 @@ import java.util.Optional;
  * The replicated, consistent state (Raft, on the server agents): tables of keyed byte values,
  * each with a version that grows with every write, so that callers can compare-and-set.
  *
- * <p>Values are opaque bytes: the callers' own records serialized (JSON or protobuf), never
+ * <p>Values are opaque bytes: the callers' own records serialized (protobuf), never
  * Atomix-serialized Java objects. Reads are linearizable. Every method blocks for at most the
  * store's timeout and is safe from any thread; at ~140 sequential writes per second (measured),
  * write desired state and batched status only, never one write per container.

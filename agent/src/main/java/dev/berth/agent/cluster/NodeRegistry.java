@@ -7,7 +7,7 @@ import java.util.function.UnaryOperator;
 
 /**
  * The node registry and each node's admin state (labels, drain, eligibility), kept in the
- * {@link ClusterStore} table {@value #TABLE} as JSON, one key per node.
+ * {@link ClusterStore} table {@value #TABLE} as protobuf ({@link ClusterCodec}), one key per node.
  *
  * <p>Changes are compare-and-set with retries, so two agents updating one node's labels at once
  * both land. Thread-safe; blocks as the store does; throws what the store throws, and
@@ -25,11 +25,11 @@ public final class NodeRegistry {
   }
 
   public Optional<NodeRecord> get(String name) {
-    return store.get(TABLE, name).map(e -> ClusterJson.read(e.value(), NodeRecord.class));
+    return store.get(TABLE, name).map(e -> ClusterCodec.node(e.value()));
   }
 
   public List<NodeRecord> list() {
-    return store.list(TABLE).stream().map(e -> ClusterJson.read(e.value(), NodeRecord.class)).toList();
+    return store.list(TABLE).stream().map(e -> ClusterCodec.node(e.value())).toList();
   }
 
   /**
@@ -39,13 +39,13 @@ public final class NodeRegistry {
   public NodeRecord register(String name, String address, Role role, long nowMillis) {
     for (int i = 0; i < CAS_ATTEMPTS; i++) {
       Optional<ClusterStore.Entry> cur = store.get(TABLE, name);
-      NodeRecord next = cur.map(e -> ClusterJson.read(e.value(), NodeRecord.class).withAddress(address, role))
+      NodeRecord next = cur.map(e -> ClusterCodec.node(e.value()).withAddress(address, role))
           .orElseGet(() -> new NodeRecord(name, address, role, java.util.Map.of(), false, true, nowMillis));
-      if (cur.isPresent() && ClusterJson.read(cur.get().value(), NodeRecord.class).equals(next)) {
+      if (cur.isPresent() && ClusterCodec.node(cur.get().value()).equals(next)) {
         return next;
       }
       if (store.compareAndSet(TABLE, name, cur.map(ClusterStore.Entry::version).orElse(ClusterStore.ABSENT),
-          ClusterJson.write(next)).isPresent()) {
+          ClusterCodec.node(next)).isPresent()) {
         return next;
       }
     }
@@ -57,12 +57,12 @@ public final class NodeRegistry {
     for (int i = 0; i < CAS_ATTEMPTS; i++) {
       ClusterStore.Entry cur = store.get(TABLE, name)
           .orElseThrow(() -> BerthException.notFound("No such node: " + name));
-      NodeRecord before = ClusterJson.read(cur.value(), NodeRecord.class);
+      NodeRecord before = ClusterCodec.node(cur.value());
       NodeRecord after = change.apply(before);
       if (!after.name().equals(name)) {
         throw BerthException.invalid("a node's name cannot change");
       }
-      if (after.equals(before) || store.compareAndSet(TABLE, name, cur.version(), ClusterJson.write(after)).isPresent()) {
+      if (after.equals(before) || store.compareAndSet(TABLE, name, cur.version(), ClusterCodec.node(after)).isPresent()) {
         return after;
       }
     }

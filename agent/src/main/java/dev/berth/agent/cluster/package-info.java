@@ -19,8 +19,8 @@
  *                  └─ LeaderElections ──────┘ LeaderElection per topic (Raft)
  * </pre>
  *
- * <p>No Atomix type leaves this package: values go through Atomix as bytes (JSON of Berth
- * records), because Atomix's Kryo cannot serialize records and must never define Berth's formats.
+ * <p>No Atomix type leaves this package: values go through Atomix as bytes (protobuf of Berth
+ * records, {@code cluster_state.proto}), because Atomix's Kryo cannot serialize records and must never define Berth's formats.
  * Until Atomix has started, every call that needs it throws {@code BerthException} of kind
  * {@code UNAVAILABLE} ("the cluster is still starting"); nothing here blocks the local API.
  * Depends on {@code dev.berth.agent} (the domain error) and Atomix; nothing of {@code api},
