@@ -1,29 +1,17 @@
 package dev.berth.bench;
 
-import com.google.protobuf.ByteString;
 import dev.berth.proto.v1.Container;
 import dev.berth.proto.v1.ContainerRef;
-import dev.berth.proto.v1.ContainerServiceGrpc;
 import dev.berth.proto.v1.ContainerSpec;
 import dev.berth.proto.v1.CreateContainerRequest;
 import dev.berth.proto.v1.Image;
-import dev.berth.proto.v1.ImageServiceGrpc;
-import dev.berth.proto.v1.ImportChunk;
-import dev.berth.proto.v1.ImportHeader;
 import dev.berth.proto.v1.ListContainersRequest;
 import dev.berth.proto.v1.NetworkSettings;
 import dev.berth.proto.v1.PortBinding;
 import dev.berth.proto.v1.RemoveContainerRequest;
-import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
-import io.grpc.stub.StreamObserver;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.net.InetAddress;
@@ -44,7 +32,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -88,8 +75,7 @@ public final class NetThroughput {
     t.setDaemon(true);
     return t;
   });
-  private ManagedChannel channel;
-  private EpollEventLoopGroup group;
+  private final AgentConnection agent;
   private String containerId;
   private final List<Process> floorServers = new ArrayList<>();
   private final List<Path> floorCgroups = new ArrayList<>();
@@ -98,6 +84,7 @@ public final class NetThroughput {
 
   private NetThroughput(Map<String, String> opt) {
     this.opt = opt;
+    this.agent = new AgentConnection(opt.get("socket"));
   }
 
   public static void main(String[] args) throws Exception {
@@ -168,7 +155,7 @@ public final class NetThroughput {
 
     awaitAgent();
     if (opt.containsKey("import")) {
-      Image img = importImage(Path.of(opt.get("import")), opt.getOrDefault("image-ref", "busybox:latest"));
+      Image img = agent.importImage(Path.of(opt.get("import")), opt.getOrDefault("image-ref", "busybox:latest"));
       System.err.println("imported " + img.getRepoTagsList() + " " + img.getId());
     }
 
@@ -180,10 +167,10 @@ public final class NetThroughput {
         .addPorts(PortBinding.newBuilder().setProtocol("tcp").setContainerPort(SINK_PORT))
         .addPorts(PortBinding.newBuilder().setProtocol("tcp").setContainerPort(ECHO_PORT))
         .build();
-    Container c = blocking().create(CreateContainerRequest.newBuilder().setSpec(spec).build());
+    Container c = agent.containers().create(CreateContainerRequest.newBuilder().setSpec(spec).build());
     containerId = c.getId();
-    c = blocking().start(ContainerRef.newBuilder().setId(containerId).build());
-    c = blocking().inspect(ContainerRef.newBuilder().setId(containerId).build());
+    c = agent.containers().start(ContainerRef.newBuilder().setId(containerId).build());
+    c = agent.containers().inspect(ContainerRef.newBuilder().setId(containerId).build());
     NetworkSettings net = c.getNetwork();
     if (net.getIpAddress().isEmpty()) {
       throw new IllegalStateException("the container has no address: " + c);
@@ -352,7 +339,7 @@ public final class NetThroughput {
     into.rttRelayCpu += relay0 < 0 ? 0 : relay1 - relay0;
     into.rttServerCpu += server0 < 0 ? 0 : v.server().nanos() - server0;
     into.rtts.addAll(mine);
-    into.roundP50.add(median(mine));
+    into.roundP50.add(Percentiles.median(mine));
   }
 
   /** {@code connects} fresh connections: connect, one byte echoed, close; the time to the echo. */
@@ -561,11 +548,11 @@ public final class NetThroughput {
         + "server | sum |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     Map<String, Double> mbps = new LinkedHashMap<>();
     Map<String, Double> cpuPerGib = new LinkedHashMap<>();
-    double floorMbps = floor == null ? 0 : rateMbps(size, median(nanos(floor.streams)));
+    double floorMbps = floor == null ? 0 : rateMbps(size, Percentiles.median(nanos(floor.streams)));
     for (Variant v : variants) {
       Samples s = samples.get(v.id());
       List<Long> t = nanos(s.streams);
-      double med = rateMbps(size, median(t));
+      double med = rateMbps(size, Percentiles.median(t));
       mbps.put(v.id(), med);
       double gib = (double) size * s.streams.size() / (1L << 30);
       double client = s.streams.stream().mapToLong(Stream::clientCpu).sum() / 1e6 / gib;
@@ -591,15 +578,15 @@ public final class NetThroughput {
     o.append("## Latency: request/response on one connection\n\n");
     o.append("| variant | p50 µs | p99 µs | p50 / loopback | per-round p50 min–max µs | CPU µs per round trip: client | "
         + "relay | server |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
-    long floorP50 = floor == null ? 0 : median(floor.rtts);
+    long floorP50 = floor == null ? 0 : Percentiles.median(floor.rtts);
     Map<String, Long> p50s = new LinkedHashMap<>();
     for (Variant v : variants) {
       Samples s = samples.get(v.id());
-      long p50 = median(s.rtts);
+      long p50 = Percentiles.median(s.rtts);
       p50s.put(v.id(), p50);
       double n = s.rtts.size();
       o.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s–%s | %.1f | %s | %.1f |%n", v.id(), us(p50),
-          us(pct(s.rtts, 0.99)), floorP50 > 0 ? String.format(Locale.ROOT, "%.2f×", (double) p50 / floorP50) : "–",
+          us(Percentiles.pct(s.rtts, 0.99)), floorP50 > 0 ? String.format(Locale.ROOT, "%.2f×", (double) p50 / floorP50) : "–",
           us(s.roundP50.stream().mapToLong(Long::longValue).min().orElse(0)),
           us(s.roundP50.stream().mapToLong(Long::longValue).max().orElse(0)), s.rttClientCpu / 1e3 / n,
           !v.relayed() ? "–" : String.format(Locale.ROOT, "%.1f", s.rttRelayCpu / 1e3 / n), s.rttServerCpu / 1e3 / n));
@@ -610,11 +597,11 @@ public final class NetThroughput {
     // ---- setup
     o.append("## Connection setup: connect, one byte echoed\n\n");
     o.append("| variant | median µs | p90 µs | median / loopback |\n|---|---:|---:|---:|\n");
-    long floorSetup = floor == null ? 0 : median(floor.setups);
+    long floorSetup = floor == null ? 0 : Percentiles.median(floor.setups);
     for (Variant v : variants) {
       Samples s = samples.get(v.id());
-      long m = median(s.setups);
-      o.append(String.format(Locale.ROOT, "| %s | %s | %s | %s |%n", v.id(), us(m), us(pct(s.setups, 0.9)),
+      long m = Percentiles.median(s.setups);
+      o.append(String.format(Locale.ROOT, "| %s | %s | %s | %s |%n", v.id(), us(m), us(Percentiles.pct(s.setups, 0.9)),
           floorSetup > 0 ? String.format(Locale.ROOT, "%.2f×", (double) m / floorSetup) : "–"));
     }
     o.append("\nEach connection makes busybox nc fork and exec `cat`, in the container or on the host alike; that "
@@ -717,24 +704,6 @@ public final class NetThroughput {
     return nanos <= 0 ? 0 : bytes / (nanos / 1e9) / 1e6;
   }
 
-  static long median(List<Long> v) {
-    return pct(v, 0.5);
-  }
-
-  /** Nearest-rank percentile; the median of an even count is the mean of the middle two. */
-  static long pct(List<Long> v, double q) {
-    if (v.isEmpty()) {
-      return 0;
-    }
-    long[] a = v.stream().mapToLong(Long::longValue).sorted().toArray();
-    if (q == 0.5) {
-      int m = a.length / 2;
-      return a.length % 2 == 1 ? a[m] : (a[m - 1] + a[m]) / 2;
-    }
-    int rank = (int) Math.ceil(q * a.length);
-    return a[Math.max(0, Math.min(a.length - 1, rank - 1))];
-  }
-
   private static String us(long nanos) {
     return String.format(Locale.ROOT, "%.1f", nanos / 1e3);
   }
@@ -768,25 +737,12 @@ public final class NetThroughput {
 
   // ------------------------------------------------------------------ gRPC
 
-  private ManagedChannel channel() {
-    if (channel == null) {
-      group = new EpollEventLoopGroup(1);
-      channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(opt.get("socket")))
-          .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
-    }
-    return channel;
-  }
-
-  private ContainerServiceGrpc.ContainerServiceBlockingStub blocking() {
-    return ContainerServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(60, TimeUnit.SECONDS);
-  }
-
   /** The agent may still be starting: wait until it answers a List, for up to 60 s. */
   private void awaitAgent() throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (true) {
       try {
-        blocking().list(ListContainersRequest.getDefaultInstance());
+        agent.containers().list(ListContainersRequest.getDefaultInstance());
         return;
       } catch (StatusRuntimeException e) {
         if (System.nanoTime() > deadline) {
@@ -797,34 +753,7 @@ public final class NetThroughput {
     }
   }
 
-  /** ImageService.Import: the header, then the tar in 64 KiB chunks. */
-  private Image importImage(Path tar, String reference) throws Exception {
-    CompletableFuture<Image> done = new CompletableFuture<>();
-    StreamObserver<ImportChunk> in = ImageServiceGrpc.newStub(channel()).import_(new StreamObserver<>() {
-      @Override
-      public void onNext(Image value) {
-        done.complete(value);
-      }
 
-      @Override
-      public void onError(Throwable t) {
-        done.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    });
-    in.onNext(ImportChunk.newBuilder().setHeader(ImportHeader.newBuilder().setReference(reference).addCmd("/bin/sh")).build());
-    byte[] buf = new byte[1 << 16];
-    try (InputStream s = Files.newInputStream(tar)) {
-      int n;
-      while ((n = s.readNBytes(buf, 0, buf.length)) > 0) {
-        in.onNext(ImportChunk.newBuilder().setData(ByteString.copyFrom(buf, 0, n)).build());
-      }
-    }
-    in.onCompleted();
-    return done.get(120, TimeUnit.SECONDS);
-  }
 
   // ------------------------------------------------------------------ cleanup
 
@@ -843,7 +772,7 @@ public final class NetThroughput {
     }
     if (containerId != null) {
       try {
-        blocking().remove(RemoveContainerRequest.newBuilder().setId(containerId).setForce(true).build());
+        agent.containers().remove(RemoveContainerRequest.newBuilder().setId(containerId).setForce(true).build());
       } catch (StatusRuntimeException e) {
         System.err.println("cannot remove container " + containerId + ": " + e.getStatus());
       }
@@ -869,17 +798,7 @@ public final class NetThroughput {
         }
       }
     }
-    if (channel != null) {
-      channel.shutdownNow();
-      try {
-        channel.awaitTermination(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    if (group != null) {
-      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-    }
+    agent.close();
     watchdog.shutdownNow();
   }
 }

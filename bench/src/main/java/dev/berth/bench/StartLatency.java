@@ -1,6 +1,5 @@
 package dev.berth.bench;
 
-import com.google.protobuf.ByteString;
 import dev.berth.proto.v1.AttachInput;
 import dev.berth.proto.v1.AttachOpen;
 import dev.berth.proto.v1.AttachOutput;
@@ -13,20 +12,12 @@ import dev.berth.proto.v1.ExitStatus;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.ImageRef;
 import dev.berth.proto.v1.ImageServiceGrpc;
-import dev.berth.proto.v1.ImportChunk;
-import dev.berth.proto.v1.ImportHeader;
 import dev.berth.proto.v1.ListContainersRequest;
 import dev.berth.proto.v1.RemoveContainerRequest;
-import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import io.grpc.stub.StreamObserver;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,8 +55,7 @@ public final class StartLatency {
   private static final long CLK_TCK = 100; // USER_HZ: fixed at 100 on every Linux ABI
 
   private final Map<String, String> opt;
-  private ManagedChannel channel;
-  private EpollEventLoopGroup group;
+  private final AgentConnection agent;
   private final List<String> notes = new ArrayList<>();
   private int seq;
   /** The CLI command once it answered a probe; null when absent or unusable. */
@@ -73,6 +63,7 @@ public final class StartLatency {
 
   private StartLatency(Map<String, String> opt) {
     this.opt = opt;
+    this.agent = new AgentConnection(opt.get("socket"));
   }
 
   public static void main(String[] args) throws Exception {
@@ -130,10 +121,10 @@ public final class StartLatency {
     String image = opt.getOrDefault("image", "busybox");
     awaitAgent();
     if (opt.containsKey("import")) {
-      Image img = importImage(Path.of(opt.get("import")), opt.getOrDefault("image-ref", "busybox:latest"));
+      Image img = agent.importImage(Path.of(opt.get("import")), opt.getOrDefault("image-ref", "busybox:latest"));
       System.err.println("imported " + img.getRepoTagsList() + " " + img.getId());
     }
-    ImageServiceGrpc.newBlockingStub(channel()).inspect(ImageRef.newBuilder().setReference(image).build());
+    ImageServiceGrpc.newBlockingStub(agent.channel()).inspect(ImageRef.newBuilder().setReference(image).build());
 
     List<Variant> all = new ArrayList<>();
     all.add(new BerthApi("berth-api", "Berth, gRPC API (Create, Attach+start, exit)", image, false));
@@ -207,7 +198,7 @@ public final class StartLatency {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (true) {
       try {
-        blocking().list(ListContainersRequest.getDefaultInstance());
+        agent.containers().list(ListContainersRequest.getDefaultInstance());
         return;
       } catch (StatusRuntimeException e) {
         if (System.nanoTime() > deadline) {
@@ -249,7 +240,7 @@ public final class StartLatency {
 
     @Override
     Sample run() throws Exception {
-      ContainerServiceGrpc.ContainerServiceBlockingStub blocking = blocking();
+      ContainerServiceGrpc.ContainerServiceBlockingStub blocking = agent.containers();
       ContainerSpec.Builder spec = ContainerSpec.newBuilder().setImage(image).addCmd("/bin/true");
       if (unconfined) {
         spec.addSecurityOpt("seccomp=unconfined");
@@ -263,7 +254,7 @@ public final class StartLatency {
 
       CompletableFuture<ExitStatus> exit = new CompletableFuture<>();
       StreamObserver<AttachInput>[] in = newInputHolder();
-      in[0] = ContainerServiceGrpc.newStub(channel()).attach(new StreamObserver<AttachOutput>() {
+      in[0] = ContainerServiceGrpc.newStub(agent.channel()).attach(new StreamObserver<AttachOutput>() {
         @Override
         public void onNext(AttachOutput o) {
           if (o.getOutputCase() == AttachOutput.OutputCase.EXIT) {
@@ -420,10 +411,10 @@ public final class StartLatency {
     try {
       // A few running containers and one that exited, as `berth ps -a` would show.
       for (int i = 0; i < count; i++) {
-        Container c = blocking().create(CreateContainerRequest.newBuilder().setSpec(ContainerSpec.newBuilder()
+        Container c = agent.containers().create(CreateContainerRequest.newBuilder().setSpec(ContainerSpec.newBuilder()
             .setImage(image).addCmd("/bin/sleep").addCmd("3600")).build());
         made.add(c.getId());
-        blocking().start(ContainerRef.newBuilder().setId(c.getId()).build());
+        agent.containers().start(ContainerRef.newBuilder().setId(c.getId()).build());
       }
       Map<String, String> podEnv = new LinkedHashMap<>();
       if (opt.containsKey("podman-conf")) {
@@ -461,7 +452,7 @@ public final class StartLatency {
           }
         }
         long t0 = System.nanoTime();
-        blocking().list(ListContainersRequest.newBuilder().setAll(false).build());
+        agent.containers().list(ListContainersRequest.newBuilder().setAll(false).build());
         if (i >= warm) {
           rpc.add(System.nanoTime() - t0);
         }
@@ -469,7 +460,7 @@ public final class StartLatency {
     } finally {
       for (String id : made) {
         try {
-          blocking().remove(RemoveContainerRequest.newBuilder().setId(id).setForce(true).build());
+          agent.containers().remove(RemoveContainerRequest.newBuilder().setId(id).setForce(true).build());
         } catch (StatusRuntimeException e) {
           System.err.println("cannot remove " + id + ": " + e.getStatus());
         }
@@ -536,15 +527,15 @@ public final class StartLatency {
     o.append("| rounds | ").append(warmup).append(" warm-up (discarded) + ").append(rounds)
         .append(" measured; each round runs every variant once, order rotating |\n\n");
 
-    long crunMedian = samples.containsKey("crun") ? median(walls(samples.get("crun"))) : -1;
+    long crunMedian = samples.containsKey("crun") ? Percentiles.median(walls(samples.get("crun"))) : -1;
     o.append("## Start to exit\n\n");
     o.append("| variant | median ms | p90 ms | min ms | median / crun | CPU ms (children) | CPU ms (berthd) |\n");
     o.append("|---|---:|---:|---:|---:|---:|---:|\n");
     for (Variant v : variants) {
       List<Sample> s = samples.get(v.id());
       List<Long> w = walls(s);
-      long med = median(w);
-      o.append("| ").append(v.label()).append(" | ").append(ms(med)).append(" | ").append(ms(pct(w, 0.9)))
+      long med = Percentiles.median(w);
+      o.append("| ").append(v.label()).append(" | ").append(ms(med)).append(" | ").append(ms(Percentiles.pct(w, 0.9)))
           .append(" | ").append(ms(w.stream().mapToLong(Long::longValue).min().orElse(0))).append(" | ")
           .append(crunMedian > 0 ? String.format(Locale.ROOT, "%.2f×", (double) med / crunMedian) : "–").append(" | ")
           .append(meanMs(s.stream().map(Sample::childCpuNanos).toList())).append(" | ")
@@ -562,8 +553,8 @@ public final class StartLatency {
       o.append("### Breakdown: ").append(v.label()).append("\n\n| phase | median ms | p90 ms |\n|---|---:|---:|\n");
       for (String phase : s.get(0).phases().keySet()) {
         List<Long> p = s.stream().map(x -> x.phases().getOrDefault(phase, 0L)).toList();
-        o.append("| ").append(phase.replace("  ", "&nbsp;&nbsp;")).append(" | ").append(ms(median(p)))
-            .append(" | ").append(ms(pct(p, 0.9))).append(" |\n");
+        o.append("| ").append(phase.replace("  ", "&nbsp;&nbsp;")).append(" | ").append(ms(Percentiles.median(p)))
+            .append(" | ").append(ms(Percentiles.pct(p, 0.9))).append(" |\n");
       }
       o.append('\n');
     }
@@ -575,7 +566,7 @@ public final class StartLatency {
       psRow(o, "List RPC (harness, for reference)", ps.listRpc(), null);
       if (!ps.berth().isEmpty() && !ps.podman().isEmpty()) {
         o.append(String.format(Locale.ROOT, "\n`berth ps` / `podman ps` medians: %.2f×\n",
-            (double) median(ps.berth()) / median(ps.podman())));
+            (double) Percentiles.median(ps.berth()) / Percentiles.median(ps.podman())));
       }
       o.append('\n');
     }
@@ -601,19 +592,19 @@ public final class StartLatency {
     if (api == null || api.isEmpty()) {
       return "The API variant was not measured.\n";
     }
-    long apiMed = median(walls(api));
+    long apiMed = Percentiles.median(walls(api));
     if (crunMedian > 0) {
       double r = (double) apiMed / crunMedian;
       o.append(String.format(Locale.ROOT, "- Target \"API within 1.5× crun\": %.2f× — %s.%n", r, r <= 1.5 ? "met" : "NOT met"));
     }
     if (samples.containsKey("runc")) {
-      long runc = median(walls(samples.get("runc")));
+      long runc = Percentiles.median(walls(samples.get("runc")));
       o.append(String.format(Locale.ROOT, "- Target \"faster than runc\": API %s ms vs runc %s ms — %s.%n",
           ms(apiMed), ms(runc), apiMed < runc ? "met" : "NOT met"));
     }
     Map<String, Long> med = new LinkedHashMap<>();
     for (String phase : api.get(0).phases().keySet()) {
-      med.put(phase, median(api.stream().map(x -> x.phases().getOrDefault(phase, 0L)).toList()));
+      med.put(phase, Percentiles.median(api.stream().map(x -> x.phases().getOrDefault(phase, 0L)).toList()));
     }
     String top = med.entrySet().stream().filter(e -> e.getKey().startsWith("  ") || e.getKey().equals("create"))
         .max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse("?");
@@ -625,15 +616,15 @@ public final class StartLatency {
     String run = "  launcher reported→container exited (release, execve, run)";
     if (unc != null && !unc.isEmpty() && med.containsKey(run)) {
       long a = med.get(run);
-      long b = median(unc.stream().map(x -> x.phases().getOrDefault(run, 0L)).toList());
+      long b = Percentiles.median(unc.stream().map(x -> x.phases().getOrDefault(run, 0L)).toList());
       o.append(String.format(Locale.ROOT, "- Seccomp (the default profile is compiled and loaded by the container's init "
           + "after the release): release→exit takes %s ms with it, %s ms with seccomp=unconfined; whole-run medians %s vs "
-          + "%s ms. The OCI bundle of crun/runc has no seccomp profile.%n", ms(a), ms(b), ms(apiMed), ms(median(walls(unc)))));
+          + "%s ms. The OCI bundle of crun/runc has no seccomp profile.%n", ms(a), ms(b), ms(apiMed), ms(Percentiles.median(walls(unc)))));
     }
     List<Sample> floor = samples.get("floor");
     if (floor != null && !floor.isEmpty()) {
       o.append(String.format(Locale.ROOT, "- The floor (namespaces + chroot, no cgroups, no mounts) is %s ms.%n",
-          ms(median(walls(floor)))));
+          ms(Percentiles.median(walls(floor)))));
     }
     return o.toString();
   }
@@ -646,8 +637,8 @@ public final class StartLatency {
       }
       return;
     }
-    o.append("| ").append(label).append(" | ").append(t.size()).append(" | ").append(ms(median(t))).append(" | ")
-        .append(ms(pct(t, 0.9))).append(" | ").append(ms(t.stream().mapToLong(Long::longValue).min().orElse(0)))
+    o.append("| ").append(label).append(" | ").append(t.size()).append(" | ").append(ms(Percentiles.median(t))).append(" | ")
+        .append(ms(Percentiles.pct(t, 0.9))).append(" | ").append(ms(t.stream().mapToLong(Long::longValue).min().orElse(0)))
         .append(" |\n");
   }
 
@@ -679,24 +670,6 @@ public final class StartLatency {
     return s.stream().map(Sample::wallNanos).toList();
   }
 
-  static long median(List<Long> v) {
-    return pct(v, 0.5);
-  }
-
-  /** Nearest-rank percentile; the median of an even count is the mean of the middle two. */
-  static long pct(List<Long> v, double q) {
-    if (v.isEmpty()) {
-      return 0;
-    }
-    long[] a = v.stream().mapToLong(Long::longValue).sorted().toArray();
-    if (q == 0.5) {
-      int m = a.length / 2;
-      return a.length % 2 == 1 ? a[m] : (a[m - 1] + a[m]) / 2;
-    }
-    int rank = (int) Math.ceil(q * a.length);
-    return a[Math.max(0, Math.min(a.length - 1, rank - 1))];
-  }
-
   private static String ms(long nanos) {
     return String.format(Locale.ROOT, "%.1f", nanos / 1e6);
   }
@@ -721,59 +694,9 @@ public final class StartLatency {
 
   // ------------------------------------------------------------------ gRPC
 
-  private ManagedChannel channel() {
-    if (channel == null) {
-      group = new EpollEventLoopGroup(1);
-      channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(opt.get("socket")))
-          .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
-    }
-    return channel;
-  }
 
-  private ContainerServiceGrpc.ContainerServiceBlockingStub blocking() {
-    return ContainerServiceGrpc.newBlockingStub(channel()).withDeadlineAfter(60, TimeUnit.SECONDS);
-  }
-
-  /** ImageService.Import: the header, then the tar in 64 KiB chunks. */
-  private Image importImage(Path tar, String reference) throws Exception {
-    CompletableFuture<Image> done = new CompletableFuture<>();
-    StreamObserver<ImportChunk> in = ImageServiceGrpc.newStub(channel()).import_(new StreamObserver<>() {
-      @Override
-      public void onNext(Image value) {
-        done.complete(value);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        done.completeExceptionally(t);
-      }
-
-      @Override
-      public void onCompleted() {}
-    });
-    in.onNext(ImportChunk.newBuilder().setHeader(ImportHeader.newBuilder().setReference(reference).addCmd("/bin/sh")).build());
-    byte[] buf = new byte[1 << 16];
-    try (InputStream s = Files.newInputStream(tar)) {
-      int n;
-      while ((n = s.readNBytes(buf, 0, buf.length)) > 0) {
-        in.onNext(ImportChunk.newBuilder().setData(ByteString.copyFrom(buf, 0, n)).build());
-      }
-    }
-    in.onCompleted();
-    return done.get(120, TimeUnit.SECONDS);
-  }
 
   private void close() {
-    if (channel != null) {
-      channel.shutdownNow();
-      try {
-        channel.awaitTermination(5, TimeUnit.SECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    if (group != null) {
-      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-    }
+    agent.close();
   }
 }
