@@ -1,5 +1,6 @@
 package dev.berth.agent.cluster;
 
+import dev.berth.agent.DaemonThreads;
 import io.atomix.cluster.messaging.MessagingService;
 import io.atomix.core.Atomix;
 import io.atomix.primitive.partition.Partition;
@@ -82,11 +83,7 @@ final class AtomixHeartbeats implements AutoCloseable {
     Duration suspect = SUSPECT_AFTER.compareTo(config.gracePeriod().dividedBy(2)) < 0 ? SUSPECT_AFTER
         : config.gracePeriod().dividedBy(2);
     this.liveness = new Liveness(suspect, config.gracePeriod(), System.nanoTime());
-    this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "berth-cluster-heartbeat");
-      t.setDaemon(true);
-      return t;
-    });
+    this.thread = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("berth-cluster-heartbeat"));
   }
 
   /** Starts beating (and, on a server, listening); called once Atomix has started. */

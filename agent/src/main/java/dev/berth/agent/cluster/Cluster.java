@@ -1,6 +1,7 @@
 package dev.berth.agent.cluster;
 
 import dev.berth.agent.BerthException;
+import dev.berth.agent.DaemonThreads;
 import io.atomix.core.Atomix;
 import io.atomix.primitive.partition.Partition;
 import io.atomix.primitive.partition.PartitionGroup;
@@ -69,11 +70,7 @@ public final class Cluster implements AutoCloseable {
     this.nodes = new NodeRegistry(store);
     this.gossip = new AtomixGossip(config.node(), localFacts);
     this.elections = new AtomixElections(this::started, config.node(), OPERATION_TIMEOUT);
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "berth-cluster-timer");
-      t.setDaemon(true);
-      return t;
-    });
+    this.timer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("berth-cluster-timer"));
   }
 
   public ClusterConfig config() {

@@ -1,5 +1,6 @@
 package dev.berth.agent.image;
 
+import dev.berth.agent.DaemonThreads;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
@@ -18,7 +19,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /** Whole-tree operations that never follow a symlink. */
 final class FileTrees {
@@ -60,13 +60,8 @@ final class FileTrees {
   private static final ThreadPoolExecutor SYNCERS;
 
   static {
-    AtomicInteger n = new AtomicInteger();
     SYNCERS = new ThreadPoolExecutor(SYNC_THREADS, SYNC_THREADS, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-        r -> {
-          Thread t = new Thread(r, "berth-fsync-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        });
+        DaemonThreads.numbered("berth-fsync-"));
     SYNCERS.allowCoreThreadTimeOut(true);
   }
 

@@ -1,5 +1,6 @@
 package dev.berth.agent.image;
 
+import dev.berth.agent.DaemonThreads;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.util.concurrent.ExecutionException;
@@ -7,7 +8,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -39,12 +39,7 @@ final class Writeback {
   private static final ThreadPoolExecutor FORCERS;
 
   static {
-    AtomicInteger n = new AtomicInteger();
-    FORCERS = new ThreadPoolExecutor(THREADS, THREADS, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-      Thread t = new Thread(r, "berth-writeback-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    FORCERS = new ThreadPoolExecutor(THREADS, THREADS, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), DaemonThreads.numbered("berth-writeback-"));
     FORCERS.allowCoreThreadTimeOut(true);
   }
 

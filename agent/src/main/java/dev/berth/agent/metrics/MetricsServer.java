@@ -3,6 +3,7 @@ package dev.berth.agent.metrics;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.berth.agent.BerthException;
+import dev.berth.agent.DaemonThreads;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -43,11 +44,7 @@ public final class MetricsServer implements AutoCloseable {
    */
   public static MetricsServer start(InetSocketAddress address, AgentMetrics metrics) throws IOException {
     HttpServer server = HttpServer.create(address, 16);
-    ExecutorService executor = Executors.newFixedThreadPool(2, r -> {
-      Thread t = new Thread(r, "berth-metrics");
-      t.setDaemon(true);
-      return t;
-    });
+    ExecutorService executor = Executors.newFixedThreadPool(2, DaemonThreads.named("berth-metrics"));
     server.setExecutor(executor);
     server.createContext("/", exchange -> {
       try (exchange) {

@@ -1,6 +1,7 @@
 package dev.berth.agent.registry;
 
 import dev.berth.agent.BerthException;
+import dev.berth.agent.DaemonThreads;
 import dev.berth.agent.image.ImageRecord;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.Ingest;
@@ -18,7 +19,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -70,12 +70,7 @@ public final class Puller implements AutoCloseable {
     this.client = client;
     this.store = store;
     this.platform = platform;
-    AtomicInteger n = new AtomicInteger();
-    this.workers = Executors.newFixedThreadPool(maxConcurrentDownloads, r -> {
-      Thread t = new Thread(r, "berth-pull-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    this.workers = Executors.newFixedThreadPool(maxConcurrentDownloads, DaemonThreads.numbered("berth-pull-"));
   }
 
   /**

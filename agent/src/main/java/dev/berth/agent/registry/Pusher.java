@@ -1,6 +1,7 @@
 package dev.berth.agent.registry;
 
 import dev.berth.agent.BerthException;
+import dev.berth.agent.DaemonThreads;
 import dev.berth.agent.image.ImageExport;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.Reference;
@@ -21,7 +22,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -99,12 +99,7 @@ public final class Pusher implements AutoCloseable {
     this.client = client;
     this.store = store;
     this.chunkSize = chunkSize;
-    AtomicInteger n = new AtomicInteger();
-    this.workers = Executors.newFixedThreadPool(maxConcurrentUploads, r -> {
-      Thread t = new Thread(r, "berth-push-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    this.workers = Executors.newFixedThreadPool(maxConcurrentUploads, DaemonThreads.numbered("berth-push-"));
   }
 
   /**

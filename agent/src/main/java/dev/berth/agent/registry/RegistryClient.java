@@ -6,6 +6,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import dev.berth.agent.BerthException;
+import dev.berth.agent.DaemonThreads;
 import dev.berth.agent.image.Ingest;
 import dev.berth.agent.image.Reference;
 import java.io.ByteArrayOutputStream;
@@ -162,11 +163,7 @@ public final class RegistryClient implements AutoCloseable {
         .connectTimeout(settings.connectTimeout())
         .followRedirects(HttpClient.Redirect.NEVER)
         .build();
-    this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "berth-registry-watchdog");
-      t.setDaemon(true);
-      return t;
-    });
+    this.watchdog = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("berth-registry-watchdog"));
     this.tokens = Caffeine.newBuilder()
         .maximumSize(1_000)
         .expireAfter(new Expiry<String, Token>() {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.berth.agent.AtomicFiles;
 import dev.berth.agent.BerthException;
+import dev.berth.agent.DaemonThreads;
 import dev.berth.agent.image.Healthcheck;
 import dev.berth.agent.image.ImageRecord;
 import dev.berth.agent.image.ImageStore;
@@ -94,17 +95,9 @@ public final class ContainerRuntime implements AutoCloseable {
   private final Path containersDir;
   private final ObjectMapper json;
   private final ShimWatcher watcher;
-  private final ExecutorService exits = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "berth-exit");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService exits = Executors.newCachedThreadPool(DaemonThreads.named("berth-exit"));
   /** Health probes' timeouts. */
-  private final ScheduledExecutorService timeouts = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "berth-probe-timeout");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService timeouts = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("berth-probe-timeout"));
   private final ContainerEvents events;
   private final Map<String, Container> containers = new ConcurrentHashMap<>();
   private final Object names = new Object();

@@ -1,6 +1,7 @@
 package dev.berth.agent.task;
 
 import dev.berth.agent.BerthException;
+import dev.berth.agent.DaemonThreads;
 import dev.berth.agent.image.Healthcheck;
 import dev.berth.agent.runtime.ContainerEvents;
 import dev.berth.agent.runtime.ContainerRuntime;
@@ -20,7 +21,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -42,8 +42,8 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
 
   private final Backoff.Settings backoff;
   private final Clock clock;
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(daemon("berth-task-timer"));
-  private final ExecutorService work = Executors.newCachedThreadPool(daemon("berth-task"));
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("berth-task-timer"));
+  private final ExecutorService work = Executors.newCachedThreadPool(DaemonThreads.named("berth-task"));
   private final CompletableFuture<ContainerRuntime> runtime = new CompletableFuture<>();
   private final Map<String, Task> tasks = new ConcurrentHashMap<>();
   private final List<HealthListener> listeners = new CopyOnWriteArrayList<>();
@@ -348,13 +348,5 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
     closed = true;
     timer.shutdownNow();
     work.shutdownNow();
-  }
-
-  private static ThreadFactory daemon(String name) {
-    return r -> {
-      Thread t = new Thread(r, name);
-      t.setDaemon(true);
-      return t;
-    };
   }
 }
