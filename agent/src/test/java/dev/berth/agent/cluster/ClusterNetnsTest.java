@@ -37,6 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -179,7 +180,10 @@ class ClusterNetnsTest {
     }
     awaitAllReady(HOSTS);
     for (String h : HOSTS) {
-      assertEquals(Map.of("side", "majority"), nodes(h).inspect(NodeRef.newBuilder().setName("n4").build()).getLabelsMap(),
+      // The healed server's Raft session may take a few seconds to come back; until then its
+      // reads are refused (UNAVAILABLE), never answered with the minority's value.
+      assertEquals(Map.of("side", "majority"),
+          whenAvailable(() -> nodes(h).inspect(NodeRef.newBuilder().setName("n4").build())).getLabelsMap(),
           "no split brain, as seen from " + h);
     }
   }
@@ -197,10 +201,29 @@ class ClusterNetnsTest {
     awaitAllReady(HOSTS);
     // The replacement started from an empty data dir and caught up from the others.
     assertEquals(Map.of("written", "while-" + dead + "-dead"),
-        nodes(dead).inspect(NodeRef.newBuilder().setName("n5").build()).getLabelsMap());
-    assertEquals(Map.of("side", "majority"), nodes(dead).inspect(NodeRef.newBuilder().setName("n4").build()).getLabelsMap());
-    nodes(dead).update(UpdateNodeRequest.newBuilder().setName("n5").putLabelAdd("by", dead).build());
-    assertEquals("by " + dead, "by " + nodes("n4").inspect(NodeRef.newBuilder().setName("n5").build()).getLabelsOrThrow("by"));
+        whenAvailable(() -> nodes(dead).inspect(NodeRef.newBuilder().setName("n5").build())).getLabelsMap());
+    assertEquals(Map.of("side", "majority"),
+        whenAvailable(() -> nodes(dead).inspect(NodeRef.newBuilder().setName("n4").build())).getLabelsMap());
+    whenAvailable(() -> nodes(dead).update(UpdateNodeRequest.newBuilder().setName("n5").putLabelAdd("by", dead).build()));
+    assertEquals("by " + dead, "by " + whenAvailable(() -> nodes("n4").inspect(NodeRef.newBuilder().setName("n5").build())).getLabelsOrThrow("by"));
+  }
+
+  /**
+   * The call's answer once the agent's Raft session is up: a replaced or healed server takes a
+   * few seconds to open one, and refuses with UNAVAILABLE until then. Any other error fails.
+   */
+  private <T> T whenAvailable(Supplier<T> call) throws Exception {
+    List<T> answer = new ArrayList<>();
+    await(60, () -> {
+      try {
+        answer.add(call.get());
+        return true;
+      } catch (StatusRuntimeException e) {
+        assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
+        return false;
+      }
+    }, "an answer once the Raft session is up");
+    return answer.get(0);
   }
 
   private String leader() throws Exception {
