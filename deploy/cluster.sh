@@ -6,6 +6,8 @@ set -eu
 
 ROOT=${BERTH_CLUSTER_ROOT:-/tmp/berth-cluster}
 PORT=7946
+# The agents' API on TCP (--tls only): where the others forward requests about their containers.
+API_PORT=2377
 me=cluster.sh
 
 usage() {
@@ -18,7 +20,11 @@ usage: deploy/cluster.sh COMMAND [ARGS]
                       Raft servers (1, 3 or 5; default: 3, or 1 for a single host); prints its ID
                       and how to reach each agent. Waits until every agent's cluster is ready.
                       The agents' messaging is plaintext on the private bridge (--tls-plaintext)
-                      unless --tls: a cluster CA and a certificate per host, made by berth cert.
+                      unless --tls: a cluster CA and a certificate per host, made by berth cert,
+                      and each agent also serves its API on ADDRESS:2377 over mutual TLS, so that
+                      any agent answers for every host's containers (logs, exec, stop, rm...).
+                      Without --tls an agent answers for its own containers only: berthd serves
+                      plaintext TCP on loopback alone, which the other hosts cannot reach.
   down ID             stop everything of cluster ID and remove it: processes, containers,
                       mounts, cgroups, namespaces (with their veths and bridge), files
   ls                  the clusters on this machine
@@ -224,6 +230,8 @@ cmd_up() {
       [ -f "$d/ca/ca.pem" ] || $berth cert ca --out "$d/ca" --name "berth-cluster-$id" >/dev/null
       $berth cert node "n$i" --ip "$subnet.$i" --ca "$d/ca" --out "$h/tls" >/dev/null
       args="$args --tls-ca $h/tls/ca.pem --tls-cert $h/tls/cert.pem --tls-key $h/tls/key.pem"
+      # Registered in the cluster: the other agents forward requests about this host's containers there.
+      args="$args --tcp $subnet.$i:$API_PORT"
     else
       # The bridge is private to this machine's namespaces: a network the script trusts.
       args="$args --tls-plaintext"

@@ -23,6 +23,10 @@ final class PsCommand extends BaseCommand {
   @Option(names = "--format", paramLabel = "FORMAT", description = "Output format: table (default) or json")
   String format = "table";
 
+  @Option(names = "--all-nodes", description = "Show the containers of every node of the cluster, with the node "
+      + "each is on; other nodes' as they last reported them (id, name, image and state)")
+  boolean allNodes;
+
   PsCommand(Cli cli) {
     super(cli);
   }
@@ -33,7 +37,7 @@ final class PsCommand extends BaseCommand {
       throw new CliException("unsupported format \"" + format + "\": use table or json", 1);
     }
     List<Container> containers = cli.containers()
-        .list(ListContainersRequest.newBuilder().setAll(all).build()).getContainersList();
+        .list(ListContainersRequest.newBuilder().setAll(all).setAllNodes(allNodes).build()).getContainersList();
     if (quiet) {
       for (Container c : containers) {
         cli.out.println(id(c));
@@ -43,10 +47,15 @@ final class PsCommand extends BaseCommand {
         cli.out.println(Json.compact(row(c)));
       }
     } else {
-      Table t = new Table("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES");
+      // NODE last: the columns scripts read by position stay where they were.
+      Table t = allNodes ? new Table("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES", "NODE")
+          : new Table("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES");
       for (Container c : containers) {
-        t.add(id(c), image(c), command(c), Format.ago(c.getCreatedAtUnixNanos(), cli.clock),
-            Format.status(c, cli.clock), ports(c), name(c));
+        if (allNodes) {
+          t.add(id(c), image(c), command(c), created(c), status(c), ports(c), name(c), c.getNode());
+        } else {
+          t.add(id(c), image(c), command(c), created(c), status(c), ports(c), name(c));
+        }
       }
       t.print(cli.out);
     }
@@ -62,7 +71,37 @@ final class PsCommand extends BaseCommand {
     return !noTrunc && image.startsWith("sha256:") ? Format.shortId(image) : image;
   }
 
+  /**
+   * Whether {@code c} is another node's container as it gossiped it (--all-nodes): id, name, image,
+   * status and node, no times (every container an agent returns of its own has its creation time).
+   */
+  private boolean gossiped(Container c) {
+    return allNodes && c.getCreatedAtUnixNanos() == 0;
+  }
+
+  private String created(Container c) {
+    return gossiped(c) ? "" : Format.ago(c.getCreatedAtUnixNanos(), cli.clock);
+  }
+
+  /** STATUS; for a gossiped container its state alone, as its times and exit code are not known here. */
+  private String status(Container c) {
+    if (gossiped(c)) {
+      switch (c.getStatus()) {
+        case RUNNING:
+          return "Up";
+        case EXITED:
+          return "Exited";
+        default:
+          break;
+      }
+    }
+    return Format.status(c, cli.clock);
+  }
+
   private String command(Container c) {
+    if (gossiped(c) && c.getCommand().isEmpty() && c.getPathAndArgsCount() == 0) {
+      return "";
+    }
     String cmd = c.getCommand().isEmpty() ? String.join(" ", c.getPathAndArgsList()) : c.getCommand();
     return Format.quote(noTrunc ? cmd : Format.ellipsis(cmd, 20));
   }
@@ -81,7 +120,7 @@ final class PsCommand extends BaseCommand {
   private Map<String, String> row(Container c) {
     Map<String, String> m = new TreeMap<>();
     m.put("Command", command(c));
-    m.put("CreatedAt", Format.goTime(c.getCreatedAtUnixNanos(), cli.zone()));
+    m.put("CreatedAt", gossiped(c) ? "" : Format.goTime(c.getCreatedAtUnixNanos(), cli.zone()));
     m.put("ID", id(c));
     m.put("Image", image(c));
     StringBuilder labels = new StringBuilder();
@@ -90,11 +129,14 @@ final class PsCommand extends BaseCommand {
     }
     m.put("Labels", labels.toString());
     m.put("Names", name(c));
+    if (allNodes) {
+      m.put("Node", c.getNode());
+    }
     m.put("Networks", c.getNetwork().getNetwork().isEmpty() ? c.getSpec().getNetworkMode() : c.getNetwork().getNetwork());
     m.put("Ports", ports(c));
-    m.put("RunningFor", Format.ago(c.getCreatedAtUnixNanos(), cli.clock));
+    m.put("RunningFor", created(c));
     m.put("State", Format.state(c));
-    m.put("Status", Format.status(c, cli.clock));
+    m.put("Status", status(c));
     return m;
   }
 }

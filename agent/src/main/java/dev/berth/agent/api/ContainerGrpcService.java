@@ -34,21 +34,44 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Optional;
+import java.util.function.BiConsumer;
+import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
-/** The container API: validates, maps with {@link ProtoMapper}, delegates to the runtime. */
+/**
+ * The container API: validates, maps with {@link ProtoMapper}, delegates to the runtime. In a
+ * cluster, a request about a container that is not on this node but on another one goes to that
+ * node's agent ({@link ContainerForwarder}), its answer or stream relayed as is; a container of
+ * this node is always served here, without asking the cluster.
+ */
 public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerServiceImplBase {
   private final ContainerRuntime runtime;
   private final Supervision tasks;
+  private final String node;
+  private final ContainerForwarder forwarder;
 
   /** Without a supervisor: nothing restarts, no health checks. */
   public ContainerGrpcService(ContainerRuntime runtime) {
     this(runtime, Supervision.NONE);
   }
 
+  /** Alone: no node name on its containers, nothing forwarded. */
   public ContainerGrpcService(ContainerRuntime runtime, Supervision tasks) {
+    this(runtime, tasks, "", null);
+  }
+
+  /**
+   * @param node this node's name, set on every container returned
+   * @param forwarder where containers of other nodes are looked up and requests about them sent;
+   *     null for none. Serve the service with its {@link ForwardedCallInterceptor}.
+   */
+  public ContainerGrpcService(ContainerRuntime runtime, Supervision tasks, String node, ContainerForwarder forwarder) {
     this.runtime = runtime;
     this.tasks = tasks;
+    this.node = node;
+    this.forwarder = forwarder;
   }
 
   @Override
@@ -66,26 +89,52 @@ public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerSe
 
   @Override
   public void start(ContainerRef req, StreamObserver<Container> out) {
+    if (forwarded(req.getId(), out, (to, o) -> forwarder.containers(to).start(req, o))) {
+      return;
+    }
     reply(out, container(runtime.start(req.getId())));
   }
 
   @Override
   public void stop(StopContainerRequest req, StreamObserver<Container> out) {
+    if (forwarded(req.getId(), out, (to, o) -> forwarder.containers(to).stop(req, o))) {
+      return;
+    }
     Integer timeout = req.getHasTimeout() && req.getTimeoutSeconds() >= 0 ? req.getTimeoutSeconds() : null;
     reply(out, container(runtime.stop(req.getId(), timeout)));
   }
 
   @Override
   public void kill(KillContainerRequest req, StreamObserver<Container> out) {
+    if (forwarded(req.getId(), out, (to, o) -> forwarder.containers(to).kill(req, o))) {
+      return;
+    }
     reply(out, container(runtime.kill(req.getId(), req.getSignal())));
   }
 
   private Container container(ContainerView v) {
-    return ProtoMapper.container(v, tasks);
+    Container c = ProtoMapper.container(v, tasks);
+    return node.isEmpty() ? c : c.toBuilder().setNode(node).build();
+  }
+
+  /** The other node {@code ref} lives on, if it is not here ({@link ContainerForwarder#ownerElsewhere}). */
+  private Optional<ContainerForwarder.Remote> elsewhere(String ref) {
+    return forwarder == null ? Optional.empty() : forwarder.ownerElsewhere(runtime, ref);
+  }
+
+  /** Sends a unary call about {@code ref} to the node it lives on, if not this one; true if it did. */
+  private <T> boolean forwarded(String ref, StreamObserver<T> out,
+      BiConsumer<ContainerForwarder.Remote, StreamObserver<T>> call) {
+    Optional<ContainerForwarder.Remote> to = elsewhere(ref);
+    to.ifPresent(r -> call.accept(r, forwarder.relay(r, out)));
+    return to.isPresent();
   }
 
   @Override
   public void remove(RemoveContainerRequest req, StreamObserver<RemoveContainerResponse> out) {
+    if (forwarded(req.getId(), out, (to, o) -> forwarder.containers(to).remove(req, o))) {
+      return;
+    }
     reply(out, RemoveContainerResponse.newBuilder()
         .setId(runtime.remove(req.getId(), req.getForce(), req.getVolumes())).build());
   }
@@ -96,16 +145,25 @@ public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerSe
     // A restarting container is listed without --all, as docker's ps lists it.
     runtime.list(true).stream().filter(v -> req.getAll() || v.state().running() || tasks.restarting(v.id()))
         .forEach(v -> b.addContainers(container(v)));
+    if (req.getAllNodes() && forwarder != null) {
+      b.addAllContainers(forwarder.listElsewhere(req.getAll()));
+    }
     reply(out, b.build());
   }
 
   @Override
   public void inspect(ContainerRef req, StreamObserver<Container> out) {
+    if (forwarded(req.getId(), out, (to, o) -> forwarder.containers(to).inspect(req, o))) {
+      return;
+    }
     reply(out, container(runtime.inspect(req.getId())));
   }
 
   @Override
   public void wait(ContainerRef req, StreamObserver<WaitResponse> out) {
+    if (forwarded(req.getId(), out, (to, o) -> forwarder.containers(to).wait(req, o))) {
+      return;
+    }
     runtime.waitExit(req.getId()).whenComplete((ContainerState s, Throwable t) -> {
       if (t != null) {
         out.onError(Errors.toGrpc(t));
@@ -118,6 +176,11 @@ public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerSe
 
   @Override
   public void logs(LogsRequest req, StreamObserver<LogEntry> out) {
+    Optional<ContainerForwarder.Remote> to = elsewhere(req.getId());
+    if (to.isPresent()) {
+      forwarder.containers(to.get()).logs(req, forwarder.relayStream(to.get(), out));
+      return;
+    }
     ServerCallStreamObserver<LogEntry> call = (ServerCallStreamObserver<LogEntry>) out;
     Instant since = req.getSinceUnixNanos() > 0 ? Instant.ofEpochSecond(0, req.getSinceUnixNanos()) : null;
     try {
@@ -143,6 +206,11 @@ public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerSe
 
   @Override
   public StreamObserver<AttachInput> attach(StreamObserver<AttachOutput> out) {
+    return routed(out, in -> in.hasOpen() ? in.getOpen().getId() : null, (to, o) -> forwarder.containers(to).attach(o),
+        () -> attachHere(out));
+  }
+
+  private StreamObserver<AttachInput> attachHere(StreamObserver<AttachOutput> out) {
     return new Session<>(out, in -> switch (in.getInputCase()) {
       case OPEN -> Input.open(in.getOpen().getId(), in.getOpen());
       case STDIN -> Input.stdin(in.getStdin().toByteArray());
@@ -157,6 +225,11 @@ public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerSe
 
   @Override
   public StreamObserver<ExecInput> exec(StreamObserver<AttachOutput> out) {
+    return routed(out, in -> in.hasExec() ? in.getExec().getContainerId() : null, (to, o) -> forwarder.containers(to).exec(o),
+        () -> execHere(out));
+  }
+
+  private StreamObserver<ExecInput> execHere(StreamObserver<AttachOutput> out) {
     return new Session<>(out, in -> switch (in.getInputCase()) {
       case EXEC -> Input.open(in.getExec().getContainerId(), in.getExec());
       case STDIN -> Input.stdin(in.getStdin().toByteArray());
@@ -168,6 +241,71 @@ public final class ContainerGrpcService extends ContainerServiceGrpc.ContainerSe
       return runtime.exec(e.getContainerId(), new ContainerRuntime.ExecRequest(e.getCmdList(), e.getEnvList(),
           e.getUser(), e.getWorkingDir(), e.getTty(), e.getStdin(), e.getSize().getRows(), e.getSize().getCols()), sink);
     });
+  }
+
+  /**
+   * A bidi stream whose first message decides where it is served: here ({@code here}), or, when
+   * it opens a container of another node, relayed both ways to that node's agent ({@code there});
+   * a cancelled client call cancels the forwarded one. Without a forwarder, always here.
+   */
+  private <I> StreamObserver<I> routed(StreamObserver<AttachOutput> out, Function<I, String> ref,
+      BiFunction<ContainerForwarder.Remote, StreamObserver<AttachOutput>, StreamObserver<I>> there,
+      Supplier<StreamObserver<I>> here) {
+    if (forwarder == null) {
+      return here.get();
+    }
+    return new StreamObserver<>() {
+      private StreamObserver<I> to;  // serialized: the server calls a stream's observer from one thread at a time
+
+      @Override
+      public void onNext(I message) {
+        if (to == null) {
+          String r = ref.apply(message);
+          try {
+            Optional<ContainerForwarder.Remote> remote = r == null ? Optional.empty() : elsewhere(r);
+            to = remote.isPresent() ? there.apply(remote.get(), forwarder.relay(remote.get(), out)) : here.get();
+          } catch (RuntimeException e) {
+            to = discarding();
+            out.onError(Errors.toGrpc(e));
+            return;
+          }
+        }
+        to.onNext(message);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        if (to != null) {
+          to.onError(t);
+        }
+      }
+
+      @Override
+      public void onCompleted() {
+        if (to != null) {
+          to.onCompleted();
+        }
+      }
+    };
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <I> StreamObserver<I> discarding() {
+    return (StreamObserver<I>) Discard.INSTANCE;
+  }
+
+  /** What a stream that already failed does with further input: nothing. */
+  private enum Discard implements StreamObserver<Object> {
+    INSTANCE;
+
+    @Override
+    public void onNext(Object value) {}
+
+    @Override
+    public void onError(Throwable t) {}
+
+    @Override
+    public void onCompleted() {}
   }
 
   /** One client message of an attach or exec stream, reduced to what the session needs. */

@@ -31,6 +31,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** Facts about this agent, as `berth info` shows them, and the live views: stats, top, df. */
 public final class SystemGrpcService extends SystemServiceGrpc.SystemServiceImplBase {
@@ -44,6 +45,7 @@ public final class SystemGrpcService extends SystemServiceGrpc.SystemServiceImpl
   private final VolumeStore volumes;
   private final ContainerSampler sampler;
   private final ProcessTable processes;
+  private final ContainerForwarder forwarder;
 
   /** Info only: the live views answer FAILED_PRECONDITION (for callers without volumes or /proc). */
   public SystemGrpcService(ContainerRuntime runtime, ImageStore images, Cgroups cgroups, String version,
@@ -53,6 +55,12 @@ public final class SystemGrpcService extends SystemServiceGrpc.SystemServiceImpl
 
   public SystemGrpcService(ContainerRuntime runtime, ImageStore images, Cgroups cgroups, String version,
       String nodeName, Path dataDir, String prefix, VolumeStore volumes, ContainerSampler sampler, ProcessTable processes) {
+    this(runtime, images, cgroups, version, nodeName, dataDir, prefix, volumes, sampler, processes, null);
+  }
+
+  private SystemGrpcService(ContainerRuntime runtime, ImageStore images, Cgroups cgroups, String version,
+      String nodeName, Path dataDir, String prefix, VolumeStore volumes, ContainerSampler sampler, ProcessTable processes,
+      ContainerForwarder forwarder) {
     this.runtime = runtime;
     this.images = images;
     this.cgroups = cgroups;
@@ -63,6 +71,15 @@ public final class SystemGrpcService extends SystemServiceGrpc.SystemServiceImpl
     this.volumes = volumes;
     this.sampler = sampler;
     this.processes = processes;
+    this.forwarder = forwarder;
+  }
+
+  /**
+   * This service, with stats and top of a container of another node sent to that node's agent.
+   * Serve it with the {@link ForwardedCallInterceptor}.
+   */
+  public SystemGrpcService forwarding(ContainerForwarder f) {
+    return new SystemGrpcService(runtime, images, cgroups, version, nodeName, dataDir, prefix, volumes, sampler, processes, f);
   }
 
   /** The live views as the agent wires them: /proc and the host's /etc/passwd. */
@@ -91,6 +108,11 @@ public final class SystemGrpcService extends SystemServiceGrpc.SystemServiceImpl
 
   @Override
   public void containerStats(ContainerStatsRequest req, StreamObserver<ContainerStatsResponse> out) {
+    Optional<ContainerForwarder.Remote> to = statsElsewhere(req.getIdsList());
+    if (to.isPresent()) {
+      forwarder.system(to.get()).containerStats(req, forwarder.relay(to.get(), out));
+      return;
+    }
     requireLiveViews();
     List<ContainerView> views;
     if (req.getIdsCount() == 0) {
@@ -121,6 +143,11 @@ public final class SystemGrpcService extends SystemServiceGrpc.SystemServiceImpl
 
   @Override
   public void containerTop(ContainerTopRequest req, StreamObserver<ContainerTopResponse> out) {
+    Optional<ContainerForwarder.Remote> to = forwarder == null ? Optional.empty() : forwarder.ownerElsewhere(runtime, req.getId());
+    if (to.isPresent()) {
+      forwarder.system(to.get()).containerTop(req, forwarder.relay(to.get(), out));
+      return;
+    }
     requireLiveViews();
     ContainerView v = runtime.inspect(req.getId());
     if (!v.state().running()) {
@@ -146,6 +173,42 @@ public final class SystemGrpcService extends SystemServiceGrpc.SystemServiceImpl
     }
     out.onNext(b.build());
     out.onCompleted();
+  }
+
+  /**
+   * The node to send a stats request to: the one node every container named lives on, when that
+   * is not this one. Empty when they are all here, or when one is nowhere (this node's answer
+   * then names it). Containers of several nodes in one request are refused, naming where each
+   * is: one answer has one host's cpus and memory.
+   */
+  private Optional<ContainerForwarder.Remote> statsElsewhere(List<String> refs) {
+    if (forwarder == null || refs.isEmpty()) {
+      return Optional.empty();
+    }
+    Map<String, String> where = new LinkedHashMap<>();
+    ContainerForwarder.Remote one = null;
+    for (String ref : refs) {
+      if (ContainerForwarder.isHere(runtime, ref)) {
+        where.put(ref, nodeName + " (this node)");
+        continue;
+      }
+      Optional<ContainerForwarder.Remote> r = forwarder.locate(ref);
+      if (r.isEmpty()) {
+        return Optional.empty();
+      }
+      where.put(ref, r.get().node());
+      one = r.get();
+    }
+    if (one == null) {
+      return Optional.empty();
+    }
+    if (new java.util.HashSet<>(where.values()).size() > 1) {
+      StringBuilder b = new StringBuilder();
+      where.forEach((ref, n) -> b.append(b.length() == 0 ? "" : ", ").append(ref).append(" on node ").append(n));
+      throw BerthException.failedPrecondition("the containers are on different nodes (" + b
+          + "); ask for the statistics of each node's containers separately");
+    }
+    return Optional.of(one);
   }
 
   private void requireLiveViews() {

@@ -172,7 +172,8 @@ public final class Cluster implements AutoCloseable {
     }
     if (!registered) {
       try {
-        nodes.register(config.node(), config.advertise().toString(), config.role(), System.currentTimeMillis());
+        nodes.register(config.node(), config.advertise().toString(), config.apiAddress(), config.role(),
+            System.currentTimeMillis());
         registered = true;
       } catch (BerthException e) {
         LOG.log(Level.FINE, "registering this node, will retry", e);

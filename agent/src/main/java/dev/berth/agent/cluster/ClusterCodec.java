@@ -16,7 +16,8 @@ final class ClusterCodec {
   private ClusterCodec() {}
 
   static byte[] node(NodeRecord n) {
-    return StoredNode.newBuilder().setName(n.name()).setAddress(n.address()).setServer(n.role() == Role.SERVER)
+    return StoredNode.newBuilder().setName(n.name()).setAddress(n.address()).setApiAddress(n.apiAddress())
+        .setServer(n.role() == Role.SERVER)
         .putAllLabels(n.labels()).setDrain(n.drain()).setEligible(n.eligible())
         .setRegisteredAtMillis(n.registeredAtMillis()).build().toByteArray();
   }
@@ -27,8 +28,8 @@ final class ClusterCodec {
     }
     try {
       StoredNode s = StoredNode.parseFrom(bytes);
-      return new NodeRecord(s.getName(), s.getAddress(), s.getServer() ? Role.SERVER : Role.MEMBER, s.getLabelsMap(),
-          s.getDrain(), s.getEligible(), s.getRegisteredAtMillis());
+      return new NodeRecord(s.getName(), s.getAddress(), s.getApiAddress(), s.getServer() ? Role.SERVER : Role.MEMBER,
+          s.getLabelsMap(), s.getDrain(), s.getEligible(), s.getRegisteredAtMillis());
     } catch (InvalidProtocolBufferException e) {
       throw BerthException.internal("cannot decode a stored node: " + e.getMessage(), e);
     }

@@ -1,6 +1,8 @@
 package dev.berth.agent.cluster;
 
 import dev.berth.agent.BerthException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -22,9 +24,13 @@ import java.util.regex.Pattern;
  *     (its allocations re-placeable); suspect before that
  * @param tls mutual TLS of the messaging (Raft) from the cluster CA; null for plaintext, which the
  *     composition root allows only on loopback or when asked for explicitly
+ * @param apiAddress host:port of this agent's gRPC API over TCP as the other agents reach it (see
+ *     {@link #apiAddressOf}), registered so that they can forward requests about its containers;
+ *     empty when it serves none
  */
 public record ClusterConfig(String cluster, String node, Endpoint advertise, List<Endpoint> join, boolean server,
-    List<String> servers, Path dataDir, Duration failureTimeout, Duration gracePeriod, MessagingTls tls) {
+    List<String> servers, Path dataDir, Duration failureTimeout, Duration gracePeriod, MessagingTls tls,
+    String apiAddress) {
 
   /** The default port of Atomix messaging and SWIM; chosen apart from the API's 2377. */
   public static final int DEFAULT_PORT = 7946;
@@ -48,6 +54,7 @@ public record ClusterConfig(String cluster, String node, Endpoint advertise, Lis
 
   public ClusterConfig {
     join = List.copyOf(join);
+    apiAddress = apiAddress == null ? "" : apiAddress;
     servers = List.copyOf(servers);
     requireName("cluster", cluster);
     requireName("node", node);
@@ -70,15 +77,51 @@ public record ClusterConfig(String cluster, String node, Endpoint advertise, Lis
     }
   }
 
-  /** Without TLS: plaintext messaging. */
+  /** Without TLS: plaintext messaging; no API over TCP. */
   public ClusterConfig(String cluster, String node, Endpoint advertise, List<Endpoint> join, boolean server,
       List<String> servers, Path dataDir, Duration failureTimeout, Duration gracePeriod) {
-    this(cluster, node, advertise, join, server, servers, dataDir, failureTimeout, gracePeriod, null);
+    this(cluster, node, advertise, join, server, servers, dataDir, failureTimeout, gracePeriod, null, "");
   }
 
   /** This configuration with its messaging over mutual TLS. */
   public ClusterConfig withTls(MessagingTls t) {
-    return new ClusterConfig(cluster, node, advertise, join, server, servers, dataDir, failureTimeout, gracePeriod, t);
+    return new ClusterConfig(cluster, node, advertise, join, server, servers, dataDir, failureTimeout, gracePeriod, t,
+        apiAddress);
+  }
+
+  /** This configuration with the API address it registers ({@link #apiAddressOf}). */
+  public ClusterConfig withApiAddress(String a) {
+    return new ClusterConfig(cluster, node, advertise, join, server, servers, dataDir, failureTimeout, gracePeriod, tls, a);
+  }
+
+  /**
+   * The address other agents reach an API bound to {@code tcp} at; empty for none ({@code tcp}
+   * null). A wildcard address (0.0.0.0, ::) is reached at the host of {@code advertise}, the one
+   * address the others are known to reach. A loopback address is reached only by agents that
+   * share this host's loopback, which an {@code advertise} on loopback says; with any other
+   * {@code advertise} it is empty, so that no agent dials its own loopback believing it reaches
+   * this one.
+   */
+  public static String apiAddressOf(InetSocketAddress tcp, Endpoint advertise) {
+    if (tcp == null || tcp.getAddress() == null) {
+      return "";
+    }
+    InetAddress a = tcp.getAddress();
+    if (a.isAnyLocalAddress()) {
+      return new Endpoint(advertise.host(), tcp.getPort()).toString();
+    }
+    if (a.isLoopbackAddress() && !isLoopback(advertise.host())) {
+      return "";
+    }
+    return new Endpoint(a.getHostAddress(), tcp.getPort()).toString();
+  }
+
+  private static boolean isLoopback(String host) {
+    try {
+      return InetAddress.getByName(host).isLoopbackAddress();
+    } catch (java.net.UnknownHostException e) {
+      return false;
+    }
   }
 
   /** The embedded default: a one-server cluster of its own, on loopback. */

@@ -8,32 +8,40 @@ import java.util.TreeMap;
  *
  * @param name node name, the registry key
  * @param address where its agent is reached for cluster traffic
+ * @param apiAddress host:port of its agent's gRPC API over TCP, where other agents forward requests
+ *     about its containers; empty when it serves none that other nodes can reach
  * @param role server or plain member
  * @param labels user labels, for placement constraints
  * @param drain when true the scheduler moves its allocations away and places none there
  * @param eligible when false no new allocation is placed there (existing ones stay)
  * @param registeredAtMillis when the node first registered
  */
-public record NodeRecord(String name, String address, Role role, Map<String, String> labels, boolean drain,
-    boolean eligible, long registeredAtMillis) {
+public record NodeRecord(String name, String address, String apiAddress, Role role, Map<String, String> labels,
+    boolean drain, boolean eligible, long registeredAtMillis) {
   public NodeRecord {
+    // Absent from records an earlier agent stored (JSON without the field): it served none then.
+    apiAddress = apiAddress == null ? "" : apiAddress;
     labels = Map.copyOf(labels == null ? Map.of() : labels);
   }
 
   public NodeRecord withLabels(Map<String, String> l) {
-    return new NodeRecord(name, address, role, l, drain, eligible, registeredAtMillis);
+    return new NodeRecord(name, address, apiAddress, role, l, drain, eligible, registeredAtMillis);
   }
 
   public NodeRecord withDrain(boolean d) {
-    return new NodeRecord(name, address, role, labels, d, eligible, registeredAtMillis);
+    return new NodeRecord(name, address, apiAddress, role, labels, d, eligible, registeredAtMillis);
   }
 
   public NodeRecord withEligible(boolean e) {
-    return new NodeRecord(name, address, role, labels, drain, e, registeredAtMillis);
+    return new NodeRecord(name, address, apiAddress, role, labels, drain, e, registeredAtMillis);
   }
 
   public NodeRecord withAddress(String a, Role r) {
-    return new NodeRecord(name, a, r, labels, drain, eligible, registeredAtMillis);
+    return new NodeRecord(name, a, apiAddress, r, labels, drain, eligible, registeredAtMillis);
+  }
+
+  public NodeRecord withApiAddress(String api) {
+    return new NodeRecord(name, address, api, role, labels, drain, eligible, registeredAtMillis);
   }
 
   /** Labels sorted by key, for stable output. */

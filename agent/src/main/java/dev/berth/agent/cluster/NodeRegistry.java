@@ -32,15 +32,22 @@ public final class NodeRegistry {
     return store.list(TABLE).stream().map(e -> ClusterCodec.node(e.value())).toList();
   }
 
-  /**
-   * Registers a node, or updates its address and role if it registered before; its admin state
-   * is kept. A new node is eligible, not draining, without labels.
-   */
+  /** {@link #register(String, String, String, Role, long)} of a node that serves no API over TCP. */
   public NodeRecord register(String name, String address, Role role, long nowMillis) {
+    return register(name, address, "", role, nowMillis);
+  }
+
+  /**
+   * Registers a node, or updates its addresses and role if it registered before; its admin state
+   * is kept. A new node is eligible, not draining, without labels.
+   *
+   * @param apiAddress host:port of its API over TCP that other agents reach; empty for none
+   */
+  public NodeRecord register(String name, String address, String apiAddress, Role role, long nowMillis) {
     for (int i = 0; i < CAS_ATTEMPTS; i++) {
       Optional<ClusterStore.Entry> cur = store.get(TABLE, name);
-      NodeRecord next = cur.map(e -> ClusterCodec.node(e.value()).withAddress(address, role))
-          .orElseGet(() -> new NodeRecord(name, address, role, java.util.Map.of(), false, true, nowMillis));
+      NodeRecord next = cur.map(e -> ClusterCodec.node(e.value()).withAddress(address, role).withApiAddress(apiAddress))
+          .orElseGet(() -> new NodeRecord(name, address, apiAddress, role, java.util.Map.of(), false, true, nowMillis));
       if (cur.isPresent() && ClusterCodec.node(cur.get().value()).equals(next)) {
         return next;
       }

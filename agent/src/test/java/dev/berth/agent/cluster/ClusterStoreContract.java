@@ -61,10 +61,10 @@ abstract class ClusterStoreContract {
   @Test
   void registryKeepsAdminStateAcrossReRegistration() {
     NodeRegistry r = new NodeRegistry(store());
-    r.register("n1", "127.0.0.1:1", Role.SERVER, 5);
+    r.register("n1", "127.0.0.1:1", "", Role.SERVER, 5);
     r.update("n1", n -> n.withLabels(Map.of("zone", "a")).withDrain(true));
-    NodeRecord again = r.register("n1", "127.0.0.1:2", Role.SERVER, 9);
-    assertEquals(new NodeRecord("n1", "127.0.0.1:2", Role.SERVER, Map.of("zone", "a"), true, true, 5), again);
+    NodeRecord again = r.register("n1", "127.0.0.1:2", "127.0.0.1:2377", Role.SERVER, 9);
+    assertEquals(new NodeRecord("n1", "127.0.0.1:2", "127.0.0.1:2377", Role.SERVER, Map.of("zone", "a"), true, true, 5), again);
     assertEquals(again, r.get("n1").orElseThrow());
     BerthException e = assertThrows(BerthException.class, () -> r.update("nope", n -> n));
     assertEquals(BerthException.Kind.NOT_FOUND, e.kind());

@@ -31,8 +31,8 @@ class NodeDirectoryTest {
 
   @Test
   void onlyRegisteredNodesAreListed() {
-    registry.register("a", "10.0.0.1:7946", Role.SERVER, 1);
-    registry.register("b", "10.0.0.2:7946", Role.MEMBER, 1);
+    registry.register("a", "10.0.0.1:7946", "", Role.SERVER, 1);
+    registry.register("b", "10.0.0.2:7946", "", Role.MEMBER, 1);
     List<NodeInfo> listed = directory.list();
     assertEquals(List.of("a", "b"), listed.stream().map(NodeInfo::name).toList());
     NodeInfo a = listed.get(0);
@@ -47,7 +47,7 @@ class NodeDirectoryTest {
 
   @Test
   void gossipAboutAnUnregisteredNodeIsIgnored() {
-    registry.register("a", "10.0.0.1:7946", Role.SERVER, 1);
+    registry.register("a", "10.0.0.1:7946", "", Role.SERVER, 1);
     for (String name : List.of("rogue", "ghost")) {
       BerthException e = assertThrows(BerthException.class, () -> directory.inspect(name));
       assertEquals(BerthException.Kind.NOT_FOUND, e.kind());
