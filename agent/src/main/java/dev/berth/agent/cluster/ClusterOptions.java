@@ -3,6 +3,7 @@ package dev.berth.agent.cluster;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
 
 /**
@@ -14,12 +15,12 @@ public final class ClusterOptions {
       description = "Name of the cluster to form or join; agents of another cluster are refused (default: ${DEFAULT-VALUE}).")
   String cluster = ClusterConfig.DEFAULT_CLUSTER;
 
-  @Option(names = "--advertise", paramLabel = "ADDR:PORT",
+  @Option(names = "--advertise", paramLabel = "ADDR:PORT", converter = AddressText.class,
       description = "Where the other agents reach this one, TCP and UDP; the only address the cluster layer binds "
           + "(default: ${DEFAULT-VALUE}).")
   String advertise = "127.0.0.1:" + ClusterConfig.DEFAULT_PORT;
 
-  @Option(names = "--join", paramLabel = "SEED", split = ",",
+  @Option(names = "--join", paramLabel = "SEED", split = ",", converter = AddressText.class,
       description = "Addresses (ADDR:PORT) of agents already in the cluster, or of the other servers when creating it. "
           + "Without it the agent is a one-server cluster of its own.")
   List<String> join = new ArrayList<>();
@@ -32,10 +33,44 @@ public final class ClusterOptions {
           + "Given once, when the cluster is created; plain members learn it from the cluster.")
   List<String> servers = new ArrayList<>();
 
-  @Option(names = "--grace-period", paramLabel = "DURATION",
+  @Option(names = "--grace-period", paramLabel = "DURATION", converter = DurationText.class,
       description = "How long the servers go without a heartbeat from a node before it is down and its allocations may be "
           + "re-placed, e.g. 2s or 1500ms; suspect before that (default: ${DEFAULT-VALUE}).")
   String gracePeriod = ClusterConfig.DEFAULT_GRACE_PERIOD.toSeconds() + "s";
+
+  /*
+   * The converters below only check, and keep the text for toConfig: a malformed value is then
+   * refused while the flags (or berthd's config file) are parsed, naming the flag, or the file's
+   * line, before anything starts.
+   */
+
+  /** An ADDR:PORT; blank items of a comma-separated --join are skipped later, as before. */
+  static final class AddressText implements CommandLine.ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      if (!value.isBlank()) {
+        try {
+          Endpoint.parse("address", value);
+        } catch (dev.berth.agent.BerthException e) {
+          throw new CommandLine.TypeConversionException(e.getMessage());
+        }
+      }
+      return value;
+    }
+  }
+
+  /** A duration as {@link #duration} reads it. */
+  static final class DurationText implements CommandLine.ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      try {
+        duration("duration", value);
+      } catch (dev.berth.agent.BerthException e) {
+        throw new CommandLine.TypeConversionException(e.getMessage());
+      }
+      return value;
+    }
+  }
 
   /** The configuration these flags describe; throws INVALID_ARGUMENT for a contradiction. */
   public ClusterConfig toConfig(String node, Path dataDir) {
