@@ -55,7 +55,8 @@ final class CertCommands {
   }
 
   /** `cert node NAME`: a node's certificate for berthd, server and client in one. */
-  @Command(name = "node", description = "Make a node's key and certificate for berthd (TLS server and client)")
+  @Command(name = "node", description = "Make a node's key and certificate for berthd (TLS server and client); it names "
+      + "NAME, and berthd starts with it only as --node NAME (or one of its --dns names)")
   static final class Node extends Issue {
     @Option(names = "--ip", paramLabel = "ADDR", description = "An IP address the node is reached at; repeatable")
     List<String> ips = new ArrayList<>();
@@ -78,7 +79,8 @@ final class CertCommands {
   }
 
   /** `cert client NAME`: a user's certificate for the CLI. */
-  @Command(name = "client", description = "Make a user's key and certificate for the berth CLI (TLS client)")
+  @Command(name = "client", description = "Make a user's key and certificate for the berth CLI (TLS client; never "
+      + "accepted as a node's)")
   static final class Client extends Issue {
     Client(Cli cli) {
       super(cli);

@@ -8,6 +8,14 @@ import java.nio.file.Path;
  * with any other certificate, or none, never exchanges a message with the cluster. SWIM's UDP
  * gossip stays plaintext; see {@link NodeDirectory} for why that never makes a member.
  *
+ * <p>The chain is all Atomix 3.1.12 checks: it builds its trust manager itself from the trust
+ * store file, keeps the TLS session inside its own Netty pipeline, and hands a message handler
+ * only the sender's address as the sender wrote it. So neither the role of a peer's certificate
+ * (a user's {@code berth cert client} certificate also completes the handshake as a TLS client)
+ * nor whether it names the node the peer claims to be can be checked here; berthd checks its
+ * own certificate at start, and gRPC calls made as a node are held to the caller's certificate
+ * ({@code dev.berth.agent.tls.NodeIdentityInterceptor}).
+ *
  * @param keyStore this node's key and certificate chain
  * @param trustStore the cluster CA, the only trusted entry
  * @param password of both stores and of the key entry

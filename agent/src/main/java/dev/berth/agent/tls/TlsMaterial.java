@@ -46,15 +46,16 @@ import javax.net.ssl.TrustManagerFactory;
  * <p>{@link #load} checks everything it can before the agent serves, so a wrong file fails the
  * start with a message that names it, instead of every handshake failing later: the CA is a CA,
  * the certificate is signed by it and in date, the key is the certificate's, and the certificate
- * may act as TLS server and client (agents dial each other). Peers are then authenticated by
- * the chain alone: any certificate of the cluster CA is a member of the cluster.
+ * is a node's ({@link NodeCertificate#isNode}: TLS server and client, as agents dial each other);
+ * {@link #requireNode} then checks that it names this agent's node. On Atomix's messaging peers
+ * are authenticated by the chain alone: any certificate of the cluster CA gets through its
+ * handshake (Atomix 3.1 builds its own trust manager from the trust store file and never shows
+ * the peer's certificate to Berth). A gRPC call that claims a node's identity is held to the
+ * certificate's role and names by {@link NodeIdentityInterceptor}.
  */
 public final class TlsMaterial {
   private static final String CA_ALIAS = "berth-cluster-ca";
   private static final String NODE_ALIAS = "berth-node";
-  /** extendedKeyUsage OIDs: id-kp-serverAuth, id-kp-clientAuth. */
-  private static final String SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
-  private static final String CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
 
   private final X509Certificate ca;
   private final List<X509Certificate> chain;
@@ -87,20 +88,32 @@ public final class TlsMaterial {
       throw BerthException.invalid(who + " is not signed by the cluster CA " + caFile);
     }
     inDate(certFile, who, leaf, now);
-    try {
-      List<String> usage = leaf.getExtendedKeyUsage();
-      if (usage != null && !(usage.contains(SERVER_AUTH) && usage.contains(CLIENT_AUTH))) {
-        throw BerthException.invalid(who + " is not usable as TLS server and client (its extendedKeyUsage is " + usage
-            + "); a node needs both: make it with 'berth cert node'");
-      }
-    } catch (CertificateException e) {
-      throw BerthException.invalid(who + " has an unreadable extendedKeyUsage: " + e.getMessage());
+    if (!NodeCertificate.isNode(leaf)) {
+      List<String> usage = NodeCertificate.usage(leaf);
+      throw BerthException.invalid(who + " is not usable as TLS server and client (its extendedKeyUsage is "
+          + (usage == null ? "absent" : usage) + "), so it is not a node's: make it with 'berth cert node NAME'");
     }
     PrivateKey key = privateKey(keyFile);
     if (!fits(key, leaf)) {
       throw BerthException.invalid("the key " + keyFile + " is not the key of " + who);
     }
     return new TlsMaterial(ca, chain, key, certFile);
+  }
+
+  /**
+   * Checks that the certificate is node {@code node}'s: its common name or one of its DNS names is
+   * {@code node} ({@code berth cert node NAME} makes both). Throws {@code INVALID_ARGUMENT} that
+   * says which names the certificate has and which one was expected; returns this otherwise.
+   */
+  public TlsMaterial requireNode(String node) {
+    List<String> names = NodeCertificate.names(certificate());
+    if (!names.contains(node)) {
+      throw BerthException.invalid("the certificate " + certFile + " (" + certificate().getSubjectX500Principal().getName()
+          + ") is not this node's: it names " + (names.isEmpty() ? "nothing" : String.join(", ", names))
+          + " (its common name and DNS names), but this agent is the node " + node + " (--node, else the host name); "
+          + "make its certificate with 'berth cert node " + node + "', or give --node one of those names");
+    }
+    return this;
   }
 
   /** The cluster CA's certificate. */

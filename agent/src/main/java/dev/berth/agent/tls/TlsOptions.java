@@ -18,7 +18,8 @@ public final class TlsOptions {
       + "CA whose certificates this agent accepts from other agents and from clients on TCP.")
   Path ca;
 
-  @Option(names = "--tls-cert", paramLabel = "FILE", description = "PEM file of this node's certificate ('berth cert node').")
+  @Option(names = "--tls-cert", paramLabel = "FILE", description = "PEM file of this node's certificate ('berth cert node "
+      + "NAME'); it must name this node (--node) in its common name or a DNS name, else the agent refuses to start.")
   Path cert;
 
   @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM file of this node's key (PKCS#8).")
@@ -39,17 +40,33 @@ public final class TlsOptions {
     this.plaintext = plaintext;
   }
 
+  /** The --tls-ca file, if given. */
+  public Path ca() {
+    return ca;
+  }
+
+  /** The --tls-cert file, if given. */
+  public Path cert() {
+    return cert;
+  }
+
+  /** The --tls-key file, if given. */
+  public Path key() {
+    return key;
+  }
+
   /** Whether plaintext TCP was asked for explicitly. */
   public boolean plaintext() {
     return plaintext;
   }
 
   /**
-   * The material the flags name, checked; empty when none is given. Throws {@code
-   * INVALID_ARGUMENT} when only some of the three are given, when they contradict {@code
-   * --tls-plaintext}, or as {@link TlsMaterial#load} does.
+   * The material the flags name, checked, for the node {@code node}; empty when none is given.
+   * Throws {@code INVALID_ARGUMENT} when only some of the three are given, when they contradict
+   * {@code --tls-plaintext}, as {@link TlsMaterial#load} does, or when the certificate does not
+   * name {@code node} ({@link TlsMaterial#requireNode}).
    */
-  public Optional<TlsMaterial> load(Instant now) {
+  public Optional<TlsMaterial> load(String node, Instant now) {
     if (ca == null && cert == null && key == null) {
       return Optional.empty();
     }
@@ -69,6 +86,6 @@ public final class TlsOptions {
     if (plaintext) {
       throw BerthException.invalid("--tls-plaintext contradicts --tls-ca/--tls-cert/--tls-key: choose one");
     }
-    return Optional.of(TlsMaterial.load(ca, cert, key, now));
+    return Optional.of(TlsMaterial.load(ca, cert, key, now).requireNode(node));
   }
 }

@@ -12,6 +12,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.KeyStore;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -90,7 +91,8 @@ class TlsMaterialTest {
   void aClientCertificateCannotServe() throws Exception {
     Path me = cluster.client("me");
     BerthException e = assertThrows(BerthException.class, () -> TestPki.load(me));
-    assertTrue(e.getMessage().contains("is not usable as TLS server and client"), e.getMessage());
+    assertEquals("the certificate " + me.resolve("cert.pem") + " (CN=me,O=berth) is not usable as TLS server and client (its "
+        + "extendedKeyUsage is [1.3.6.1.5.5.7.3.2]), so it is not a node's: make it with 'berth cert node NAME'", e.getMessage());
   }
 
   @Test
@@ -117,11 +119,43 @@ class TlsMaterialTest {
   void theFlagsComeTogether() throws Exception {
     Path a = cluster.node("a");
     BerthException e = assertThrows(BerthException.class,
-        () -> new TlsOptions(a.resolve("ca.pem"), null, a.resolve("key.pem"), false).load(Instant.now()));
+        () -> new TlsOptions(a.resolve("ca.pem"), null, a.resolve("key.pem"), false).load("a", Instant.now()));
     assertEquals("TLS needs all of --tls-ca, --tls-cert and --tls-key; missing --tls-cert", e.getMessage());
     BerthException both = assertThrows(BerthException.class,
-        () -> new TlsOptions(a.resolve("ca.pem"), a.resolve("cert.pem"), a.resolve("key.pem"), true).load(Instant.now()));
+        () -> new TlsOptions(a.resolve("ca.pem"), a.resolve("cert.pem"), a.resolve("key.pem"), true).load("a", Instant.now()));
     assertTrue(both.getMessage().contains("--tls-plaintext contradicts"), both.getMessage());
-    assertTrue(new TlsOptions(null, null, null, true).load(Instant.now()).isEmpty());
+    assertTrue(new TlsOptions(null, null, null, true).load("a", Instant.now()).isEmpty());
+  }
+
+  @Test
+  void theCertificateMustNameThisNode() throws Exception {
+    Path a = cluster.node("a");
+    TlsOptions flags = new TlsOptions(a.resolve("ca.pem"), a.resolve("cert.pem"), a.resolve("key.pem"), false);
+    assertEquals("CN=a,O=berth", flags.load("a", Instant.now()).orElseThrow().certificate().getSubjectX500Principal().getName());
+    // TestPki's node certificates also carry the DNS name localhost: any of its names will do.
+    assertTrue(flags.load("localhost", Instant.now()).isPresent());
+    BerthException e = assertThrows(BerthException.class, () -> flags.load("b", Instant.now()));
+    assertEquals(BerthException.Kind.INVALID_ARGUMENT, e.kind());
+    assertEquals("the certificate " + a.resolve("cert.pem") + " (CN=a,O=berth) is not this node's: it names a, localhost "
+        + "(its common name and DNS names), but this agent is the node b (--node, else the host name); make its certificate "
+        + "with 'berth cert node b', or give --node one of those names", e.getMessage());
+    // Exactly: no other case, no prefix, no suffix.
+    for (String near : new String[] {"A", "a.example", "aa", ""}) {
+      assertThrows(BerthException.class, () -> flags.load(near, Instant.now()), near);
+    }
+  }
+
+  @Test
+  void aNodeNamedOnlyByAnExtraDnsName() throws Exception {
+    Path dir2 = dir.resolve("extra");
+    dev.berth.ctl.cert.CertificateAuthority ca = dev.berth.ctl.cert.CertificateAuthority.create("ca2", Duration.ofDays(1),
+        java.time.Clock.systemUTC());
+    ca.writeTo(dir2.resolve("ca"));
+    ca.issueNode("web-1", List.of("web-1.prod.example"), List.of(), Duration.ofDays(1)).writeTo(dir2.resolve("n"));
+    Path n = dir2.resolve("n");
+    TlsMaterial m = TlsMaterial.load(n.resolve("ca.pem"), n.resolve("cert.pem"), n.resolve("key.pem"), Instant.now());
+    assertEquals(List.of("web-1", "web-1.prod.example"), NodeCertificate.names(m.certificate()));
+    m.requireNode("web-1.prod.example");
+    m.requireNode("web-1");
   }
 }

@@ -121,6 +121,11 @@ public final class CertificateAuthority {
    * A node's certificate, {@code CN=name}, for TLS server and client authentication (agents dial
    * each other). Its subject alternative names are the DNS name {@code name}, then {@code dns},
    * then {@code ips}: a client that dials a node checks the address it dialled against them.
+   *
+   * <p>Its extendedKeyUsage, serverAuth and clientAuth, is also its role: berthd takes a
+   * certificate as a node's only with both (a client certificate has clientAuth alone), and
+   * only for a node its common name or a DNS name names: berthd {@code --node name} starts with
+   * it, and a call another agent makes as node {@code name} is let through with it.
    */
   public Issued issueNode(String name, List<String> dns, List<InetAddress> ips, Duration validity) {
     requireName("node", name);
@@ -135,7 +140,10 @@ public final class CertificateAuthority {
         new GeneralNames(sans.toArray(GeneralName[]::new)), validity);
   }
 
-  /** A user's certificate, {@code CN=name}, for TLS client authentication only (the CLI). */
+  /**
+   * A user's certificate, {@code CN=name}, for TLS client authentication only (the CLI): without
+   * serverAuth it never passes for a node's, whatever its name.
+   */
   public Issued issueClient(String name, Duration validity) {
     requireName("client", name);
     return issue(name, new KeyPurposeId[] {KeyPurposeId.id_kp_clientAuth}, null, validity);
