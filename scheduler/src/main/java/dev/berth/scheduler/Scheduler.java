@@ -271,6 +271,9 @@ public final class Scheduler {
   private GroupPlan placeSystem(PlacementContext ctx, GroupWork w, PlacementObserver observer) {
     List<Allocation> placed = new ArrayList<>();
     List<Integer> pending = new ArrayList<>();
+    if (w.group.job().stopped()) {
+      return finish(ctx, w, placed, pending, 0); // a stopped job is only stopped, never placed
+    }
     int n = ctx.nodeCount();
     for (int node = 0; node < n; node++) {
       if (w.covered.contains(node)) {

@@ -101,6 +101,20 @@ class SchedulerTest {
   }
 
   @Test
+  void aStoppedJobOfEveryTypeIsOnlyStoppedNeverPlaced() {
+    TaskGroup g = TaskGroup.of("g", 2, "tool:1", res(100, 64));
+    for (JobType type : JobType.values()) {
+      ClusterSnapshot snap = snapshot(three,
+          alloc("a0", "j", "g", 0, "n1", res(100, 64), AllocationStatus.RUNNING),
+          alloc("a1", "j", "g", 1, "n2", res(100, 64), AllocationStatus.STOPPED));
+      Plan plan = scheduler.schedule(snap, eval(Job.of("j", type, g).withStopped(true)));
+      assertTrue(plan.placements().isEmpty(), type + ": " + plan.placements());
+      assertEquals(List.of("a0"), plan.stops().stream().map(s -> s.allocation().id()).toList(), type.toString());
+      assertTrue(plan.complete(), type.toString());
+    }
+  }
+
+  @Test
   void systemJobWithoutRoomOnATargetIsPending() {
     TaskGroup agent = TaskGroup.of("agent", 0, "exporter:1", res(100, 8192));
     Plan plan = scheduler.schedule(snapshot(three), eval(Job.of("sys", JobType.SYSTEM, agent)));
