@@ -29,10 +29,38 @@ final class LocalFacts implements Supplier<NodeFacts> {
   private final long memory = ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
       ? os.getTotalMemorySize() : 0;
 
-  LocalFacts(String node, ContainerRuntime runtime, ImageStore images) {
+  private final dev.berth.agent.runtime.VolumeStore volumes;
+  private final java.util.Map<String, String> attributes;
+
+  LocalFacts(String node, ContainerRuntime runtime, ImageStore images, dev.berth.agent.runtime.VolumeStore volumes) {
     this.node = node;
     this.runtime = runtime;
     this.images = images;
+    this.volumes = volumes;
+    this.attributes = attributes(cpus);
+  }
+
+  /**
+   * What constraints may test as {@code attr.NAME}: {@code os}, {@code arch} (as images name
+   * it), {@code kernel.release} and {@code kernel.version} (its leading numbers, for the version
+   * operator), {@code cpu.count}. Fixed while the agent runs.
+   */
+  static java.util.Map<String, String> attributes(int cpus) {
+    java.util.Map<String, String> a = new java.util.TreeMap<>();
+    a.put("os", "linux");
+    a.put("arch", ImageStore.architecture());
+    a.put("cpu.count", Integer.toString(cpus));
+    try {
+      String release = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease")).trim();
+      a.put("kernel.release", release);
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("^\\d+(\\.\\d+)*").matcher(release);
+      if (m.find()) {
+        a.put("kernel.version", m.group());
+      }
+    } catch (java.io.IOException e) {
+      // Not Linux's procfs: the kernel attributes are simply absent.
+    }
+    return java.util.Map.copyOf(a);
   }
 
   @Override
@@ -50,8 +78,22 @@ final class LocalFacts implements Supplier<NodeFacts> {
         usedMemory += Math.max(0, c.config().memoryBytes());
       }
     }
-    List<String> digests = images.list().stream().map(ImageRecord::id).sorted().toList();
+    // Ids and references (as stored and as users write them): placement prefers a node that
+    // holds a job's image under whichever name the job file gives.
+    java.util.SortedSet<String> digests = new java.util.TreeSet<>();
+    for (ImageRecord image : images.list()) {
+      digests.add(image.id());
+      for (String tag : image.repoTags()) {
+        digests.add(tag);
+        String familiar = dev.berth.agent.image.Reference.parse(tag).familiar();
+        digests.add(familiar);
+        if (familiar.endsWith(":latest")) {
+          digests.add(familiar.substring(0, familiar.length() - ":latest".length()));
+        }
+      }
+    }
+    List<String> held = volumes.list().stream().map(v -> v.name()).sorted().toList();
     return new NodeFacts(node, cpus, memory, Math.max(0, cpus - usedCpus), Math.max(0, memory - usedMemory), containers,
-        digests, System.currentTimeMillis());
+        List.copyOf(digests), System.currentTimeMillis(), held, attributes);
   }
 }

@@ -38,7 +38,8 @@ final class ClusterCodec {
   static byte[] facts(NodeFacts f) {
     StoredNodeFacts.Builder b = StoredNodeFacts.newBuilder().setNode(f.node()).setCpus(f.cpus())
         .setMemoryBytes(f.memoryBytes()).setFreeCpus(f.freeCpus()).setFreeMemoryBytes(f.freeMemoryBytes())
-        .addAllImageDigests(f.imageDigests()).setUpdatedAtMillis(f.updatedAtMillis());
+        .addAllImageDigests(f.imageDigests()).setUpdatedAtMillis(f.updatedAtMillis()).addAllVolumes(f.volumes())
+        .putAllAttributes(f.attributes());
     for (NodeFacts.ContainerFact c : f.containers()) {
       b.addContainers(StoredContainerFact.newBuilder().setId(c.id()).setName(c.name()).setImage(c.image())
           .setState(c.state()));
@@ -55,7 +56,7 @@ final class ClusterCodec {
       return new NodeFacts(s.getNode(), s.getCpus(), s.getMemoryBytes(), s.getFreeCpus(), s.getFreeMemoryBytes(),
           s.getContainersList().stream()
               .map(c -> new NodeFacts.ContainerFact(c.getId(), c.getName(), c.getImage(), c.getState())).toList(),
-          s.getImageDigestsList(), s.getUpdatedAtMillis());
+          s.getImageDigestsList(), s.getUpdatedAtMillis(), s.getVolumesList(), s.getAttributesMap());
     } catch (InvalidProtocolBufferException e) {
       throw BerthException.internal("cannot decode a node's facts: " + e.getMessage(), e);
     }
