@@ -1,9 +1,13 @@
 package dev.berth.agent;
 
+import dev.berth.agent.api.AgentChannels;
 import dev.berth.agent.api.ClusterGrpcService;
+import dev.berth.agent.api.ContainerForwarder;
 import dev.berth.agent.api.ContainerGrpcService;
 import dev.berth.agent.api.ErrorInterceptor;
+import dev.berth.agent.api.ForwardedCallInterceptor;
 import dev.berth.agent.api.ImageGrpcService;
+import dev.berth.agent.api.JobGrpcService;
 import dev.berth.agent.api.NetworkGrpcService;
 import dev.berth.agent.api.NodeGrpcService;
 import dev.berth.agent.api.SystemGrpcService;
@@ -16,12 +20,18 @@ import dev.berth.agent.cluster.MessagingTls;
 import dev.berth.agent.cluster.NodeDirectory;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
+import dev.berth.agent.jobs.ClusterView;
+import dev.berth.agent.jobs.JobStore;
+import dev.berth.agent.jobs.Jobs;
+import dev.berth.agent.jobs.SchedulingLoop;
 import dev.berth.agent.metrics.AgentMetrics;
 import dev.berth.agent.metrics.ContainerCollector;
 import dev.berth.agent.metrics.ContainerSampler;
 import dev.berth.agent.metrics.GrpcMetricsInterceptor;
 import dev.berth.agent.metrics.MetricsServer;
 import dev.berth.agent.metrics.RuntimeTargets;
+import dev.berth.agent.metrics.SchedulerMetrics;
+import dev.berth.agent.metrics.TimedClusterStore;
 import dev.berth.agent.registry.Puller;
 import dev.berth.agent.registry.Pusher;
 import dev.berth.agent.registry.RegistryClient;
@@ -38,11 +48,15 @@ import dev.berth.agent.runtime.net.NftFirewall;
 import dev.berth.agent.runtime.net.PortReservations;
 import dev.berth.agent.runtime.net.RouteTable;
 import dev.berth.agent.runtime.net.Subnet;
+import dev.berth.agent.task.AllocationRunner;
 import dev.berth.agent.task.Backoff;
 import dev.berth.agent.task.Durations;
 import dev.berth.agent.task.Supervisor;
+import dev.berth.agent.tls.NodeIdentityInterceptor;
 import dev.berth.agent.tls.TlsMaterial;
 import dev.berth.agent.tls.TlsOptions;
+import dev.berth.proto.v1.StoredCredential;
+import dev.berth.scheduler.Scheduler;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -64,22 +78,42 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * {@code berthd}: the composition root, the one place that wires the agent's parts together,
  * and its command line.
  */
 @Command(name = "berthd", mixinStandardHelpOptions = true, version = AgentMain.VERSION,
-    description = "The Berth agent: runs containers on this host and serves the Berth API.")
+    description = "The Berth agent: runs containers on this host and serves the Berth API.",
+    footerHeading = "%nConfiguration file:%n",
+    footer = {
+        "  --config FILE reads these options from a YAML file (JSON if it ends in .json):",
+        "  each key is a long option above without its dashes, with the value the option",
+        "  takes; a repeatable option takes a list. For example:",
+        "    data-dir: /var/lib/berth",
+        "    node: web-1",
+        "    cluster: prod",
+        "    join: [10.0.0.1:7946, 10.0.0.2:7946]",
+        "    server: true",
+        "    tls-ca: /etc/berth/ca.pem",
+        "    insecure-registry: [registry.lan:5000]",
+        "  An option on the command line wins over the file; a list given there replaces",
+        "  the file's whole list. Unknown keys and wrong values are refused at start as",
+        "  FILE:LINE:COL: reason. An annotated example: deploy/berthd.yaml."})
 public final class AgentMain implements Callable<Integer> {
   public static final String VERSION = "0.1.0";
   private static final Logger LOG = Logger.getLogger(AgentMain.class.getName());
   /** Held so that its level sticks (the log manager keeps loggers only weakly). */
   private static final Logger NETTY_BOOTSTRAP = Logger.getLogger("io.grpc.netty.shaded.io.netty.bootstrap");
+
+  /** Read by {@link ConfigFile#expand} before this object is parsed; kept so that help lists it. */
+  @Option(names = ConfigFile.OPTION, paramLabel = "FILE", description = "Read options from FILE (YAML or JSON), each "
+      + "long option without its dashes as a key, e.g. \"data-dir: /var/lib/berth\"; options given here win (see the end).")
+  Path config;
 
   @Option(names = "--data-dir", description = "Where the agent keeps its state (default: ${DEFAULT-VALUE}).")
   Path dataDir = Path.of("/var/lib/berth");
@@ -152,7 +186,12 @@ public final class AgentMain implements Callable<Integer> {
   static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
     @Override
     public Duration convert(String value) {
-      return Durations.parse(value);
+      try {
+        return Durations.parse(value);
+      } catch (BerthException e) {
+        // picocli then prints the reason alone, not the exception's class.
+        throw new CommandLine.TypeConversionException(e.getMessage());
+      }
     }
   }
 
@@ -162,6 +201,7 @@ public final class AgentMain implements Callable<Integer> {
     private final ContainerRuntime runtime;
     private final List<AutoCloseable> parts;
     private final Supervisor supervisor;
+    private final List<AutoCloseable> first = new ArrayList<>();
 
     Agent(List<Server> servers, ContainerRuntime runtime, Supervisor supervisor, AutoCloseable... parts) {
       this.servers = servers;
@@ -172,6 +212,16 @@ public final class AgentMain implements Callable<Integer> {
 
     public ContainerRuntime runtime() {
       return runtime;
+    }
+
+    /** Parts that act on containers, closed before the runtime is (nulls ignored). */
+    Agent closingFirst(AutoCloseable... parts) {
+      for (AutoCloseable p : parts) {
+        if (p != null) {
+          first.add(p);
+        }
+      }
+      return this;
     }
 
     public void awaitTermination() throws InterruptedException {
@@ -192,6 +242,13 @@ public final class AgentMain implements Callable<Integer> {
           Thread.currentThread().interrupt();
         }
       }
+      for (AutoCloseable part : first) {
+        try {
+          part.close();
+        } catch (Exception e) {
+          LOG.warning("closing " + part + ": " + e.getMessage());
+        }
+      }
       // First: nothing restarts a container while the runtime shuts down.
       supervisor.close();
       runtime.close();
@@ -209,7 +266,16 @@ public final class AgentMain implements Callable<Integer> {
     // Netty's server sets SO_KEEPALIVE on every accepted channel; unix sockets do not know it
     // and each connection would log a warning.
     NETTY_BOOTSTRAP.setLevel(java.util.logging.Level.SEVERE);
-    int code = new CommandLine(new AgentMain()).execute(args);
+    String[] all;
+    try {
+      // Before anything starts: a wrong file fails here, naming its line and column.
+      all = ConfigFile.expand(() -> new CommandLine(new AgentMain()), args);
+    } catch (ConfigFile.Invalid e) {
+      System.err.println("berthd: " + e.getMessage());
+      System.exit(CommandLine.ExitCode.USAGE);
+      return;
+    }
+    int code = new CommandLine(new AgentMain()).execute(all);
     if (code != 0) {
       System.exit(code);
     }
@@ -235,6 +301,9 @@ public final class AgentMain implements Callable<Integer> {
 
   /** Builds and starts the agent as configured; the composition root. */
   public Agent start() throws IOException {
+    String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
+    // Checked before anything starts: a wrong certificate, or another node's, fails the start naming the file.
+    TlsMaterial tls = tlsOptions.load(node, java.time.Instant.now()).orElse(null);
     Path lau = resolveLauncher();
     Files.createDirectories(dataDir);
     Files.setPosixFilePermissions(dataDir, PosixFilePermissions.fromString("rwx--x--x"));
@@ -257,29 +326,45 @@ public final class AgentMain implements Callable<Integer> {
     Pusher pusher = new Pusher(registries, images);
     Path tmp = dataDir.resolve("tmp");
     deleteChildren(tmp);
-    String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
-    // Checked before anything listens: a wrong certificate fails the start, naming the file.
-    TlsMaterial tls = tlsOptions.load(java.time.Instant.now()).orElse(null);
     InetSocketAddress tcpAddress = tcp != null ? parseTcp(tcp, tls != null, tlsOptions.plaintext()) : null;
     // Built here so that a bad cluster flag fails the start; Atomix itself starts in the background below.
     ClusterConfig clusterConfig = clusterConfig(clusterOptions.toConfig(node, dataDir), tls, tlsOptions.plaintext());
-    Cluster cluster = new Cluster(clusterConfig, new LocalFacts(node, runtime, images));
+    // Registered, so that the other agents can forward requests about this node's containers.
+    clusterConfig = clusterConfig.withApiAddress(ClusterConfig.apiAddressOf(tcpAddress, clusterConfig.advertise()));
+    Cluster cluster = new Cluster(clusterConfig, new LocalFacts(node, runtime, images, volumes));
+    // Requests about other nodes' containers go to their agents: mutual TLS, plaintext only if this agent serves it.
+    ContainerForwarder forwarder = new ContainerForwarder(node, cluster.nodes(), cluster.gossip(), cluster.membership(),
+        AgentChannels.of(tls, tcpAddress != null && tlsOptions.plaintext()));
     ContainerCollector containerMetrics = new ContainerCollector(() -> RuntimeTargets.all(runtime),
         new ContainerSampler(cgroups, Path.of("/proc"), java.time.Clock.systemUTC()), node, ContainerCollector.DEFAULT_TTL,
         System::nanoTime);
     AgentMetrics metrics = new AgentMetrics(node, containerMetrics, () -> RuntimeTargets.countByState(runtime),
         () -> membersByState(cluster));
+    // Jobs: the scheduler's loop on the servers (one leads), every node running its own allocations.
+    JobStore jobStore = new JobStore(new TimedClusterStore(cluster.store(), metrics.registry()));
+    ClusterView clusterView = new ClusterView(cluster.nodes(), cluster.membership(), cluster.gossip(), jobStore);
+    SchedulingLoop scheduling = clusterConfig.server()
+        ? new SchedulingLoop(jobStore, clusterView, cluster.elections(), new Scheduler(), java.time.Clock.systemUTC(),
+            SCHEDULER_RECONCILE, new SchedulerMetrics(metrics.registry()))
+        : null;
+    AllocationRunner allocations = new AllocationRunner(node, jobStore, runtime, supervisor,
+        (ref, creds) -> ensureImage(images, puller, ref, creds), cluster::isRegistered, java.time.Clock.systemUTC(),
+        ALLOCATION_POLL);
+    Jobs jobs = new Jobs(jobStore, clusterView, new Scheduler(), java.time.Clock.systemUTC(),
+        scheduling != null ? scheduling::wake : () -> { });
     var services = metered(new GrpcMetricsInterceptor(metrics.registry()), List.of(
-        ServerInterceptors.intercept(new ContainerGrpcService(runtime, supervisor), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new ContainerGrpcService(runtime, supervisor, node, forwarder), new ErrorInterceptor(),
+            new ForwardedCallInterceptor(node)),
         ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, pusher, registries), new ErrorInterceptor()),
         ServerInterceptors.intercept(new VolumeGrpcService(volumes, runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new NetworkGrpcService(networks, runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(
-            SystemGrpcService.withLiveViews(runtime, images, cgroups, VERSION, node, dataDir, prefix, volumes),
-            new ErrorInterceptor()),
+            SystemGrpcService.withLiveViews(runtime, images, cgroups, VERSION, node, dataDir, prefix, volumes).forwarding(forwarder),
+            new ErrorInterceptor(), new ForwardedCallInterceptor(node)),
         ServerInterceptors.intercept(new ClusterGrpcService(cluster::status), new ErrorInterceptor()),
         ServerInterceptors.intercept(new NodeGrpcService(new NodeDirectory(cluster.nodes(), cluster.membership(), cluster.gossip())),
-            new ErrorInterceptor())));
+            new ErrorInterceptor()),
+        ServerInterceptors.intercept(new JobGrpcService(jobs), new ErrorInterceptor())));
 
     List<Server> servers = new ArrayList<>();
     EventLoopGroup boss = new EpollEventLoopGroup(1);
@@ -289,6 +374,9 @@ public final class AgentMain implements Callable<Integer> {
     NettyServerBuilder unix = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
         .channelType(EpollServerDomainSocketChannel.class).bossEventLoopGroup(boss).workerEventLoopGroup(workers);
     services.forEach(unix::addService);
+    // A call made as a node (one forwarded by another agent) must come with that node's
+    // certificate: never on the socket.
+    unix.intercept(new NodeIdentityInterceptor(false, NodeIdentityInterceptor.NODE, ContainerForwarder.FORWARDED_BY));
     servers.add(unix.build().start());
     Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
     if (tcpAddress != null) {
@@ -299,13 +387,39 @@ public final class AgentMain implements Callable<Integer> {
         t.sslContext(tls.grpcServerContext());
       }
       services.forEach(t::addService);
+      // With TLS the caller's node certificate must name the node it calls as; plaintext TCP
+      // (--tls-plaintext) authenticates nothing, so there the claim is taken as it is.
+      t.intercept(new NodeIdentityInterceptor(tls == null, NodeIdentityInterceptor.NODE, ContainerForwarder.FORWARDED_BY));
       servers.add(t.build().start());
     }
     MetricsServer metricsServer = serveMetrics(metrics);
     // Last: the local API already answers, and never waits for the cluster (Raft start-up takes seconds).
     cluster.start();
-    return new Agent(servers, runtime, supervisor, puller, pusher, registries, networks, cluster,
-        metricsServer != null ? metricsServer : () -> { }, metrics);
+    allocations.start();
+    if (scheduling != null) {
+      scheduling.start();
+    }
+    return new Agent(servers, runtime, supervisor, puller, pusher, registries, networks, forwarder, cluster,
+        metricsServer != null ? metricsServer : () -> { }, metrics).closingFirst(scheduling, allocations);
+  }
+
+  /** How often the scheduler evaluates every job again when nothing triggered it. */
+  static final Duration SCHEDULER_RECONCILE = Duration.ofSeconds(1);
+  /** How often a node reads its allocations (one linearizable read). */
+  static final Duration ALLOCATION_POLL = Duration.ofMillis(250);
+
+  /** Pulls {@code ref} unless present, with the job's credential for its registry if it has one. */
+  private static void ensureImage(ImageStore images, Puller puller, String ref, List<StoredCredential> creds) {
+    if (images.find(ref).isPresent()) {
+      return;
+    }
+    String registry = dev.berth.agent.image.Reference.parse(ref).domain();
+    dev.berth.agent.registry.Credentials c = creds.stream()
+        .filter(x -> x.getRegistry().equals(registry)
+            || dev.berth.agent.registry.RegistryClient.apiHost(x.getRegistry()).equals(
+                dev.berth.agent.registry.RegistryClient.apiHost(registry)))
+        .findFirst().map(x -> new dev.berth.agent.registry.Credentials(x.getUsername(), x.getPassword())).orElse(null);
+    puller.pull(ref, c, dev.berth.agent.registry.PullListener.NONE);
   }
 
   /** Every service timed by the metrics interceptor, outermost so that it sees the status the error interceptor set. */

@@ -6,8 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.berth.agent.it.AgentProcess;
-import dev.berth.agent.it.Linux;
+import dev.berth.agent.it.ScriptCluster;
 import dev.berth.proto.v1.ClusterServiceGrpc;
 import dev.berth.proto.v1.ClusterStatus;
 import dev.berth.proto.v1.ClusterStatusRequest;
@@ -18,25 +17,13 @@ import dev.berth.proto.v1.NodeRole;
 import dev.berth.proto.v1.NodeServiceGrpc;
 import dev.berth.proto.v1.NodeStatus;
 import dev.berth.proto.v1.UpdateNodeRequest;
-import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
@@ -68,37 +55,20 @@ class ClusterNetnsTest {
   private static final List<String> SERVERS = List.of("n1", "n2", "n3");
   /** A 3-server start took 17-20 s on loopback; five JVMs on two cores take longer. */
   private static final int START_SECONDS = 150;
-  private static final Path ROOT = Path.of("/tmp/berth-cluster");
 
-  private final String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(3));
-  private final Map<String, Client> clients = new LinkedHashMap<>();
-  private Path script;
-  private boolean up;
+  private ScriptCluster cluster;
 
   @BeforeAll
   void startCluster() throws Exception {
-    assumeTrue(Linux.isRoot(), "network namespaces and berthd need root");
-    assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip"))
-        || Files.isExecutable(Path.of("/usr/bin/ip")), "needs iproute2's ip");
-    script = Path.of(System.getProperty("user.dir")).resolveSibling("deploy").resolve("cluster.sh");
-    if (!Files.exists(script)) {
-      script = Path.of(System.getProperty("user.dir"), "deploy", "cluster.sh");
-    }
-    up = true;
-    Result r = sh(START_SECONDS + 60, "up", "-n", "5", "-s", "3", "--id", id, "--timeout", String.valueOf(START_SECONDS));
-    assertEquals(0, r.code(), "cluster.sh up failed:\n" + r.output());
-    for (String h : HOSTS) {
-      clients.put(h, new Client(ROOT.resolve(id).resolve(h).resolve("berthd.sock")));
-    }
+    assumeTrue(ScriptCluster.available(), "network namespaces and berthd need root and iproute2");
+    cluster = ScriptCluster.up(5, 3, START_SECONDS);
     awaitAllReady(HOSTS);
   }
 
   @AfterAll
   void stopCluster() throws Exception {
-    clients.values().forEach(Client::close);
-    if (up) {
-      Result r = sh(120, "down", id);
-      assertEquals(0, r.code(), "cluster.sh down left something behind:\n" + r.output());
+    if (cluster != null) {
+      cluster.close();
     }
   }
 
@@ -122,15 +92,15 @@ class ClusterNetnsTest {
   @Test
   @Order(2)
   void aKilledMemberIsSuspectThenDownEverywhereAndRejoinsWhenRestarted() throws Exception {
-    clients.get("n5").close();
-    assertEquals(0, sh(30, "kill", id, "n5").code());
+    cluster.disconnect("n5");
+    assertEquals(0, cluster.run(30, "kill", "n5").code());
     long t0 = System.nanoTime();
     List<String> observers = List.of("n1", "n2", "n3", "n4");
     Map<String, List<NodeStatus>> seen = new LinkedHashMap<>();
     observers.forEach(o -> seen.put(o, new ArrayList<>()));
     long deadline = t0 + TimeUnit.SECONDS.toNanos(60);
     while (!observers.stream().allMatch(o -> last(seen.get(o)) == NodeStatus.NODE_STATUS_DOWN)) {
-      assertTrue(System.nanoTime() < deadline, "n5 not down everywhere within 60 s: " + seen + logs());
+      assertTrue(System.nanoTime() < deadline, "n5 not down everywhere within 60 s: " + seen + cluster.logs());
       for (String o : observers) {
         NodeStatus s = statusOf(o, "n5");
         if (s != NodeStatus.NODE_STATUS_UNSPECIFIED && s != last(seen.get(o))) {
@@ -148,7 +118,7 @@ class ClusterNetnsTest {
           "never ready again once down: " + seen);
     }
 
-    assertEquals(0, sh(30, "start", id, "n5").code());
+    assertEquals(0, cluster.run(30, "start", "n5").code());
     awaitAllReady(HOSTS);
     assertTrue(list("n5").stream().allMatch(n -> n.getStatus() == NodeStatus.NODE_STATUS_READY),
         "n5 rejoined (it was down everywhere after " + downMillis + " ms)");
@@ -159,10 +129,10 @@ class ClusterNetnsTest {
   void aCutOffServerRefusesWritesWhileTheMajorityAcceptsThemAndConvergesWhenHealed() throws Exception {
     String leader = leader();
     String other = SERVERS.stream().filter(s -> !s.equals(leader)).findFirst().orElseThrow();
-    assertEquals(0, sh(30, "cut", id, leader).code());
+    assertEquals(0, cluster.run(30, "cut", leader).code());
     try {
       // The majority elects a new leader (a few seconds) and takes writes again.
-      await(90, () -> {
+      cluster.await(90, () -> {
         try {
           nodes(other).update(UpdateNodeRequest.newBuilder().setName("n4").putLabelAdd("side", "majority").build());
           return true;
@@ -174,9 +144,9 @@ class ClusterNetnsTest {
           () -> nodes(leader).update(UpdateNodeRequest.newBuilder().setName("n4").putLabelAdd("side", "minority").build()));
       assertEquals(Status.Code.UNAVAILABLE, refused.getStatus().getCode(), refused.toString());
       // The majority's servers stop hearing from the cut-off one.
-      await(60, () -> statusOf("n4", leader) == NodeStatus.NODE_STATUS_DOWN, leader + " down as seen by n4");
+      cluster.await(60, () -> statusOf("n4", leader) == NodeStatus.NODE_STATUS_DOWN, leader + " down as seen by n4");
     } finally {
-      assertEquals(0, sh(30, "heal", id, leader).code());
+      assertEquals(0, cluster.run(30, "heal", leader).code());
     }
     awaitAllReady(HOSTS);
     for (String h : HOSTS) {
@@ -193,10 +163,10 @@ class ClusterNetnsTest {
   void aDeadServerIsReplacedByAFreshAgentUnderItsNameAndAddress() throws Exception {
     String leader = leader();
     String dead = SERVERS.stream().filter(s -> !s.equals(leader)).reduce((a, b) -> b).orElseThrow();
-    clients.get(dead).close();
-    assertEquals(0, sh(30, "kill", id, dead).code());
+    cluster.disconnect(dead);
+    assertEquals(0, cluster.run(30, "kill", dead).code());
     nodes(leader).update(UpdateNodeRequest.newBuilder().setName("n5").putLabelAdd("written", "while-" + dead + "-dead").build());
-    Result fresh = sh(60, "start", id, dead, "--fresh");
+    ScriptCluster.Result fresh = cluster.run(60, "start", dead, "--fresh");
     assertEquals(0, fresh.code(), fresh.output());
     awaitAllReady(HOSTS);
     // The replacement started from an empty data dir and caught up from the others.
@@ -214,7 +184,7 @@ class ClusterNetnsTest {
    */
   private <T> T whenAvailable(Supplier<T> call) throws Exception {
     List<T> answer = new ArrayList<>();
-    await(60, () -> {
+    cluster.await(60, () -> {
       try {
         answer.add(call.get());
         return true;
@@ -228,7 +198,7 @@ class ClusterNetnsTest {
 
   private String leader() throws Exception {
     String[] leader = new String[1];
-    await(60, () -> {
+    cluster.await(60, () -> {
       try {
         leader[0] = cluster("n4").status(ClusterStatusRequest.getDefaultInstance()).getLeader();
         return SERVERS.contains(leader[0]);
@@ -242,7 +212,7 @@ class ClusterNetnsTest {
   /** Until every host's cluster is ready, registered, and sees all of {@code hosts} ready. */
   private void awaitAllReady(List<String> hosts) throws Exception {
     for (String h : hosts) {
-      await(START_SECONDS, () -> {
+      cluster.await(START_SECONDS, () -> {
         try {
           List<Node> l = list(h);
           return l.size() == HOSTS.size() && l.stream().allMatch(n -> n.getStatus() == NodeStatus.NODE_STATUS_READY && n.getRegistered());
@@ -251,29 +221,6 @@ class ClusterNetnsTest {
         }
       }, "every host ready as seen from " + h);
     }
-  }
-
-  private void await(long seconds, BooleanSupplier condition, String what) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("not within " + seconds + " s: " + what + logs());
-      }
-      Thread.sleep(200);
-    }
-  }
-
-  private String logs() {
-    StringBuilder out = new StringBuilder();
-    for (String h : HOSTS) {
-      try {
-        String log = Files.readString(ROOT.resolve(id).resolve(h).resolve("berthd.log"));
-        out.append("\n--- ").append(h).append(" log (tail) ---\n").append(log.substring(Math.max(0, log.length() - 2000)));
-      } catch (IOException e) {
-        out.append("\n--- ").append(h).append(": no log: ").append(e);
-      }
-    }
-    return out.toString();
   }
 
   private static NodeStatus last(List<NodeStatus> l) {
@@ -294,63 +241,10 @@ class ClusterNetnsTest {
   }
 
   private NodeServiceGrpc.NodeServiceBlockingStub nodes(String h) {
-    return NodeServiceGrpc.newBlockingStub(clients.get(h).channel()).withDeadlineAfter(20, TimeUnit.SECONDS);
+    return NodeServiceGrpc.newBlockingStub(cluster.channel(h)).withDeadlineAfter(20, TimeUnit.SECONDS);
   }
 
   private ClusterServiceGrpc.ClusterServiceBlockingStub cluster(String h) {
-    return ClusterServiceGrpc.newBlockingStub(clients.get(h).channel()).withDeadlineAfter(20, TimeUnit.SECONDS);
-  }
-
-  private record Result(int code, String output) {}
-
-  /** Runs deploy/cluster.sh with the berthd of this build (the test's class path and launcher). */
-  private Result sh(int seconds, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("sh", script.toString()));
-    cmd.addAll(List.of(args));
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-    List<String> berthd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
-    berthd.addAll(AgentProcess.atomixJvmFlags());
-    berthd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.berth.agent.AgentMain",
-        "--launcher", System.getProperty("berth.launcher")));
-    pb.environment().put("BERTHD", String.join(" ", berthd));
-    pb.environment().put("BERTH_CLUSTER_ROOT", ROOT.toString());
-    Process p = pb.start();
-    p.getOutputStream().close();
-    byte[] out = p.getInputStream().readAllBytes();
-    if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      return new Result(-1, "timed out: " + cmd);
-    }
-    return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
-  }
-
-  /** A gRPC channel to one agent's unix socket, opened on first use, closed before a kill. */
-  private static final class Client {
-    private final Path socket;
-    private ManagedChannel channel;
-    private EpollEventLoopGroup group;
-
-    Client(Path socket) {
-      this.socket = socket;
-    }
-
-    synchronized ManagedChannel channel() {
-      if (channel == null) {
-        group = new EpollEventLoopGroup(1);
-        channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-            .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
-      }
-      return channel;
-    }
-
-    synchronized void close() {
-      if (channel != null) {
-        channel.shutdownNow();
-        channel = null;
-        group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-        group = null;
-      }
-    }
+    return ClusterServiceGrpc.newBlockingStub(cluster.channel(h)).withDeadlineAfter(20, TimeUnit.SECONDS);
   }
 }

@@ -7,7 +7,7 @@ import java.util.Optional;
 import java.util.TreeMap;
 
 /** A {@link ClusterStore} in one JVM's memory, for tests of what is built on the store. */
-final class InMemoryClusterStore implements ClusterStore {
+public final class InMemoryClusterStore implements ClusterStore {
   private final Map<String, Map<String, Entry>> tables = new TreeMap<>();
   private long version;
 

@@ -1,0 +1,474 @@
+package dev.berth.agent.jobs;
+
+import dev.berth.agent.BerthException;
+import dev.berth.agent.cluster.LeaderElections;
+import dev.berth.proto.v1.AllocationState;
+import dev.berth.proto.v1.StoredAllocation;
+import dev.berth.proto.v1.StoredJob;
+import dev.berth.scheduler.ApplyResult;
+import dev.berth.scheduler.Plan;
+import dev.berth.scheduler.PlanApplier;
+import dev.berth.scheduler.Scheduler;
+import dev.berth.scheduler.model.Allocation;
+import dev.berth.scheduler.model.ClusterSnapshot;
+import dev.berth.scheduler.model.Evaluation;
+import dev.berth.scheduler.model.Job;
+import dev.berth.scheduler.model.TaskGroup;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The scheduler's loop, run by the one server that leads the topic {@value #TOPIC}: it takes the
+ * jobs' pending evaluations (highest priority first, oldest first) and, every
+ * {@code reconcileInterval}, evaluates every job again, so whatever changed — a node joined, went
+ * down or drains, an allocation failed, capacity appeared for a blocked job — is acted on without
+ * a trigger of its own, and a new leader finishes what the old one left.
+ *
+ * <p>An evaluation: read the cluster ({@link ClusterView}), compute a plan with the placement
+ * engine, and commit it node by node, each node's allocations in one compare-and-set that
+ * re-checks what the plan relied on ({@link PlanApplier}); what no longer fits is refused and the
+ * job evaluated again, never forced. Allocations on nodes the servers judge down are marked lost
+ * first, so the engine places them again (same index, next generation).
+ *
+ * <p>One thread; {@link #wake()} from any thread.
+ */
+public final class SchedulingLoop implements AutoCloseable {
+  public static final String TOPIC = "scheduler";
+  /** How long finished allocations that a newer generation replaced are kept for {@code job status}. */
+  public static final Duration RETENTION = Duration.ofMinutes(10);
+  /** How often pending evaluations are looked for when nothing wakes the loop. */
+  static final Duration POLL = Duration.ofMillis(200);
+  private static final int COMMIT_ATTEMPTS = 8;
+  private static final Logger LOG = Logger.getLogger(SchedulingLoop.class.getName());
+
+  /** Hears what the loop does; for metrics. Called on the loop's thread; must not block. */
+  public interface Listener {
+    Listener NONE = new Listener() {};
+
+    /** One evaluation ran: how long it took, what it placed and stopped, and how many replicas wait. */
+    default void evaluated(String job, long nanos, int placed, int stopped, int unplaced) {}
+
+    /** Allocations were marked lost because their node is down. */
+    default void lost(String node, int allocations) {}
+
+    /** Whether this agent leads the scheduling now. */
+    default void leading(boolean leader) {}
+  }
+
+  private final JobStore jobs;
+  private final ClusterView view;
+  private final LeaderElections elections;
+  private final Scheduler scheduler;
+  private final Clock clock;
+  private final Duration reconcileInterval;
+  private final Listener listener;
+  private final Object signal = new Object();
+  private boolean woken;
+  private volatile boolean closed;
+  private volatile boolean leading;
+  private LeaderElections.Candidacy candidacy;
+  private Thread thread;
+
+  public SchedulingLoop(JobStore jobs, ClusterView view, LeaderElections elections, Scheduler scheduler, Clock clock,
+      Duration reconcileInterval, Listener listener) {
+    this.jobs = jobs;
+    this.view = view;
+    this.elections = elections;
+    this.scheduler = scheduler;
+    this.clock = clock;
+    this.reconcileInterval = reconcileInterval;
+    this.listener = listener;
+  }
+
+  public synchronized void start() {
+    if (thread != null) {
+      throw new IllegalStateException("started already");
+    }
+    thread = new Thread(this::run, "berth-scheduler");
+    thread.setDaemon(true);
+    thread.start();
+  }
+
+  /** Look for pending evaluations now (a job was submitted through this agent). */
+  public void wake() {
+    synchronized (signal) {
+      woken = true;
+      signal.notifyAll();
+    }
+  }
+
+  /** Whether this agent runs the scheduling now. */
+  public boolean isLeader() {
+    return leading;
+  }
+
+  private void run() {
+    long nextFull = 0;
+    while (!closed) {
+      try {
+        if (candidacy == null) {
+          candidacy = elections.run(TOPIC);
+          candidacy.onChange(l -> wake());
+        }
+        boolean lead = candidacy.isLeader();
+        if (lead != leading) {
+          leading = lead;
+          listener.leading(lead);
+          LOG.info(lead ? "leading the scheduler" : "no longer leading the scheduler");
+          nextFull = 0;
+        }
+        if (lead) {
+          long now = System.nanoTime();
+          boolean full = now - nextFull >= 0;
+          if (full) {
+            nextFull = now + reconcileInterval.toNanos();
+          }
+          round(full);
+        }
+      } catch (BerthException e) {
+        // The cluster is starting, or no quorum answered: nothing can be placed until it does.
+        LOG.log(Level.FINE, "scheduling round: " + e.getMessage(), e);
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "scheduling round failed", e);
+      }
+      pause(leading ? POLL : reconcileInterval);
+    }
+  }
+
+  private void pause(Duration d) {
+    synchronized (signal) {
+      if (!woken && !closed) {
+        try {
+          signal.wait(d.toMillis());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          closed = true;
+        }
+      }
+      woken = false;
+    }
+  }
+
+  /**
+   * One round: mark what down nodes held as lost, then run the pending evaluations, and on a
+   * full round evaluate every job and collect what is no longer needed. Package-private for
+   * tests, which drive rounds themselves.
+   */
+  void round(boolean full) {
+    List<JobStore.EvaluationEntry> evaluations = jobs.evaluations();
+    boolean pending = evaluations.stream().anyMatch(e -> e.evaluation().getStatus().equals(Evaluations.PENDING));
+    if (!full && !pending) {
+      return;
+    }
+    ClusterView.Read read = view.read();
+    if (markLost(read)) {
+      read = view.read();
+    }
+    Map<String, StoredJob> byName = new LinkedHashMap<>();
+    jobs.jobs().forEach(j -> byName.put(j.getName(), j));
+    Map<String, JobStore.EvaluationEntry> evalByJob = new HashMap<>();
+    evaluations.forEach(e -> evalByJob.put(e.evaluation().getJob(), e));
+    Set<String> order = new LinkedHashSet<>();
+    evaluations.stream()
+        .filter(e -> e.evaluation().getStatus().equals(Evaluations.PENDING))
+        .sorted(Comparator.comparingInt((JobStore.EvaluationEntry e) -> -e.evaluation().getPriority())
+            .thenComparingLong(e -> e.evaluation().getCreatedAtMillis()))
+        .forEach(e -> order.add(e.evaluation().getJob()));
+    if (full) {
+      order.addAll(byName.keySet());
+    }
+    for (String name : order) {
+      StoredJob job = byName.get(name);
+      JobStore.EvaluationEntry eval = evalByJob.get(name);
+      if (job == null) {
+        if (eval != null) {
+          jobs.forgetEvaluation(name);
+        }
+        continue;
+      }
+      if (evaluate(job, eval, read)) {
+        read = view.read();
+      }
+    }
+    if (full) {
+      collect(read, byName);
+    }
+  }
+
+  /** Marks the live allocations of down nodes lost, asking their nodes to stop them should they come back. */
+  private boolean markLost(ClusterView.Read read) {
+    boolean changed = false;
+    long now = clock.millis();
+    for (String node : read.down()) {
+      JobStore.NodeAllocations held = read.allocations().get(node);
+      if (held == null || held.allocations().stream().allMatch(JobCodec::terminal)) {
+        continue;
+      }
+      int[] count = new int[1];
+      jobs.updateNode(node, list -> {
+        count[0] = 0;
+        List<StoredAllocation> out = new ArrayList<>(list.size());
+        for (StoredAllocation a : list) {
+          if (JobCodec.terminal(a)) {
+            out.add(a);
+          } else {
+            count[0]++;
+            out.add(a.toBuilder().setState(AllocationState.ALLOCATION_LOST_VALUE).setDesiredStop(true)
+                .setDesiredReason("node " + node + " is down").setMessage("lost: node " + node + " is down")
+                .setUpdatedAtMillis(now).build());
+          }
+        }
+        return out;
+      });
+      if (count[0] > 0) {
+        LOG.info("node " + node + " is down: " + count[0] + " allocation(s) lost, to be placed elsewhere");
+        listener.lost(node, count[0]);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * Evaluates one job against {@code read} and commits the plan. Returns whether anything was
+   * written to the allocations (the caller reads the cluster again before the next job).
+   */
+  boolean evaluate(StoredJob stored, JobStore.EvaluationEntry eval, ClusterView.Read read) {
+    long t0 = System.nanoTime();
+    boolean isPending = eval != null && eval.evaluation().getStatus().equals(Evaluations.PENDING);
+    Job job;
+    try {
+      job = JobCodec.job(stored);
+    } catch (RuntimeException e) {
+      record(stored, eval, Evaluations.COMPLETE, "the stored job file does not parse: " + e.getMessage());
+      return false;
+    }
+    ClusterSnapshot snapshot = withReplacements(read.snapshot(), job, read);
+    String id = isPending ? eval.evaluation().getId() : java.util.UUID.randomUUID().toString();
+    Evaluation.Trigger trigger = isPending ? trigger(eval.evaluation().getTrigger()) : Evaluation.Trigger.PENDING_RETRY;
+    Plan plan = scheduler.schedule(snapshot, Evaluation.of(id, job, trigger));
+    int refused = 0;
+    boolean wrote = false;
+    if (!plan.placements().isEmpty() || !plan.stops().isEmpty()) {
+      Commit c = commit(plan, stored, job, read);
+      refused = c.refused;
+      wrote = c.wrote;
+    }
+    int unplaced = plan.groups().stream().mapToInt(g -> g.unplaced().indices().size()).sum();
+    listener.evaluated(stored.getName(), System.nanoTime() - t0, plan.placements().size() - refused,
+        plan.stops().size(), unplaced);
+    if (refused > 0) {
+      // What the plan relied on changed meanwhile: evaluate again, against the new state.
+      jobs.trigger(stored.getName(), Evaluation.Trigger.PENDING_RETRY.name(), job.priority(), stored.getVersion(),
+          clock.millis());
+      return wrote;
+    }
+    String summary = summary(plan);
+    record(stored, eval, plan.complete() ? Evaluations.COMPLETE : Evaluations.BLOCKED, summary);
+    return wrote;
+  }
+
+  /** Allocations made from an older version of their group's spec are replaced. */
+  private static ClusterSnapshot withReplacements(ClusterSnapshot snapshot, Job job, ClusterView.Read read) {
+    Map<String, String> specs = new HashMap<>();
+    for (TaskGroup g : job.groups()) {
+      specs.put(g.name(), JobCodec.spec(g));
+    }
+    Set<String> replace = new HashSet<>();
+    for (JobStore.NodeAllocations n : read.allocations().values()) {
+      for (StoredAllocation a : n.allocations()) {
+        if (a.getJob().equals(job.name()) && !JobCodec.terminal(a) && !a.getDesiredStop()) {
+          String spec = specs.get(a.getGroup());
+          if (spec != null && !spec.equals(a.getSpec())) {
+            replace.add(a.getId());
+          }
+        }
+      }
+    }
+    return replace.isEmpty() ? snapshot
+        : new ClusterSnapshot(snapshot.index(), snapshot.nodes(), snapshot.allocations(), replace);
+  }
+
+  private record Commit(int refused, boolean wrote) {}
+
+  /** Commits a plan node by node; each node's part is re-checked against its allocations as they are now. */
+  private Commit commit(Plan plan, StoredJob stored, Job job, ClusterView.Read read) {
+    Map<String, String> specs = new HashMap<>();
+    job.groups().forEach(g -> specs.put(g.name(), JobCodec.spec(g)));
+    Set<String> nodes = new LinkedHashSet<>(plan.placementsByNode().keySet());
+    plan.stops().forEach(s -> nodes.add(s.allocation().node()));
+    int refused = 0;
+    boolean wrote = false;
+    long now = clock.millis();
+    for (String node : nodes) {
+      Plan part = restrict(plan, node);
+      for (int attempt = 0; ; attempt++) {
+        JobStore.NodeAllocations cur = attempt == 0
+            ? read.allocations().getOrDefault(node, new JobStore.NodeAllocations(node, List.of(), 0))
+            : jobs.nodeAllocations(node);
+        ApplyResult r = PlanApplier.apply(withNode(read.snapshot(), node, cur.allocations()), part);
+        Map<String, String> stops = new HashMap<>();
+        r.stopped().forEach(s -> stops.put(s.allocation().id(), s.reason()));
+        List<StoredAllocation> next = new ArrayList<>(cur.allocations().size() + r.placed().size());
+        for (StoredAllocation a : cur.allocations()) {
+          String why = stops.get(a.getId());
+          next.add(why == null || a.getDesiredStop() ? a
+              : a.toBuilder().setDesiredStop(true).setDesiredReason(why).setUpdatedAtMillis(now).build());
+        }
+        for (Allocation a : r.placed()) {
+          next.add(JobCodec.placed(a, stored.getVersion(), specs.getOrDefault(a.taskGroup(), ""), now));
+        }
+        if (next.equals(cur.allocations()) || jobs.replace(cur, next)) {
+          refused += r.refused().size();
+          wrote |= !next.equals(cur.allocations());
+          r.refused().forEach(x -> LOG.fine("placement refused on " + node + ": " + x.reason()));
+          break;
+        }
+        if (attempt + 1 >= COMMIT_ATTEMPTS) {
+          refused += part.placements().size();
+          break;
+        }
+      }
+    }
+    return new Commit(refused, wrote);
+  }
+
+  private static Plan restrict(Plan plan, String node) {
+    List<Plan.GroupPlan> groups = new ArrayList<>();
+    for (Plan.GroupPlan g : plan.groups()) {
+      groups.add(new Plan.GroupPlan(g.taskGroup(),
+          g.placements().stream().filter(a -> a.node().equals(node)).toList(),
+          g.stops().stream().filter(s -> s.allocation().node().equals(node)).toList(),
+          Plan.Unplaced.NONE, List.of(), 0));
+    }
+    return new Plan(plan.evaluationId(), plan.job(), plan.snapshotIndex(), groups);
+  }
+
+  private static ClusterSnapshot withNode(ClusterSnapshot snapshot, String node, List<StoredAllocation> now) {
+    List<Allocation> all = new ArrayList<>(snapshot.allocations().size() + now.size());
+    for (Allocation a : snapshot.allocations()) {
+      if (!a.node().equals(node)) {
+        all.add(a);
+      }
+    }
+    now.forEach(a -> all.add(JobCodec.allocation(a)));
+    return new ClusterSnapshot(snapshot.index() + 1, snapshot.nodes(), all, snapshot.replace());
+  }
+
+  /** Records the outcome: a pending evaluation is finished; otherwise only a changed outcome is written. */
+  private void record(StoredJob job, JobStore.EvaluationEntry eval, String status, String summary) {
+    if (eval != null && eval.evaluation().getStatus().equals(Evaluations.PENDING)) {
+      jobs.finish(eval, status, summary);
+      return;
+    }
+    if (eval != null && eval.evaluation().getStatus().equals(status) && eval.evaluation().getSummary().equals(summary)) {
+      return;
+    }
+    jobs.note(job.getName(), status, summary, job.getVersion(), clock.millis());
+  }
+
+  static String summary(Plan plan) {
+    if (plan.complete()) {
+      return "all replicas placed";
+    }
+    List<String> parts = new ArrayList<>();
+    for (Plan.GroupPlan g : plan.groups()) {
+      if (!g.unplaced().indices().isEmpty()) {
+        parts.add(g.taskGroup() + ": " + g.unplaced().summary());
+      }
+    }
+    return String.join("; ", parts);
+  }
+
+  private static Evaluation.Trigger trigger(String name) {
+    try {
+      return Evaluation.Trigger.valueOf(name);
+    } catch (IllegalArgumentException e) {
+      return Evaluation.Trigger.PENDING_RETRY;
+    }
+  }
+
+  /**
+   * Forgets what is no longer needed: purged jobs whose allocations have all ended, allocations of
+   * jobs that are gone, and ended allocations that a newer generation replaced more than
+   * {@link #RETENTION} ago.
+   */
+  private void collect(ClusterView.Read read, Map<String, StoredJob> jobsByName) {
+    long cutoff = clock.millis() - RETENTION.toMillis();
+    Map<String, Long> latest = new HashMap<>();
+    Set<String> live = new HashSet<>();
+    for (JobStore.NodeAllocations n : read.allocations().values()) {
+      for (StoredAllocation a : n.allocations()) {
+        latest.merge(replica(a), a.getGeneration(), Math::max);
+        if (!JobCodec.terminal(a)) {
+          live.add(a.getJob());
+        }
+      }
+    }
+    for (StoredJob j : jobsByName.values()) {
+      if (j.getStopped() && j.getPurge() && !live.contains(j.getName())) {
+        jobs.updateJob(j.getName(), cur -> cur != null && cur.getPurge() && cur.getStopped() ? null : cur);
+        jobs.forgetEvaluation(j.getName());
+        LOG.info("job " + j.getName() + " purged");
+      }
+    }
+    for (JobStore.NodeAllocations n : read.allocations().values()) {
+      boolean any = n.allocations().stream().anyMatch(a -> collectable(a, jobsByName, latest, cutoff));
+      if (any) {
+        jobs.updateNode(n.node(), list -> list.stream().filter(a -> !collectable(a, jobsByName, latest, cutoff)).toList());
+      }
+    }
+  }
+
+  private static boolean collectable(StoredAllocation a, Map<String, StoredJob> jobs, Map<String, Long> latest,
+      long cutoff) {
+    if (!JobCodec.terminal(a)) {
+      return false;
+    }
+    StoredJob j = jobs.get(a.getJob());
+    if (j == null || (j.getStopped() && j.getPurge())) {
+      return true;
+    }
+    return latest.getOrDefault(replica(a), a.getGeneration()) > a.getGeneration() && a.getUpdatedAtMillis() < cutoff;
+  }
+
+  private static String replica(StoredAllocation a) {
+    return a.getJob() + "\u0000" + a.getGroup() + "\u0000" + a.getIndex();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    wake();
+    Thread t;
+    synchronized (this) {
+      t = thread;
+    }
+    if (t != null) {
+      try {
+        t.join(TimeUnit.SECONDS.toMillis(5));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (candidacy != null) {
+      try {
+        candidacy.close();
+      } catch (RuntimeException e) {
+        LOG.log(Level.FINE, "withdrawing from the scheduler election", e);
+      }
+    }
+  }
+}

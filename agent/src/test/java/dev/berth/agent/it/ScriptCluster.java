@@ -1,0 +1,204 @@
+package dev.berth.agent.it;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A cluster made by {@code deploy/cluster.sh}, as the demos make one: each agent of this build in
+ * a network namespace of its own (hosts n1..nN at 10.213.0.K on a private bridge). {@link #close()}
+ * runs {@code down}, which removes every process, container, mount, cgroup and namespace of it,
+ * and reports what it left behind. Agents are reached through their unix sockets.
+ */
+public final class ScriptCluster implements AutoCloseable {
+  public static final Path ROOT = Path.of("/tmp/berth-cluster");
+
+  private final String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(3));
+  private final Path script;
+  private final List<String> hosts;
+  private final Map<String, Client> clients = new LinkedHashMap<>();
+  private boolean up;
+
+  /** What a run of the script printed, and how it ended. */
+  public record Result(int code, String output) {}
+
+  private ScriptCluster(List<String> hosts) {
+    Path s = Path.of(System.getProperty("user.dir")).resolveSibling("deploy").resolve("cluster.sh");
+    this.script = Files.exists(s) ? s : Path.of(System.getProperty("user.dir"), "deploy", "cluster.sh");
+    this.hosts = List.copyOf(hosts);
+  }
+
+  /** Whether this machine can run one: root and iproute2. */
+  public static boolean available() {
+    return Linux.isRoot() && (Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip"))
+        || Files.isExecutable(Path.of("/usr/bin/ip")));
+  }
+
+  /**
+   * Brings up {@code hosts} agents, the first {@code servers} of them Raft servers, and waits for
+   * every agent's cluster to be ready. On failure everything it made is removed before the throw.
+   */
+  public static ScriptCluster up(int hosts, int servers, int startSeconds, String... extra) throws Exception {
+    List<String> names = new ArrayList<>();
+    for (int i = 1; i <= hosts; i++) {
+      names.add("n" + i);
+    }
+    ScriptCluster c = new ScriptCluster(names);
+    c.up = true;
+    List<String> args = new ArrayList<>(List.of("up", "-n", String.valueOf(hosts), "-s", String.valueOf(servers),
+        "--id", c.id, "--timeout", String.valueOf(startSeconds)));
+    args.addAll(List.of(extra));
+    Result r = c.sh(startSeconds + 60, args.toArray(String[]::new));
+    if (r.code() != 0) {
+      AssertionError e = new AssertionError("cluster.sh up failed:\n" + r.output());
+      try {
+        c.close();
+      } catch (Exception | AssertionError suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    for (String h : names) {
+      c.clients.put(h, new Client(ROOT.resolve(c.id).resolve(h).resolve("berthd.sock")));
+    }
+    return c;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public List<String> hosts() {
+    return hosts;
+  }
+
+  /** A host's address on the cluster's bridge. */
+  public static String address(String host) {
+    return "10.213.0." + host.substring(1);
+  }
+
+  /** A channel to the host's agent, opened on first use (again after {@link #disconnect}). */
+  public ManagedChannel channel(String host) {
+    return clients.get(host).channel();
+  }
+
+  /** Closes the channel to a host's agent, e.g. before it is killed. */
+  public void disconnect(String host) {
+    clients.get(host).close();
+  }
+
+  /** Runs deploy/cluster.sh with the berthd of this build (the test's class path and launcher). */
+  public Result sh(int seconds, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of("sh", script.toString()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+    List<String> berthd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"));
+    berthd.addAll(AgentProcess.atomixJvmFlags());
+    berthd.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.berth.agent.AgentMain",
+        "--launcher", System.getProperty("berth.launcher")));
+    pb.environment().put("BERTHD", String.join(" ", berthd));
+    pb.environment().put("BERTH_CLUSTER_ROOT", ROOT.toString());
+    Process p = pb.start();
+    p.getOutputStream().close();
+    byte[] out = p.getInputStream().readAllBytes();
+    if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      return new Result(-1, "timed out: " + cmd);
+    }
+    return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+  }
+
+  /** Runs a command of this cluster's script (kill, start, cut, heal, exec, …) on this cluster. */
+  public Result run(int seconds, String command, String... args) throws Exception {
+    List<String> a = new ArrayList<>(List.of(command, id));
+    a.addAll(List.of(args));
+    return sh(seconds, a.toArray(String[]::new));
+  }
+
+  /** Polls {@code condition} every 200 ms; fails with the agents' log tails after {@code seconds}. */
+  public void await(long seconds, BooleanSupplier condition, String what) throws InterruptedException {
+    await(seconds, condition, () -> what);
+  }
+
+  /** As {@link #await(long, BooleanSupplier, String)}, the description made only on failure. */
+  public void await(long seconds, BooleanSupplier condition, java.util.function.Supplier<String> what)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not within " + seconds + " s: " + what.get() + logs());
+      }
+      Thread.sleep(200);
+    }
+  }
+
+  /** The tail of every agent's log, for failure messages. */
+  public String logs() {
+    StringBuilder out = new StringBuilder();
+    for (String h : hosts) {
+      try {
+        String log = Files.readString(ROOT.resolve(id).resolve(h).resolve("berthd.log"));
+        out.append("\n--- ").append(h).append(" log (tail) ---\n").append(log.substring(Math.max(0, log.length() - 4000)));
+      } catch (IOException e) {
+        out.append("\n--- ").append(h).append(": no log: ").append(e);
+      }
+    }
+    return out.toString();
+  }
+
+  @Override
+  public void close() throws Exception {
+    clients.values().forEach(Client::close);
+    if (up) {
+      up = false;
+      Result r = sh(120, "down", id);
+      if (r.code() != 0) {
+        throw new AssertionError("cluster.sh down left something behind:\n" + r.output());
+      }
+    }
+  }
+
+  /** A gRPC channel to one agent's unix socket, opened on first use, closed before a kill. */
+  private static final class Client {
+    private final Path socket;
+    private ManagedChannel channel;
+    private EpollEventLoopGroup group;
+
+    Client(Path socket) {
+      this.socket = socket;
+    }
+
+    synchronized ManagedChannel channel() {
+      if (channel == null) {
+        group = new EpollEventLoopGroup(1);
+        channel = NettyChannelBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+            .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build();
+      }
+      return channel;
+    }
+
+    synchronized void close() {
+      if (channel != null) {
+        channel.shutdownNow();
+        channel = null;
+        group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+        group = null;
+      }
+    }
+  }
+}
