@@ -21,7 +21,7 @@ final class Commands {
   /** In the order `berth --help` lists them. */
   static final String[] NAMES = {
     "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec", "port", "stats", "top",
-    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "network", "nodes", "node", "cluster", "cert", "system", "info", "version"
+    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "network", "nodes", "node", "cluster", "job", "service", "cert", "system", "info", "version"
   };
 
   private Commands() {
@@ -120,6 +120,21 @@ final class Commands {
       case "cluster":
         return new CommandLine(new ClusterCommands.Group(cli))
             .addSubcommand("status", new ClusterCommands.Status(cli));
+      case "job":
+        return new CommandLine(new JobCommands.Group(cli))
+            .addSubcommand("run", new JobCommands.Run(cli))
+            .addSubcommand("plan", new JobCommands.Plan(cli))
+            .addSubcommand("status", new JobCommands.Status(cli))
+            .addSubcommand("ls", new JobCommands.Ls(cli), "list")
+            .addSubcommand("stop", new JobCommands.Stop(cli));
+      case "service":
+        // create: everything after IMAGE is the command, "-c" too
+        return new CommandLine(new ServiceCommands.Group(cli))
+            .addSubcommand("create", stopAtImage(new ServiceCommands.Create(cli)))
+            .addSubcommand("scale", new ServiceCommands.Scale(cli))
+            .addSubcommand("inspect", new ServiceCommands.Inspect(cli))
+            .addSubcommand("ls", new ServiceCommands.Ls(cli), "list")
+            .addSubcommand("rm", new ServiceCommands.Rm(cli), "remove");
       case "cert":
         return new CommandLine(new CertCommands.Group(cli))
             .addSubcommand("ca", new CertCommands.Ca(cli))
