@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # prometheus, and check the alert rules with its promtool.
 had_registry=$(dpkg-query -W -f='${Status}' docker-registry 2>/dev/null || true)
 had_prometheus=$(dpkg-query -W -f='${Status}' prometheus 2>/dev/null || true)
-sh scripts/prereqs.sh docker-registry skopeo umoci apache2-utils prometheus
+sh scripts/prereqs.sh docker-registry skopeo umoci apache2-utils prometheus openssl
 # Installing the package starts a registry on :5000 where systemd runs; the tests start
 # their own, so one that this script brought is stopped again (one the host had is left alone).
 if [ "$had_registry" != "install ok installed" ] && [ -d /run/systemd/system ]; then

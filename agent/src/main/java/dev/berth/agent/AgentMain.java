@@ -18,6 +18,7 @@ import dev.berth.agent.cluster.ClusterOptions;
 import dev.berth.agent.cluster.Endpoint;
 import dev.berth.agent.cluster.MessagingTls;
 import dev.berth.agent.cluster.NodeDirectory;
+import dev.berth.agent.cluster.SelfSignedTls;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
 import dev.berth.agent.jobs.ClusterView;
@@ -498,10 +499,17 @@ public final class AgentMain implements Callable<Integer> {
       throw BerthException.invalid("refusing plaintext cluster messaging (Raft) with " + beyond
           + ": give --tls-ca, --tls-cert and --tls-key (see 'berth cert'), or --tls-plaintext on a network you trust");
     }
-    if (!c.join().isEmpty()) {
-      LOG.warning("the cluster's messaging is plaintext: any process that reaches " + c.advertise()
-          + " can read and write the cluster's state; use --tls-ca, --tls-cert and --tls-key");
+    if (!plaintext) {
+      if (!c.join().isEmpty() || !c.servers().equals(List.of(c.node()))) {
+        throw BerthException.invalid("refusing plaintext cluster messaging (Raft) on " + c.advertise()
+            + ": any local process could write the cluster's state; give --tls-ca, --tls-cert and --tls-key"
+            + " (see 'berth cert'), or --tls-plaintext to accept that");
+      }
+      // A cluster of its own (the embedded default): its own certificate, made under the data dir.
+      return c.withTls(SelfSignedTls.at(c.dataDir().resolve("tls").resolve("self")));
     }
+    LOG.warning("the cluster's messaging is plaintext (--tls-plaintext): any process that reaches " + c.advertise()
+        + " can read and write the cluster's state");
     return c;
   }
 

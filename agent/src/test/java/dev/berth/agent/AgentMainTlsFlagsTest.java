@@ -50,10 +50,23 @@ class AgentMainTlsFlagsTest {
   }
 
   @Test
-  void plaintextClusterMessagingOnLoopbackNeedsNoFlag() {
+  void plaintextClusterMessagingEvenOnLoopbackMustBeAskedFor() {
     ClusterConfig c = config("127.0.0.1:7946", List.of(new Endpoint("127.0.0.1", 7947)));
-    assertSame(c, AgentMain.clusterConfig(c, null, false));
+    BerthException e = assertThrows(BerthException.class, () -> AgentMain.clusterConfig(c, null, false));
+    assertTrue(e.getMessage().startsWith("refusing plaintext cluster messaging (Raft) on 127.0.0.1:7946: any local"
+        + " process could write the cluster's state"), e.getMessage());
+    assertSame(c, AgentMain.clusterConfig(c, null, true));
     assertNull(c.tls());
+  }
+
+  @Test
+  void aClusterOfItsOwnMakesItsOwnCertificateWhenItStarts() {
+    ClusterConfig c = AgentMain.clusterConfig(config("127.0.0.1:7946", List.of()), null, false);
+    assertTrue(c.tls().selfSigned(), c.tls().toString());
+    assertEquals(dir.resolve("cluster").resolve("tls").resolve("self").resolve("node.p12"), c.tls().keyStore());
+    assertTrue(java.nio.file.Files.notExists(c.tls().keyStore()), "made by the cluster's start-up thread, not here");
+    ClusterConfig asked = config("127.0.0.1:7946", List.of());
+    assertSame(asked, AgentMain.clusterConfig(asked, null, true), "--tls-plaintext keeps it plaintext");
   }
 
   @Test

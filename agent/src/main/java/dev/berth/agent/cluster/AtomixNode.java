@@ -65,6 +65,9 @@ final class AtomixNode {
             .withBroadcastUpdates(true)
             .build());
     if (c.tls() != null) {
+      if (c.tls().selfSigned()) {
+        SelfSignedTls.ensure(c.tls(), c.node(), java.time.Instant.now());
+      }
       // Atomix's messaging then requires a CA-signed certificate from both ends of every TCP
       // connection (its server side sets ClientAuth.REQUIRE): Raft, SWIM probes and syncs, the
       // gossip map. Only SWIM's UDP gossip stays plaintext; NodeDirectory never counts it alone.

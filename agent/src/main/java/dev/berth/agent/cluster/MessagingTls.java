@@ -19,8 +19,15 @@ import java.nio.file.Path;
  * @param keyStore this node's key and certificate chain
  * @param trustStore the cluster CA, the only trusted entry
  * @param password of both stores and of the key entry
+ * @param selfSigned the agent's own certificate, made under its data dir when the cluster starts
+ *     ({@link SelfSignedTls}): a cluster of one that no other agent can join
  */
-public record MessagingTls(Path keyStore, Path trustStore, String password) {
+public record MessagingTls(Path keyStore, Path trustStore, String password, boolean selfSigned) {
+  /** Stores made from the cluster CA's material ({@code --tls-*}). */
+  public MessagingTls(Path keyStore, Path trustStore, String password) {
+    this(keyStore, trustStore, password, false);
+  }
+
   @Override
   public String toString() {
     return "MessagingTls[" + keyStore + ", " + trustStore + "]";  // never the password

@@ -63,7 +63,7 @@ class ClusterLinuxTest {
       int self = i;
       String join = ports.stream().filter(p -> p != ports.get(self)).map(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
       agents.add(AgentProcess.create(ports.get(i), List.of("--cluster", "test", "--node", NAMES.get(i), "--server",
-          "--servers", String.join(",", NAMES), "--join", join)));
+          "--servers", String.join(",", NAMES), "--join", join, "--tls-plaintext")));
     }
     for (AgentProcess a : agents) {
       long t0 = System.nanoTime();
