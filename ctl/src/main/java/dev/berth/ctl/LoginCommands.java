@@ -2,6 +2,7 @@ package dev.berth.ctl;
 
 import dev.berth.proto.v1.LoginRequest;
 import dev.berth.proto.v1.LoginResponse;
+import dev.berth.proto.v1.LogoutRequest;
 import dev.berth.proto.v1.RegistryAuth;
 import java.io.BufferedReader;
 import java.io.Console;
@@ -27,6 +28,10 @@ final class LoginCommands {
 
     @Option(names = "--password-stdin", description = "Take the password from stdin")
     boolean passwordStdin;
+
+    @Option(names = "--cluster", description = "Also keep the credential in the cluster, for the agents that run "
+        + "jobs whose images come from this registry (a job's own --registry-auth wins)")
+    boolean cluster;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "SERVER", description = "Registry host[:port]; default: docker.io")
     String server = Credentials.DOCKER_HUB;
@@ -61,15 +66,19 @@ final class LoginCommands {
       }
       RegistryAuth auth = RegistryAuth.newBuilder().setUsername(username).setPassword(password).build();
       String host = Credentials.normalize(server);
-      LoginResponse r = cli.images().login(LoginRequest.newBuilder().setServer(host).setAuth(auth).build());
+      LoginResponse r = cli.images().login(LoginRequest.newBuilder().setServer(host).setAuth(auth).setCluster(cluster)
+          .build());
       new Credentials(cli.env).put(host, auth);
-      cli.out.println(r.getStatus());
+      cli.out.println(r.getStatus() + (cluster ? " (kept for the cluster's jobs)" : ""));
       return 0;
     }
   }
 
   @Command(name = "logout", description = "Log out from a registry")
   static final class Logout extends BaseCommand {
+    @Option(names = "--cluster", description = "Forget the cluster's credential for the registry instead of this user's")
+    boolean cluster;
+
     @Parameters(index = "0", arity = "0..1", paramLabel = "SERVER", description = "Registry host[:port]; default: docker.io")
     String server = Credentials.DOCKER_HUB;
 
@@ -80,6 +89,13 @@ final class LoginCommands {
     @Override
     int run() throws IOException {
       String host = Credentials.normalize(server);
+      if (cluster) {
+        boolean removed = cli.images().logout(LogoutRequest.newBuilder().setServer(host).setCluster(true).build())
+            .getRemoved();
+        cli.out.println(removed ? "Removing the cluster's login credentials for " + host
+            : "The cluster has no login for " + host);
+        return 0;
+      }
       if (new Credentials(cli.env).remove(host)) {
         cli.out.println("Removing login credentials for " + host);
       } else {

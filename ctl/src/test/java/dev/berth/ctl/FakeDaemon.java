@@ -339,6 +339,12 @@ final class FakeDaemon {
     }
 
     @Override
+    public void logout(dev.berth.proto.v1.LogoutRequest r, StreamObserver<dev.berth.proto.v1.LogoutResponse> o) {
+      unary(r, o, () -> dev.berth.proto.v1.LogoutResponse.newBuilder().setRemoved(r.getServer().equals("127.0.0.1:5000"))
+          .build());
+    }
+
+    @Override
     public void pull(dev.berth.proto.v1.PullRequest r, StreamObserver<dev.berth.proto.v1.PullProgress> o) {
       requests.add(r);
       if (r.getReference().equals("nowhere")) {

@@ -58,6 +58,24 @@ class LoginTest {
   }
 
   @Test
+  void aClusterLoginAsksTheAgentToKeepItAndAClusterLogoutToForgetIt() {
+    cli.stdin = new ByteArrayInputStream("s3cret\n".getBytes(StandardCharsets.UTF_8));
+    CliRunner.Result r = cli.run("login", "--cluster", "-u", "alice", "--password-stdin", "127.0.0.1:5000");
+    assertEquals(0, r.code(), r.err());
+    assertEquals("Login Succeeded (kept for the cluster's jobs)\n", r.out());
+    assertTrue(cli.daemon.requests(LoginRequest.class).get(0).getCluster());
+    assertFalse(login("127.0.0.1:5001", "bob", "pw").out().isEmpty());
+    assertFalse(cli.daemon.requests(LoginRequest.class).get(1).getCluster(), "only when asked for");
+
+    CliRunner.Result out = cli.run("logout", "--cluster", "127.0.0.1:5000");
+    assertEquals("Removing the cluster's login credentials for 127.0.0.1:5000\n", out.out());
+    assertTrue(cli.daemon.requests(dev.berth.proto.v1.LogoutRequest.class).get(0).getCluster());
+    assertEquals("The cluster has no login for 127.0.0.1:5002\n", cli.run("logout", "--cluster", "127.0.0.1:5002").out());
+    // The user's own stored login is untouched by the cluster's logout.
+    assertTrue(cli.run("logout", "127.0.0.1:5000").out().startsWith("Removing login credentials"));
+  }
+
+  @Test
   void aRefusedLoginStoresNothing() {
     CliRunner.Result r = login("127.0.0.1:5000", "alice", "wrong");
     assertEquals(1, r.code());

@@ -1,6 +1,7 @@
 package dev.berth.agent.api;
 
 import dev.berth.agent.BerthException;
+import dev.berth.agent.cluster.RegistryLogins;
 import dev.berth.agent.image.ImageRecord;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.ImportRequest;
@@ -31,6 +32,8 @@ import dev.berth.proto.v1.LoginRequest;
 import dev.berth.proto.v1.LoginResponse;
 import dev.berth.proto.v1.Image;
 import dev.berth.proto.v1.LayerProgress;
+import dev.berth.proto.v1.LogoutRequest;
+import dev.berth.proto.v1.LogoutResponse;
 import dev.berth.proto.v1.LayerState;
 import dev.berth.proto.v1.PullProgress;
 import dev.berth.proto.v1.PullRequest;
@@ -81,6 +84,8 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
       @Override
       public void layer(LayerEvent e) {
         send(PushProgress.newBuilder().setLayer(PushLayerProgress.newBuilder().setDigest(e.digest())
+  private volatile RegistryLogins clusterLogins;
+
             .setTotalBytes(e.totalBytes()).setDoneBytes(e.doneBytes()).setState(pushState(e.state()))).build());
       }
 
@@ -259,7 +264,12 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
     if (creds == null) {
       throw BerthException.invalid("a login needs a username and a password");
     }
-    registries.login(req.getServer().isBlank() ? "docker.io" : req.getServer(), creds);
+    String registry = req.getServer().isBlank() ? "docker.io" : req.getServer();
+    // Checked against the registry first: a credential that does not work is never kept.
+    registries.login(registry, creds);
+    if (req.getCluster()) {
+      requireClusterLogins().put(registry, creds.username(), creds.password());
+    }
     out.onNext(LoginResponse.newBuilder().setStatus("Login Succeeded").build());
     out.onCompleted();
   }
@@ -269,6 +279,12 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
     if (req.getReference().isBlank()) {
       throw BerthException.invalid("a pull needs an image reference, e.g. busybox or 127.0.0.1:5000/app:1");
     }
+  /** Where {@code login --cluster} keeps credentials; without it such a login is refused. */
+  public ImageGrpcService clusterLogins(RegistryLogins logins) {
+    this.clusterLogins = logins;
+    return this;
+  }
+
     ServerCallStreamObserver<PullProgress> call = (ServerCallStreamObserver<PullProgress>) out;
     // Progress comes from the puller's worker threads too; a gRPC stream takes one writer at a time.
     Object lock = new Object();
@@ -279,6 +295,23 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
             .setTotalBytes(e.totalBytes()).setDoneBytes(e.doneBytes())
             .setState(LayerState.valueOf(e.state().name()))).build());
       }
+
+  @Override
+  public void logout(LogoutRequest req, StreamObserver<LogoutResponse> out) {
+    if (!req.getCluster()) {
+      throw BerthException.invalid("an agent keeps only the cluster's logins: a local logout is the CLI's");
+    }
+    boolean removed = requireClusterLogins().remove(req.getServer().isBlank() ? "docker.io" : req.getServer());
+    out.onNext(LogoutResponse.newBuilder().setRemoved(removed).build());
+    out.onCompleted();
+  }
+
+  private RegistryLogins requireClusterLogins() {
+    if (clusterLogins == null) {
+      throw BerthException.failedPrecondition("this agent keeps no cluster logins");
+    }
+    return clusterLogins;
+  }
 
       @Override
       public void status(String line) {

@@ -1,0 +1,52 @@
+package dev.berth.agent.cluster;
+
+import dev.berth.agent.BerthException;
+import dev.berth.proto.v1.StoredCredential;
+import com.google.protobuf.InvalidProtocolBufferException;
+import java.util.Optional;
+
+/**
+ * Registry credentials kept for the whole cluster ({@code berth login --cluster}), in the
+ * replicated store's table {@value #TABLE}, one key per registry: an agent that runs a job's
+ * allocation pulls its image with the job's own credential for the registry, else with this one.
+ * Read only by agents (mutual TLS); never returned by any API.
+ */
+public final class RegistryLogins {
+  public static final String TABLE = "registry-logins";
+
+  private final ClusterStore store;
+
+  public RegistryLogins(ClusterStore store) {
+    this.store = store;
+  }
+
+  public void put(String registry, String username, String password) {
+    store.put(TABLE, registry, StoredCredential.newBuilder().setRegistry(registry).setUsername(username)
+        .setPassword(password).build().toByteArray());
+  }
+
+  /** Forgets the registry's credential; false if there was none. */
+  public boolean remove(String registry) {
+    for (int i = 0; i < 16; i++) {
+      Optional<ClusterStore.Entry> cur = store.get(TABLE, registry);
+      if (cur.isEmpty()) {
+        return false;
+      }
+      if (store.remove(TABLE, registry, cur.get().version())) {
+        return true;
+      }
+    }
+    throw new BerthException(BerthException.Kind.UNAVAILABLE, "the cluster's login for " + registry
+        + " kept changing while it was removed; try again");
+  }
+
+  public Optional<StoredCredential> get(String registry) {
+    return store.get(TABLE, registry).map(e -> {
+      try {
+        return StoredCredential.parseFrom(e.value());
+      } catch (InvalidProtocolBufferException x) {
+        throw BerthException.internal("the cluster's login for " + registry + " is not readable", x);
+      }
+    });
+  }
+}
