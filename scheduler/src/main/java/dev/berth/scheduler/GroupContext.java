@@ -9,6 +9,7 @@ import dev.berth.scheduler.model.Spread;
 import dev.berth.scheduler.model.TaskGroup;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What filters and scorers see while one task group is placed: the group (with its job's
@@ -30,6 +31,10 @@ public final class GroupContext {
   private final int replicaTotal;
   private final int[] replicasOn;
   private final List<SpreadTally> tallies;
+  /** Per replica index: positions of the nodes its earlier allocations failed on. */
+  private Map<Integer, int[]> failedOn = Map.of();
+  /** The nodes the replica being placed now failed on; empty between placements. */
+  private int[] placingFailedOn = new int[0];
 
   GroupContext(PlacementContext cluster, Job job, TaskGroup group, int replicaTotal) {
     this.cluster = cluster;
@@ -143,6 +148,33 @@ public final class GroupContext {
   /** One tally per spread, in {@link #spreads()} order. */
   public List<SpreadTally> spreadTallies() {
     return tallies;
+  }
+
+  /** Whether some replica of this group failed on a node before (set before scorers bind). */
+  public boolean hasFailures() {
+    return !failedOn.isEmpty();
+  }
+
+  /**
+   * Whether the replica being placed now failed on this node before: a reschedule should go
+   * elsewhere when it can.
+   */
+  public boolean failedBefore(int node) {
+    for (int n : placingFailedOn) {
+      if (n == node) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void failures(Map<Integer, int[]> byIndex) {
+    this.failedOn = Map.copyOf(byIndex);
+  }
+
+  /** The replica with this index is placed next. */
+  void placing(int index) {
+    placingFailedOn = failedOn.getOrDefault(index, new int[0]);
   }
 
   void countReplica(int node, int delta) {

@@ -10,6 +10,7 @@ import dev.berth.scheduler.score.AffinityScorer;
 import dev.berth.scheduler.score.ImageLocalityScorer;
 import dev.berth.scheduler.score.JobAntiAffinityScorer;
 import dev.berth.scheduler.score.LabelSpreadScorer;
+import dev.berth.scheduler.score.ReschedulePenaltyScorer;
 import dev.berth.scheduler.score.ResourceFitScorer;
 import java.util.List;
 
@@ -44,7 +45,8 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
             new LabelSpreadScorer(config.spreadWeight()),
             new JobAntiAffinityScorer(config.antiAffinityWeight()),
             new ImageLocalityScorer(config.imageWeight()),
-            new AffinityScorer(config.affinityWeight())));
+            new AffinityScorer(config.affinityWeight()),
+            new ReschedulePenaltyScorer(config.reschedulePenaltyWeight())));
   }
 
   /** The pipeline prepared for one task group, with its record of rejected nodes. */

@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The placement engine: {@link #schedule} turns a snapshot of the cluster and an evaluation of
@@ -44,10 +45,21 @@ import java.util.Set;
  *   <li>batch: as service, but a replica that completed is not replaced.
  *   <li>system: one replica on every node that passes the static filters (ready, eligible, not
  *       draining, constraints, volumes); copies on nodes that no longer do are stopped, except on
- *       nodes that are merely not ready (whether those are down is the caller's call).
+ *       nodes that are merely not ready or draining (whether those are down, and when a drain
+ *       takes them, is the caller's call).
  * </ul>
+ *
+ * <p>A replica whose latest allocation ended and is {@linkplain ClusterSnapshot#held held} is
+ * left as it is; one placed again after a failure prefers nodes it has not failed on
+ * ({@link dev.berth.scheduler.score.ReschedulePenaltyScorer}).
  */
 public final class Scheduler {
+
+  /**
+   * How many more samples a rescheduled replica draws when its best candidate is a node it failed
+   * on: Nomad's limit iterator skips up to three such nodes; a sample is a few nodes at once.
+   */
+  static final int RESCHEDULE_EXTRA_SAMPLES = 3;
 
   private final SchedulerConfig config;
   private final Pipeline pipeline;
@@ -142,12 +154,25 @@ public final class Scheduler {
   private GroupWork reconcile(PlacementContext ctx, Job job, TaskGroup g, List<Allocation> allocs) {
     int count = job.stopped() ? 0 : g.count();
     GroupContext group = new GroupContext(ctx, job, g, count);
+    ClusterSnapshot snap = ctx.snapshot;
+    // Before the scorers bind: whether a reschedule penalty applies to this group at all.
+    Map<Integer, Set<Integer>> failed = new HashMap<>();
+    for (Allocation a : allocs) {
+      int node = snap.position(a.node());
+      if (a.status() == AllocationStatus.FAILED && node >= 0) {
+        failed.computeIfAbsent(a.index(), k -> new TreeSet<>()).add(node);
+      }
+    }
+    if (!failed.isEmpty()) {
+      Map<Integer, int[]> byIndex = new HashMap<>();
+      failed.forEach((i, nodes) -> byIndex.put(i, nodes.stream().mapToInt(Integer::intValue).toArray()));
+      group.failures(byIndex);
+    }
     GroupWork w = new GroupWork(group, pipeline.bind(group));
     Map<Integer, Allocation> latest = new HashMap<>();
     for (Allocation a : allocs) {
       latest.merge(a.index(), a, (x, y) -> y.generation() > x.generation() ? y : x);
     }
-    ClusterSnapshot snap = ctx.snapshot;
     for (Allocation a : allocs) {
       if (!a.status().holdsResources()) {
         continue;
@@ -174,6 +199,8 @@ public final class Scheduler {
       } else if (a.status() == AllocationStatus.COMPLETE && job.type() == JobType.BATCH
           && !snap.replace().contains(a.id())) {
         continue; // a batch replica that completed is done
+      } else if (snap.isHeld(a)) {
+        continue; // the caller places it again later (a reschedule delay), or never
       } else {
         w.toPlace.add(new long[] {index, a.generation() + 1});
       }
@@ -192,6 +219,10 @@ public final class Scheduler {
     }
     for (Allocation a : allocs) {
       if (!a.status().holdsResources()) {
+        int node = snap.position(a.node());
+        if (node >= 0 && snap.isHeld(a) && !job.stopped()) {
+          w.covered.add(node); // its replacement on this node waits (a reschedule delay)
+        }
         continue;
       }
       int node = snap.position(a.node());
@@ -204,9 +235,11 @@ public final class Scheduler {
         why = "replaced";
       } else if (w.covered.contains(node)) {
         why = "another replica runs on this node";
-      } else if (ctx.nodes[node].ready()) {
+      } else if (ctx.nodes[node].ready() && !ctx.nodes[node].draining()) {
         // A node that is merely not ready keeps its replica: whether it is down is the caller's
-        // call. One that is draining, ineligible or no longer matches loses it.
+        // call; so does a draining one: when its system replicas go (at the drain's deadline, or
+        // once the rest has moved) is the caller's call too, made through replace(). One that is
+        // ineligible or no longer matches loses it.
         String rejection = w.bound.staticRejection(node);
         if (rejection != null) {
           why = "node no longer a target: " + rejection;
@@ -245,6 +278,7 @@ public final class Scheduler {
       int[] candidates = new int[limit];
       for (long[] r : w.toPlace) {
         int index = (int) r[0];
+        group.placing(index);
         int found = sampler.sample(candidates);
         if (found == 0) {
           pending.add(index);
@@ -257,6 +291,18 @@ public final class Scheduler {
           if (s > bestScore) {
             bestScore = s;
             best = candidates[i];
+          }
+        }
+        // A replica placed again after failing, whose sample held only nodes it failed on:
+        // look a little further, as Nomad's limit iterator skips low-scoring nodes.
+        for (int extra = 0; extra < RESCHEDULE_EXTRA_SAMPLES && group.failedBefore(best); extra++) {
+          int more = sampler.sample(candidates);
+          for (int i = 0; i < more; i++) {
+            double s = bound.score(candidates[i]);
+            if (s > bestScore) {
+              bestScore = s;
+              best = candidates[i];
+            }
           }
         }
         Allocation a = allocate(ctx, group, best, index, r[1]);

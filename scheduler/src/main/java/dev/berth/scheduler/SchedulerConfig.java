@@ -19,11 +19,12 @@ import java.util.Objects;
  * @param affinityWeight     weight of the job's affinities
  * @param explainAll         after placing, test every node not examined and explain it too (for
  *                           {@code berth job plan}; it costs a full scan per task group)
+ * @param reschedulePenaltyWeight weight of keeping a failed replica off the nodes it failed on
  */
 public record SchedulerConfig(PlacementStrategy defaultStrategy, int minCandidates,
     int maxCandidates, int dynamicPortMin, int dynamicPortMax, double fitWeight,
     double spreadWeight, double antiAffinityWeight, double imageWeight, double affinityWeight,
-    boolean explainAll) {
+    boolean explainAll, double reschedulePenaltyWeight) {
 
   /**
    * Bin-pack by default (fewer, fuller hosts leave room for big jobs, as Nomad's default); 2 to
@@ -31,10 +32,21 @@ public record SchedulerConfig(PlacementStrategy defaultStrategy, int minCandidat
    * a placement's cost flat beyond that; dynamic ports 20000–32000 (Nomad's range, below Linux's
    * ephemeral range 32768–60999 so they never collide with outgoing connections); the fit and
    * spread scores weigh as much as the others together, since capacity and a user's spread are
-   * what a placement most visibly gets right or wrong.
+   * what a placement most visibly gets right or wrong; the reschedule penalty weighs 2, more than
+   * fit, anti-affinity and image locality together (1.75), so that a replica that failed on a node
+   * goes elsewhere whenever another node is feasible and no spread or affinity of the user's says
+   * otherwise.
    */
   public static final SchedulerConfig DEFAULT = new SchedulerConfig(PlacementStrategy.BINPACK,
-      2, 16, 20000, 32000, 1.0, 1.0, 0.5, 0.25, 0.5, false);
+      2, 16, 20000, 32000, 1.0, 1.0, 0.5, 0.25, 0.5, false, 2.0);
+
+  /** As the canonical constructor, with the default reschedule penalty weight. */
+  public SchedulerConfig(PlacementStrategy defaultStrategy, int minCandidates, int maxCandidates,
+      int dynamicPortMin, int dynamicPortMax, double fitWeight, double spreadWeight,
+      double antiAffinityWeight, double imageWeight, double affinityWeight, boolean explainAll) {
+    this(defaultStrategy, minCandidates, maxCandidates, dynamicPortMin, dynamicPortMax, fitWeight,
+        spreadWeight, antiAffinityWeight, imageWeight, affinityWeight, explainAll, 2.0);
+  }
 
   public SchedulerConfig {
     Objects.requireNonNull(defaultStrategy, "defaultStrategy");
@@ -55,17 +67,18 @@ public record SchedulerConfig(PlacementStrategy defaultStrategy, int minCandidat
   public SchedulerConfig withExplainAll(boolean explainAll) {
     return new SchedulerConfig(defaultStrategy, minCandidates, maxCandidates, dynamicPortMin,
         dynamicPortMax, fitWeight, spreadWeight, antiAffinityWeight, imageWeight, affinityWeight,
-        explainAll);
+        explainAll, reschedulePenaltyWeight);
   }
 
   public SchedulerConfig withDefaultStrategy(PlacementStrategy strategy) {
     return new SchedulerConfig(strategy, minCandidates, maxCandidates, dynamicPortMin,
         dynamicPortMax, fitWeight, spreadWeight, antiAffinityWeight, imageWeight, affinityWeight,
-        explainAll);
+        explainAll, reschedulePenaltyWeight);
   }
 
   public SchedulerConfig withCandidates(int min, int max) {
     return new SchedulerConfig(defaultStrategy, min, max, dynamicPortMin, dynamicPortMax,
-        fitWeight, spreadWeight, antiAffinityWeight, imageWeight, affinityWeight, explainAll);
+        fitWeight, spreadWeight, antiAffinityWeight, imageWeight, affinityWeight, explainAll,
+        reschedulePenaltyWeight);
   }
 }

@@ -87,7 +87,7 @@ class SchedulerTest {
   }
 
   @Test
-  void systemJobRunsOnEveryEligibleNodeAndStopsOnDrained() {
+  void systemJobRunsOnEveryEligibleNodeAndLeavesADrainingNodeWhenTheCallerSays() {
     TaskGroup agent = TaskGroup.of("agent", 0, "exporter:1", res(100, 64));
     List<Node> nodes = List.of(node("n1", 4000, 4096), node("n2", 4000, 4096).withDraining(true),
         Fixtures.ineligible(node("n3", 4000, 4096)), node("n4", 4000, 4096));
@@ -96,8 +96,14 @@ class SchedulerTest {
         alloc("s1", "sys", "agent", 1, "n2", res(100, 64), AllocationStatus.RUNNING));
     Plan plan = scheduler.schedule(snap, eval(Job.of("sys", JobType.SYSTEM, agent)));
     assertEquals(List.of("n4"), plan.placements().stream().map(Allocation::node).toList());
-    assertEquals(List.of("s1"), plan.stops().stream().map(s -> s.allocation().id()).toList());
+    assertEquals(List.of(), plan.stops(), "a system replica stays on a draining node");
     assertTrue(plan.complete());
+
+    // The drain's deadline: the caller lists it; it is stopped and placed nowhere else.
+    Plan drained = scheduler.schedule(snap.withDecisions(Set.of("s1"), Set.of()),
+        eval(Job.of("sys", JobType.SYSTEM, agent)));
+    assertEquals(List.of("s1"), drained.stops().stream().map(s -> s.allocation().id()).toList());
+    assertEquals(List.of("n4"), drained.placements().stream().map(Allocation::node).toList());
   }
 
   @Test

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.berth.scheduler.model.Affinity;
 import dev.berth.scheduler.model.Constraint;
+import dev.berth.scheduler.model.HealthCheck;
 import dev.berth.scheduler.model.Job;
 import dev.berth.scheduler.model.JobType;
 import dev.berth.scheduler.model.Operator;
@@ -49,10 +50,11 @@ public final class JobFileParser {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
 
   private static final List<String> JOB_KEYS = List.of("name", "type", "priority", "strategy",
-      "groups", "constraints", "spreads", "affinities", "update", "reschedule");
+      "groups", "constraints", "spreads", "affinities", "update", "reschedule",
+      "stop_after_disconnect", "health");
   private static final List<String> GROUP_KEYS = List.of("name", "count", "image", "command",
       "env", "resources", "ports", "volumes", "constraints", "spreads", "affinities",
-      "distinct_hosts");
+      "distinct_hosts", "stop_after_disconnect", "health");
   private static final List<String> RESOURCE_KEYS = List.of("cpu", "memory", "pids");
   private static final List<String> PORT_KEYS = List.of("name", "host", "to");
   private static final List<String> VOLUME_KEYS = List.of("name", "path", "read_only");
@@ -62,7 +64,10 @@ public final class JobFileParser {
   private static final List<String> SPREAD_KEYS = List.of("attribute", "weight", "targets");
   private static final List<String> UPDATE_KEYS =
       List.of("max_parallel", "min_healthy_time", "healthy_deadline", "auto_revert");
-  private static final List<String> RESCHEDULE_KEYS = List.of("attempts", "interval", "delay");
+  private static final List<String> RESCHEDULE_KEYS = List.of("attempts", "interval", "delay",
+      "delay_function", "max_delay", "unlimited");
+  private static final List<String> HEALTH_KEYS =
+      List.of("cmd", "interval", "timeout", "retries", "start_period");
 
   /**
    * Resources of a group that names none, as Nomad's: 100 millicores and 300 MiB, enough for a
@@ -248,7 +253,14 @@ public final class JobFileParser {
       List<Spread> spreads = spreads(o.fields().get("spreads"), where);
       List<Affinity> affinities = affinities(o.fields().get("affinities"), where);
       UpdatePolicy update = update(o.fields().get("update"), where);
-      ReschedulePolicy reschedule = reschedule(o.fields().get("reschedule"), where);
+      ReschedulePolicy reschedule = reschedule(o.fields().get("reschedule"), type, where);
+      // Job-wide defaults for the groups that name none of their own.
+      Duration stopAfter = positiveDuration(o, "stop_after_disconnect", where);
+      if (stopAfter != null && type == JobType.SYSTEM) {
+        throw error(o.fields().get("stop_after_disconnect").keyAt(), "\"stop_after_disconnect\""
+            + " is not used by system jobs (their replicas are never placed elsewhere) in " + where);
+      }
+      HealthCheck health = health(o.fields().get("health"), where);
       f = o.fields().get("groups");
       if (f == null) {
         throw error(o.at(), where + " has no \"groups\"");
@@ -260,7 +272,7 @@ public final class JobFileParser {
       List<TaskGroup> out = new ArrayList<>();
       Map<String, Location> seen = new HashMap<>();
       for (Value g : groups.items()) {
-        TaskGroup group = group(g, type, where);
+        TaskGroup group = group(g, type, where, stopAfter, health);
         if (seen.put(group.name(), g.at()) != null) {
           throw error(g.at(), "task group \"" + group.name() + "\" appears twice in " + where);
         }
@@ -270,7 +282,8 @@ public final class JobFileParser {
           update, reschedule, false);
     }
 
-    TaskGroup group(Value v, JobType type, String jobWhere) {
+    TaskGroup group(Value v, JobType type, String jobWhere, Duration jobStopAfter,
+        HealthCheck jobHealth) {
       Obj o = object(v, "a task group");
       Field nf = o.fields().get("name");
       String name = nf == null ? null : string(nf, "a task group of " + jobWhere);
@@ -323,8 +336,16 @@ public final class JobFileParser {
       List<Spread> spreads = spreads(o.fields().get("spreads"), where);
       List<Affinity> affinities = affinities(o.fields().get("affinities"), where);
       boolean distinct = bool(o, "distinct_hosts", false, where);
+      Duration stopAfter = o.fields().containsKey("stop_after_disconnect")
+          ? positiveDuration(o, "stop_after_disconnect", where) : jobStopAfter;
+      if (stopAfter != null && type == JobType.SYSTEM) {
+        throw error(o.fields().get("stop_after_disconnect").keyAt(), "\"stop_after_disconnect\""
+            + " is not used by system jobs (their replicas are never placed elsewhere) in " + where);
+      }
+      HealthCheck health = o.fields().containsKey("health")
+          ? health(o.fields().get("health"), where) : jobHealth;
       return new TaskGroup(name, count, image, command, env, resources, ports, volumes,
-          constraints, spreads, affinities, distinct);
+          constraints, spreads, affinities, distinct, stopAfter, health);
     }
 
     Resources resources(Field f, String path, String where) {
@@ -581,21 +602,105 @@ public final class JobFileParser {
       Obj o = object(f.value(), "\"update\" in " + where);
       keys(o, UPDATE_KEYS, "\"update\" of " + where);
       UpdatePolicy d = UpdatePolicy.DEFAULT;
-      return new UpdatePolicy(integer(o, "max_parallel", d.maxParallel(), 1, 10_000, where),
-          duration(o, "min_healthy_time", d.minHealthyTime(), where),
-          duration(o, "healthy_deadline", d.healthyDeadline(), where),
-          bool(o, "auto_revert", d.autoRevert(), where));
+      int maxParallel = integer(o, "max_parallel", d.maxParallel(), 1, 10_000, where);
+      Duration minHealthy = duration(o, "min_healthy_time", d.minHealthyTime(), where);
+      Duration deadline = duration(o, "healthy_deadline", d.healthyDeadline(), where);
+      boolean revert = bool(o, "auto_revert", d.autoRevert(), where);
+      try {
+        return new UpdatePolicy(maxParallel, minHealthy, deadline, revert);
+      } catch (IllegalArgumentException e) {
+        throw error(f.value().at(), e.getMessage() + " in \"update\" of " + where);
+      }
     }
 
-    ReschedulePolicy reschedule(Field f, String where) {
+    /** Absent keys take the job type's defaults (Nomad's), not those of another type. */
+    ReschedulePolicy reschedule(Field f, JobType type, String where) {
+      ReschedulePolicy d = ReschedulePolicy.defaultFor(type);
       if (f == null) {
-        return ReschedulePolicy.DEFAULT;
+        return d;
       }
       Obj o = object(f.value(), "\"reschedule\" in " + where);
       keys(o, RESCHEDULE_KEYS, "\"reschedule\" of " + where);
-      ReschedulePolicy d = ReschedulePolicy.DEFAULT;
-      return new ReschedulePolicy(integer(o, "attempts", d.attempts(), 0, 10_000, where),
-          duration(o, "interval", d.interval(), where), duration(o, "delay", d.delay(), where));
+      int attempts = integer(o, "attempts", d.attempts(), 0, 10_000, where);
+      Duration interval = duration(o, "interval", d.interval(), where);
+      Duration delay = duration(o, "delay", d.delay(), where);
+      ReschedulePolicy.DelayFunction function = d.delayFunction();
+      Field ff = o.fields().get("delay_function");
+      if (ff != null) {
+        String text = string(ff, where);
+        try {
+          function = ReschedulePolicy.DelayFunction.valueOf(text.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+          throw error(ff.value().at(), "unknown delay_function \"" + text + "\" in " + where
+              + " (known: constant, exponential, fibonacci)");
+        }
+      }
+      Duration maxDelay = duration(o, "max_delay", d.maxDelay(), where);
+      if (!o.fields().containsKey("max_delay") && maxDelay.compareTo(delay) < 0) {
+        maxDelay = delay; // a delay longer than the default cap is the cap
+      }
+      // Naming attempts means counting them, unless the file says unlimited too.
+      boolean unlimited = bool(o, "unlimited",
+          d.unlimited() && !o.fields().containsKey("attempts"), where);
+      if (!unlimited && attempts > 0 && interval.isZero()) {
+        interval = d.interval().isZero() ? Duration.ofHours(1) : d.interval();
+      }
+      try {
+        return new ReschedulePolicy(attempts, interval, delay, function, maxDelay, unlimited);
+      } catch (IllegalArgumentException e) {
+        throw error(f.value().at(), e.getMessage() + " in \"reschedule\" of " + where);
+      }
+    }
+
+    /** {@code health: {cmd: [ARGS…] | "SHELL COMMAND", interval, timeout, retries, start_period}}. */
+    HealthCheck health(Field f, String where) {
+      if (f == null) {
+        return null;
+      }
+      Obj o = object(f.value(), "\"health\" in " + where);
+      keys(o, HEALTH_KEYS, "\"health\" of " + where);
+      Field cf = o.fields().get("cmd");
+      if (cf == null) {
+        throw error(o.at(), "\"health\" of " + where + " has no \"cmd\"");
+      }
+      List<String> command = new ArrayList<>();
+      boolean shell;
+      if (cf.value() instanceof Arr a) {
+        for (Value item : a.items()) {
+          command.add(scalarText(item, "cmd", where));
+        }
+        if (command.isEmpty()) {
+          throw error(cf.value().at(), "\"cmd\" of the health check of " + where + " is empty");
+        }
+        shell = false;
+      } else {
+        String text = string(cf, where);
+        if (text.isBlank()) {
+          throw error(cf.value().at(), "\"cmd\" of the health check of " + where + " is empty");
+        }
+        command.add(text);
+        shell = true;
+      }
+      Duration interval = positiveDuration(o, "interval", where);
+      Duration timeout = positiveDuration(o, "timeout", where);
+      int retries = integer(o, "retries", HealthCheck.DEFAULT_RETRIES, 1, 100, where);
+      Duration start = duration(o, "start_period", Duration.ZERO, where);
+      return new HealthCheck(command, shell,
+          interval == null ? HealthCheck.DEFAULT_INTERVAL : interval,
+          timeout == null ? HealthCheck.DEFAULT_TIMEOUT : timeout, retries, start);
+    }
+
+    /** A duration that must be more than zero, or null when the key is absent. */
+    Duration positiveDuration(Obj o, String key, String where) {
+      Field f = o.fields().get(key);
+      if (f == null) {
+        return null;
+      }
+      Duration d = duration(o, key, null, where);
+      if (d.isZero()) {
+        throw error(f.value().at(), "\"" + key + "\" in " + where + " must be more than 0");
+      }
+      return d;
     }
 
     private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)");

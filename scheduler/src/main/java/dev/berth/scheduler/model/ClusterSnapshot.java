@@ -9,7 +9,8 @@ import java.util.Set;
 
 /**
  * An immutable view of the cluster, read once for an evaluation or a plan commit: nodes,
- * allocations, and the allocations the caller wants re-placed.
+ * allocations, the allocations the caller wants re-placed, and the ended ones whose replica the
+ * caller wants left unplaced for now.
  *
  * <p>A class rather than a record because it carries lookup tables built once at construction
  * (node positions, allocations by node and by job, resources and ports in use per node), which
@@ -19,7 +20,10 @@ import java.util.Set;
  * <p>Down nodes, lost allocations, drain migrations: deciding which allocations must move is the
  * caller's business (the scheduling loop's). It says so by listing their ids in
  * {@link #replace()} or by giving them the status {@link AllocationStatus#LOST}; the scheduler
- * then stops them and places a new generation of the same replica elsewhere.
+ * then stops them and places a new generation of the same replica elsewhere. Likewise when a
+ * failed allocation's replica is placed again (a reschedule delay, attempts used up) is the
+ * caller's call: it lists such allocations in {@link #held()}, and their replicas stay as they are
+ * until a later snapshot no longer holds them.
  */
 public final class ClusterSnapshot {
 
@@ -27,6 +31,7 @@ public final class ClusterSnapshot {
   private final List<Node> nodes;
   private final List<Allocation> allocations;
   private final Set<String> replace;
+  private final Set<String> held;
 
   private final Map<String, Integer> nodePosition;
   private final List<List<Allocation>> byNode;
@@ -41,14 +46,16 @@ public final class ClusterSnapshot {
    * @param nodes       every known node, ids unique
    * @param allocations every allocation not yet garbage-collected, ids unique
    * @param replace     ids of allocations the caller wants re-placed
+   * @param held        ids of ended allocations whose replica is not to be placed again now
    * @throws IllegalArgumentException on a repeated node or allocation id
    */
   public ClusterSnapshot(long index, List<Node> nodes, List<Allocation> allocations,
-      Set<String> replace) {
+      Set<String> replace, Set<String> held) {
     this.index = index;
     this.nodes = List.copyOf(nodes);
     this.allocations = List.copyOf(allocations);
     this.replace = Set.copyOf(replace == null ? Set.of() : replace);
+    this.held = Set.copyOf(held == null ? Set.of() : held);
     int n = this.nodes.size();
     nodePosition = new HashMap<>(n * 2);
     byNode = new ArrayList<>(n);
@@ -80,8 +87,13 @@ public final class ClusterSnapshot {
     }
   }
 
+  public ClusterSnapshot(long index, List<Node> nodes, List<Allocation> allocations,
+      Set<String> replace) {
+    this(index, nodes, allocations, replace, Set.of());
+  }
+
   public ClusterSnapshot(long index, List<Node> nodes, List<Allocation> allocations) {
-    this(index, nodes, allocations, Set.of());
+    this(index, nodes, allocations, Set.of(), Set.of());
   }
 
   public long index() {
@@ -98,6 +110,10 @@ public final class ClusterSnapshot {
 
   public Set<String> replace() {
     return replace;
+  }
+
+  public Set<String> held() {
+    return held;
   }
 
   /** The node's position in {@link #nodes()}, or −1 when there is no such node. */
@@ -147,13 +163,23 @@ public final class ClusterSnapshot {
     return a.status() == AllocationStatus.LOST || replace.contains(a.id());
   }
 
+  /** Whether the caller wants the replica of this ended allocation left unplaced for now. */
+  public boolean isHeld(Allocation a) {
+    return held.contains(a.id()) && !a.status().holdsResources();
+  }
+
+  /** The same nodes and allocations, with other allocations to replace and to hold. */
+  public ClusterSnapshot withDecisions(Set<String> replace, Set<String> held) {
+    return new ClusterSnapshot(index, nodes, allocations, replace, held);
+  }
+
   /** The same nodes with other allocations, at another index. */
   public ClusterSnapshot withAllocations(long index, List<Allocation> allocations) {
-    return new ClusterSnapshot(index, nodes, allocations, replace);
+    return new ClusterSnapshot(index, nodes, allocations, replace, held);
   }
 
   /** The same allocations on other nodes, at another index. */
   public ClusterSnapshot withNodes(long index, List<Node> nodes) {
-    return new ClusterSnapshot(index, nodes, allocations, replace);
+    return new ClusterSnapshot(index, nodes, allocations, replace, held);
   }
 }

@@ -17,7 +17,8 @@ import java.util.Set;
  * @param spreads     apply to every group
  * @param affinities  apply to every group
  * @param update      rolling update settings (for the scheduling loop)
- * @param reschedule  replacement settings (for the scheduling loop)
+ * @param reschedule  replacement settings (for the scheduling loop); null: the type's default
+ *                    ({@link ReschedulePolicy#defaultFor})
  * @param stopped     the user stopped the job: every allocation is to be stopped
  */
 public record Job(String name, JobType type, int priority, PlacementStrategy strategy,
@@ -45,7 +46,7 @@ public record Job(String name, JobType type, int priority, PlacementStrategy str
     spreads = List.copyOf(spreads == null ? List.of() : spreads);
     affinities = List.copyOf(affinities == null ? List.of() : affinities);
     update = update == null ? UpdatePolicy.DEFAULT : update;
-    reschedule = reschedule == null ? ReschedulePolicy.DEFAULT : reschedule;
+    reschedule = reschedule == null ? ReschedulePolicy.defaultFor(type) : reschedule;
   }
 
   /** A job with defaults for everything but its type and groups. */

@@ -1,5 +1,6 @@
 package dev.berth.scheduler.model;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -19,11 +20,15 @@ import java.util.Objects;
  * @param spreads       spread preferences (the job's apply too)
  * @param affinities    soft preferences (the job's apply too)
  * @param distinctHosts at most one replica of this group per node
+ * @param stopAfterDisconnect a node that cannot reach the servers for this long stops its
+ *                      replicas of this group (they are placed elsewhere meanwhile); null: never
+ * @param health        the health check each replica runs; null: none
  */
 public record TaskGroup(String name, int count, String image, List<String> command,
     Map<String, String> env, Resources resources, List<PortRequest> ports,
     List<VolumeMount> volumes, List<Constraint> constraints, List<Spread> spreads,
-    List<Affinity> affinities, boolean distinctHosts) {
+    List<Affinity> affinities, boolean distinctHosts, Duration stopAfterDisconnect,
+    HealthCheck health) {
 
   public TaskGroup {
     Objects.requireNonNull(name, "name");
@@ -39,16 +44,39 @@ public record TaskGroup(String name, int count, String image, List<String> comma
     constraints = List.copyOf(constraints == null ? List.of() : constraints);
     spreads = List.copyOf(spreads == null ? List.of() : spreads);
     affinities = List.copyOf(affinities == null ? List.of() : affinities);
+    if (stopAfterDisconnect != null
+        && (stopAfterDisconnect.isZero() || stopAfterDisconnect.isNegative())) {
+      throw new IllegalArgumentException("stop_after_disconnect must be positive");
+    }
+  }
+
+  /** A group without stop_after_disconnect and health check. */
+  public TaskGroup(String name, int count, String image, List<String> command,
+      Map<String, String> env, Resources resources, List<PortRequest> ports,
+      List<VolumeMount> volumes, List<Constraint> constraints, List<Spread> spreads,
+      List<Affinity> affinities, boolean distinctHosts) {
+    this(name, count, image, command, env, resources, ports, volumes, constraints, spreads,
+        affinities, distinctHosts, null, null);
   }
 
   /** A group with only what placement needs; the rest empty. */
   public static TaskGroup of(String name, int count, String image, Resources resources) {
     return new TaskGroup(name, count, image, List.of(), Map.of(), resources, List.of(), List.of(),
-        List.of(), List.of(), List.of(), false);
+        List.of(), List.of(), List.of(), false, null, null);
   }
 
   public TaskGroup withCount(int count) {
     return new TaskGroup(name, count, image, command, env, resources, ports, volumes, constraints,
-        spreads, affinities, distinctHosts);
+        spreads, affinities, distinctHosts, stopAfterDisconnect, health);
+  }
+
+  public TaskGroup withStopAfterDisconnect(Duration d) {
+    return new TaskGroup(name, count, image, command, env, resources, ports, volumes, constraints,
+        spreads, affinities, distinctHosts, d, health);
+  }
+
+  public TaskGroup withHealth(HealthCheck h) {
+    return new TaskGroup(name, count, image, command, env, resources, ports, volumes, constraints,
+        spreads, affinities, distinctHosts, stopAfterDisconnect, h);
   }
 }

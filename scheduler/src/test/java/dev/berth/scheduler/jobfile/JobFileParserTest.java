@@ -5,12 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.berth.scheduler.model.ClusterSnapshot;
+import dev.berth.scheduler.model.HealthCheck;
 import dev.berth.scheduler.model.Job;
 import dev.berth.scheduler.model.JobType;
 import dev.berth.scheduler.model.Node;
 import dev.berth.scheduler.model.Operator;
+import dev.berth.scheduler.model.ReschedulePolicy;
 import dev.berth.scheduler.model.Resources;
 import dev.berth.scheduler.model.TaskGroup;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -157,7 +160,82 @@ class JobFileParserTest {
         Arguments.of("count in a system job", "name: web\ntype: system\ngroups:\n  - name: g\n"
             + "    image: i\n    count: 2\n", 6, 5, "\"count\" is not used by system jobs"),
         Arguments.of("bad port", head + "    ports: [\"80:http\"]\n", 5, 13, "bad port \"80:http\""),
-        Arguments.of("syntax error", "name: web\ngroups: [\n", 2, 10, "syntax error"));
+        Arguments.of("syntax error", "name: web\ngroups: [\n", 2, 10, "syntax error"),
+        Arguments.of("unknown delay function", head + "reschedule:\n  delay_function: linear\n",
+            6, 19, "unknown delay_function \"linear\" in job \"web\" (known: constant,"),
+        Arguments.of("max_delay below delay", head + "reschedule:\n  delay: 1m\n  max_delay: 10s\n",
+            6, 3, "max_delay 10 s is shorter than delay 60 s"),
+        Arguments.of("unknown key in reschedule", head + "reschedule:\n  tries: 3\n", 6, 3,
+            "unknown key \"tries\" in \"reschedule\" of job \"web\" (known: attempts, interval,"
+                + " delay, delay_function, max_delay, unlimited)"),
+        Arguments.of("zero stop_after_disconnect", head + "    stop_after_disconnect: 0s\n", 5, 28,
+            "\"stop_after_disconnect\" in task group \"web\" must be more than 0"),
+        Arguments.of("bad stop_after_disconnect", head + "    stop_after_disconnect: soon\n", 5, 28,
+            "bad duration \"soon\" for \"stop_after_disconnect\""),
+        Arguments.of("stop_after_disconnect in a system job", "name: s\ntype: system\n"
+            + "stop_after_disconnect: 30s\ngroups:\n  - name: g\n    image: i\n", 3, 1,
+            "\"stop_after_disconnect\" is not used by system jobs"),
+        Arguments.of("health check without a command", head + "    health: {interval: 5s}\n", 5, 13,
+            "\"health\" of task group \"web\" has no \"cmd\""),
+        Arguments.of("unknown key in a health check", head + "    health:\n      cmd: [true]\n"
+            + "      every: 5s\n", 7, 7, "unknown key \"every\" in \"health\" of task group"),
+        Arguments.of("health retries out of range", head + "    health:\n      cmd: x\n"
+            + "      retries: 0\n", 7, 16, "\"retries\" in task group \"web\" is 0, out of range"),
+        Arguments.of("healthy deadline not after min healthy time", head
+            + "update: {min_healthy_time: 1m, healthy_deadline: 30s}\n", 5, 9,
+            "healthy_deadline (30000 ms) must be longer than min_healthy_time (60000 ms)"));
+  }
+
+  @Test
+  void rescheduleTakesNomadsKeysAndTheTypesDefaults() {
+    String head = "name: web\ngroups:\n  - name: web\n    image: nginx\n";
+    assertEquals(ReschedulePolicy.SERVICE_DEFAULT, JobFileParser.parse("j.yaml", head).job().reschedule());
+    assertEquals(ReschedulePolicy.BATCH_DEFAULT,
+        JobFileParser.parse("j.yaml", "type: batch\n" + head).job().reschedule());
+    ReschedulePolicy full = JobFileParser.parse("j.yaml", head + "reschedule: {attempts: 3, interval: 10m,"
+        + " delay: 2s, delay_function: fibonacci, max_delay: 1m, unlimited: false}\n").job().reschedule();
+    assertEquals(new ReschedulePolicy(3, Duration.ofMinutes(10), Duration.ofSeconds(2),
+        ReschedulePolicy.DelayFunction.FIBONACCI, Duration.ofMinutes(1), false), full);
+    // Naming attempts on a service counts them (the default is unlimited).
+    ReschedulePolicy counted = JobFileParser.parse("j.yaml", head + "reschedule: {attempts: 2}\n").job()
+        .reschedule();
+    assertTrue(!counted.unlimited() && counted.attempts() == 2 && counted.interval().toHours() == 1,
+        counted.toString());
+    ReschedulePolicy none = JobFileParser.parse("j.yaml", head + "reschedule: {attempts: 0}\n").job()
+        .reschedule();
+    assertTrue(!none.enabled(), none.toString());
+  }
+
+  @Test
+  void stopAfterDisconnectAndHealthApplyPerGroupWithTheJobsAsDefault() {
+    Job job = JobFileParser.parse("j.yaml", """
+        name: web
+        stop_after_disconnect: 30s
+        health: {cmd: "wget -q -O - http://127.0.0.1/", interval: 5s, timeout: 2s}
+        groups:
+          - name: a
+            image: nginx
+          - name: b
+            image: nginx
+            stop_after_disconnect: 5s
+            health:
+              cmd: [pg_isready, -q]
+              retries: 5
+              start_period: 10s
+        """).job();
+    TaskGroup a = job.groups().get(0);
+    TaskGroup b = job.groups().get(1);
+    assertEquals(Duration.ofSeconds(30), a.stopAfterDisconnect());
+    assertEquals(new HealthCheck(List.of("wget -q -O - http://127.0.0.1/"), true, Duration.ofSeconds(5),
+        Duration.ofSeconds(2), 3, Duration.ZERO), a.health());
+    assertEquals(Duration.ofSeconds(5), b.stopAfterDisconnect());
+    assertEquals(new HealthCheck(List.of("pg_isready", "-q"), false, HealthCheck.DEFAULT_INTERVAL,
+        HealthCheck.DEFAULT_TIMEOUT, 5, Duration.ofSeconds(10)), b.health());
+    // Absent: nothing is stopped on a disconnect, no check runs.
+    TaskGroup plain = JobFileParser.parse("j.yaml", "name: w\ngroups:\n  - name: w\n    image: i\n").job()
+        .groups().get(0);
+    assertEquals(null, plain.stopAfterDisconnect());
+    assertEquals(null, plain.health());
   }
 
   @ParameterizedTest(name = "{0}")
