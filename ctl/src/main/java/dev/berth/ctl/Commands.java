@@ -116,7 +116,9 @@ final class Commands {
         return new CommandLine(new NodeCommands.Group(cli))
             .addSubcommand("ls", new CommandLine(new NodeCommands.Ls(cli)).setCommandName("ls"))
             .addSubcommand("inspect", new NodeCommands.Inspect(cli))
-            .addSubcommand("update", new NodeCommands.Update(cli));
+            .addSubcommand("update", new NodeCommands.Update(cli))
+            .addSubcommand("drain", new NodeCommands.Drain(cli))
+            .addSubcommand("activate", new NodeCommands.Activate(cli));
       case "cluster":
         return new CommandLine(new ClusterCommands.Group(cli))
             .addSubcommand("status", new ClusterCommands.Status(cli));

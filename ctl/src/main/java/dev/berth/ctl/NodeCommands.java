@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** `nodes`, `node inspect|update`: the cluster's nodes as any agent sees them. */
+/** `nodes`, `node inspect|update|drain|activate`: the cluster's nodes as any agent sees them. */
 final class NodeCommands {
   private NodeCommands() {
   }
@@ -140,6 +140,109 @@ final class NodeCommands {
   }
 
   /**
+   * `node drain NODE [--deadline DUR | --no-deadline | --force] [--yes]`: moves the node's
+   * allocations elsewhere, each job's {@code update.max_parallel} at a time, and places nothing
+   * new there; once the deadline passed, what is left is stopped (and placed elsewhere) at once.
+   * System jobs' allocations go last. Asks first, as {@code nomad node drain} does, unless
+   * {@code --yes}; returns once the drain is recorded (the scheduler does the moving).
+   */
+  @Command(name = "drain", description = "Move a node's allocations elsewhere and place nothing new on it")
+  static final class Drain extends BaseCommand {
+    @Parameters(index = "0", paramLabel = "NODE")
+    String name;
+
+    @Option(names = "--deadline", paramLabel = "DURATION",
+        description = "After this long, stop what is left at once (default: 1h)")
+    String deadline;
+
+    @Option(names = "--no-deadline", description = "Never stop what is left: wait for every allocation to move")
+    boolean noDeadline;
+
+    @Option(names = "--force", description = "Stop and move every allocation at once (a deadline of 0)")
+    boolean force;
+
+    @Option(names = {"-y", "--yes"}, description = "Do not ask for confirmation")
+    boolean yes;
+
+    Drain(Cli cli) {
+      super(cli);
+    }
+
+    @Override
+    int run() {
+      if ((deadline != null ? 1 : 0) + (noDeadline ? 1 : 0) + (force ? 1 : 0) > 1) {
+        throw new CliException("give at most one of --deadline, --no-deadline and --force", 1);
+      }
+      long millis = ClusterDefaults.DRAIN_DEADLINE_MILLIS;
+      if (deadline != null) {
+        try {
+          millis = JobMonitor.parseDuration(deadline).toMillis();
+        } catch (IllegalArgumentException e) {
+          throw new CliException("--deadline: " + e.getMessage(), 1);
+        }
+      } else if (noDeadline) {
+        millis = -1;
+      } else if (force) {
+        millis = 0;
+      }
+      if (!yes && !ask("Drain node " + name + "? Its allocations move to other nodes"
+          + (millis == 0 ? ", all at once" : millis < 0 ? "" : "; what is left after " + deadlineText(millis)
+              + " is stopped at once") + ".")) {
+        cli.out.println("Not drained.");
+        return 1;
+      }
+      Node n = stub(cli).update(UpdateNodeRequest.newBuilder().setName(name).setDrain(true)
+          .setDrainDeadlineMillis(millis).build());
+      cli.out.println("Node " + n.getName() + " is draining"
+          + (n.getDrainDeadlineUnixMillis() > 0 ? " (deadline " + java.time.Instant.ofEpochMilli(n.getDrainDeadlineUnixMillis())
+              .truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + ")" : " (no deadline)"));
+      return 0;
+    }
+
+    private static String deadlineText(long millis) {
+      String h = Format.humanDuration(millis * 1_000_000L);
+      return h.substring(0, 1).toLowerCase(Locale.ROOT) + h.substring(1);
+    }
+  }
+
+  /** `node activate NODE`: ends a drain and makes the node eligible for new allocations again. */
+  @Command(name = "activate", description = "Stop draining a node and let new allocations be placed on it")
+  static final class Activate extends BaseCommand {
+    @Parameters(index = "0", paramLabel = "NODE")
+    String name;
+
+    Activate(Cli cli) {
+      super(cli);
+    }
+
+    @Override
+    int run() {
+      Node n = stub(cli).update(UpdateNodeRequest.newBuilder().setName(name).setDrain(false).setEligible(true).build());
+      cli.out.println("Node " + n.getName() + " is eligible");
+      return 0;
+    }
+  }
+
+  /** Defaults the agent applies too, repeated here only to word the question. */
+  static final class ClusterDefaults {
+    /** Nomad's default drain deadline. */
+    static final long DRAIN_DEADLINE_MILLIS = 3_600_000L;
+
+    private ClusterDefaults() {
+    }
+  }
+
+  /** Asks on the console; without one there is nobody to ask: an error telling to give --yes. */
+  static boolean ask(String question) {
+    java.io.Console console = System.console();
+    if (console == null) {
+      throw new CliException("node drain asks for confirmation: give --yes where there is no terminal", 1);
+    }
+    String answer = console.readLine(question + "%nAre you sure? [y/N] ");
+    return answer != null && answer.trim().equalsIgnoreCase("y");
+  }
+
+  /**
    * Prometheus' file_sd format: one target group per node, {@code HOST:PORT} of its metrics
    * endpoint with the node's name, role and labels (as {@code label_KEY}, made a valid label
    * name). Every node is listed, down ones too: their {@code up} is then 0, which is what the
@@ -180,11 +283,11 @@ final class NodeCommands {
     return r == NodeRole.NODE_ROLE_SERVER ? "server" : "member";
   }
 
-  /** ready, suspect or down; "(drain)" or "(ineligible)" after it when set. */
+  /** ready, suspect or down; "(draining)" or "(ineligible)" after it when set. */
   static String status(Node n) {
     String s = statusWord(n.getStatus());
     if (n.getDrain()) {
-      s += " (drain)";
+      s += " (draining)";
     } else if (n.getRegistered() && !n.getEligible()) {
       s += " (ineligible)";
     }
@@ -209,6 +312,9 @@ final class NodeCommands {
     o.put("Status", statusWord(n.getStatus()));
     o.put("Registered", n.getRegistered());
     o.put("Drain", n.getDrain());
+    if (n.getDrainDeadlineUnixMillis() > 0) {
+      o.put("DrainDeadline", java.time.Instant.ofEpochMilli(n.getDrainDeadlineUnixMillis()).toString());
+    }
     o.put("Eligible", n.getEligible());
     o.set("Labels", Json.stringMap(n.getLabelsMap()));
     o.put("Cpus", n.getCpus());

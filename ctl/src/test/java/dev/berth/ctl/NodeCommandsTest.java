@@ -46,7 +46,7 @@ class NodeCommandsTest {
     assertEquals(3, lines.length, r.out());
     assertTrue(lines[0].startsWith("NAME"), r.out());
     assertTrue(lines[1].matches("n1 +127\\.0\\.0\\.1:7946 +server +ready +1\\.0/4 +2.15GB/8.59GB +1 +zone=a"), lines[1]);
-    assertTrue(lines[2].matches("n2 +127\\.0\\.0\\.1:7947 +member +down \\(drain\\) +- +- +0 *"), lines[2]);
+    assertTrue(lines[2].matches("n2 +127\\.0\\.0\\.1:7947 +member +down \\(draining\\) +- +- +0 *"), lines[2]);
   }
 
   @Test
@@ -76,6 +76,39 @@ class NodeCommandsTest {
     assertEquals(UpdateNodeRequest.newBuilder().setName("n1").putLabelAdd("disk", "ssd").addLabelRm("zone").setEligible(false).build(),
         cli.daemon.requests(UpdateNodeRequest.class).get(0));
     assertEquals(java.util.Map.of("disk", "ssd"), cli.daemon.cluster.nodes.get("n1").getLabelsMap());
+  }
+
+  @Test
+  void drainSendsTheDeadlineAndActivateUndoesIt() {
+    CliRunner.Result r = cli.run("node", "drain", "--deadline", "10m", "--yes", "n1");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().startsWith("Node n1 is draining"), r.out());
+    assertEquals(UpdateNodeRequest.newBuilder().setName("n1").setDrain(true).setDrainDeadlineMillis(600_000).build(),
+        cli.daemon.requests(UpdateNodeRequest.class).get(0));
+    assertEquals(0, cli.run("node", "drain", "--force", "-y", "n1").code());
+    assertEquals(0, cli.daemon.requests(UpdateNodeRequest.class).get(1).getDrainDeadlineMillis());
+    assertEquals(0, cli.run("node", "drain", "--no-deadline", "-y", "n1").code());
+    assertEquals(-1, cli.daemon.requests(UpdateNodeRequest.class).get(2).getDrainDeadlineMillis());
+    assertEquals(0, cli.run("node", "drain", "-y", "n1").code());
+    assertEquals(3_600_000, cli.daemon.requests(UpdateNodeRequest.class).get(3).getDrainDeadlineMillis(),
+        "Nomad's default: an hour");
+
+    r = cli.run("node", "activate", "n1");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(UpdateNodeRequest.newBuilder().setName("n1").setDrain(false).setEligible(true).build(),
+        cli.daemon.requests(UpdateNodeRequest.class).get(4));
+    assertEquals("Node n1 is eligible\n", r.out());
+  }
+
+  @Test
+  void drainWithoutATerminalNeedsYesAndRefusesTwoDeadlines() {
+    CliRunner.Result r = cli.run("node", "drain", "n1");
+    assertEquals(1, r.code());
+    assertTrue(r.err().contains("give --yes"), r.err());
+    r = cli.run("node", "drain", "--force", "--deadline", "5m", "-y", "n1");
+    assertEquals(1, r.code());
+    assertTrue(r.err().contains("at most one of --deadline, --no-deadline and --force"), r.err());
+    assertTrue(cli.daemon.requests(UpdateNodeRequest.class).isEmpty());
   }
 
   @Test

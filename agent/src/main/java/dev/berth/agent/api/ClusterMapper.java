@@ -23,6 +23,7 @@ final class ClusterMapper {
         .setRole(role(n.member().role())).setStatus(status(n.member().state()))
         .setStatusSinceUnixMillis(n.member().sinceMillis()).setRegistered(n.record().isPresent());
     n.record().ifPresent(r -> b.setRole(role(r.role())).putAllLabels(r.labels()).setDrain(r.drain()).setEligible(r.eligible())
+        .setDrainDeadlineUnixMillis(r.drainDeadlineMillis())
         .setAddress(n.member().address().isEmpty() ? r.address() : n.member().address()));
     n.facts().ifPresent(f -> facts(b, f));
     return b.build();
@@ -60,14 +61,26 @@ final class ClusterMapper {
     };
   }
 
-  /** Unused fields of a record stay as they are; see {@code UpdateNodeRequest}. */
-  static NodeRecord apply(NodeRecord r, dev.berth.proto.v1.UpdateNodeRequest req) {
+  /** A drain's deadline when the request gives none: Nomad's default, an hour. */
+  static final java.time.Duration DEFAULT_DRAIN_DEADLINE = java.time.Duration.ofHours(1);
+
+  /**
+   * Unused fields of a record stay as they are; see {@code UpdateNodeRequest}. A drain's deadline
+   * is made absolute here, on {@code nowMillis}: the servers compare it with their clocks.
+   */
+  static NodeRecord apply(NodeRecord r, dev.berth.proto.v1.UpdateNodeRequest req, long nowMillis) {
     java.util.Map<String, String> labels = new java.util.HashMap<>(r.labels());
     labels.putAll(req.getLabelAddMap());
     req.getLabelRmList().forEach(labels::remove);
     NodeRecord out = r.withLabels(labels);
     if (req.hasDrain()) {
-      out = out.withDrain(req.getDrain());
+      long deadline = 0;
+      if (req.getDrain()) {
+        long in = req.hasDrainDeadlineMillis() ? req.getDrainDeadlineMillis() : DEFAULT_DRAIN_DEADLINE.toMillis();
+        // 0: at once; the stored 0 means "none", so "at once" is now.
+        deadline = in < 0 ? 0 : Math.max(1, nowMillis + in);
+      }
+      out = out.withDrain(req.getDrain(), deadline);
     }
     if (req.hasEligible()) {
       out = out.withEligible(req.getEligible());

@@ -137,7 +137,9 @@ public final class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     JobStatus.Builder b = JobStatus.newBuilder()
         .setName(s.job().getName()).setType(s.model().type().wireName()).setPriority(s.model().priority())
         .setVersion(s.job().getVersion()).setStopped(s.job().getStopped())
-        .setSubmittedAtUnixMillis(s.job().getSubmittedAtMillis()).setSource(s.job().getText());
+        .setSubmittedAtUnixMillis(s.job().getSubmittedAtMillis()).setSource(s.job().getText())
+        .setDeployment(s.job().getDeployment()).setDeploymentMessage(s.job().getDeploymentMessage())
+        .setStableVersion(s.job().hasStable() ? s.job().getStable().getVersion() : 0);
     String reason = s.evaluation().map(e -> e.evaluation().getSummary()).orElse("");
     int live = 0;
     int desiredTotal = 0;
@@ -190,7 +192,9 @@ public final class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
             : AllocationState.forNumber(a.getState()))
         .setDesiredRunning(!a.getDesiredStop()).setContainerId(a.getContainerId()).setGeneration(a.getGeneration())
         .setMessage(a.getDesiredStop() && a.getMessage().isEmpty() ? a.getDesiredReason() : a.getMessage())
-        .setUpdatedAtUnixMillis(a.getUpdatedAtMillis()).setJobVersion(a.getJobVersion());
+        .setUpdatedAtUnixMillis(a.getUpdatedAtMillis()).setJobVersion(a.getJobVersion())
+        .setHealthy(a.getHealthy()).setPreviousNode(a.getPreviousNode())
+        .setReschedules(a.getRescheduleTimesMillisCount());
     for (StoredPort p : a.getPortsList()) {
       b.addPorts(port(p.getLabel(), hostIp, p.getHost(), p.getTo()));
     }

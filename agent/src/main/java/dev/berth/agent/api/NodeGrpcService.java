@@ -12,7 +12,9 @@ import io.grpc.stub.StreamObserver;
 import java.util.regex.Pattern;
 
 /**
- * `berth nodes`, `berth node inspect|update`: validate, delegate to {@link NodeDirectory}, map.
+ * `berth nodes`, `berth node inspect|update|drain|activate`: validate, delegate to
+ * {@link NodeDirectory}, map. A drain is only recorded here (drain, deadline); the scheduling
+ * loop on the leading server moves the allocations.
  * While the cluster starts the directory throws UNAVAILABLE, which {@link Errors} maps.
  */
 public final class NodeGrpcService extends NodeServiceGrpc.NodeServiceImplBase {
@@ -50,7 +52,11 @@ public final class NodeGrpcService extends NodeServiceGrpc.NodeServiceImplBase {
       }
     });
     req.getLabelRmList().forEach(NodeGrpcService::requireLabelKey);
-    out.onNext(ClusterMapper.node(nodes.update(req.getName(), r -> ClusterMapper.apply(r, req))));
+    if (req.hasDrainDeadlineMillis() && !(req.hasDrain() && req.getDrain())) {
+      throw BerthException.invalid("a drain deadline goes with drain: true");
+    }
+    long now = System.currentTimeMillis();
+    out.onNext(ClusterMapper.node(nodes.update(req.getName(), r -> ClusterMapper.apply(r, req, now))));
     out.onCompleted();
   }
 

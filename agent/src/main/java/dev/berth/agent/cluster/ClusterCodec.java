@@ -19,7 +19,8 @@ final class ClusterCodec {
     return StoredNode.newBuilder().setName(n.name()).setAddress(n.address()).setApiAddress(n.apiAddress())
         .setServer(n.role() == Role.SERVER)
         .putAllLabels(n.labels()).setDrain(n.drain()).setEligible(n.eligible())
-        .setRegisteredAtMillis(n.registeredAtMillis()).build().toByteArray();
+        .setRegisteredAtMillis(n.registeredAtMillis()).setDrainDeadlineMillis(n.drainDeadlineMillis()).build()
+        .toByteArray();
   }
 
   static NodeRecord node(byte[] bytes) {
@@ -29,7 +30,7 @@ final class ClusterCodec {
     try {
       StoredNode s = StoredNode.parseFrom(bytes);
       return new NodeRecord(s.getName(), s.getAddress(), s.getApiAddress(), s.getServer() ? Role.SERVER : Role.MEMBER,
-          s.getLabelsMap(), s.getDrain(), s.getEligible(), s.getRegisteredAtMillis());
+          s.getLabelsMap(), s.getDrain(), s.getEligible(), s.getRegisteredAtMillis(), s.getDrainDeadlineMillis());
     } catch (InvalidProtocolBufferException e) {
       throw BerthException.internal("cannot decode a stored node: " + e.getMessage(), e);
     }

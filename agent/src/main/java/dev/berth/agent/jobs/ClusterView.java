@@ -7,6 +7,7 @@ import dev.berth.agent.cluster.Membership;
 import dev.berth.agent.cluster.NodeFacts;
 import dev.berth.agent.cluster.NodeRecord;
 import dev.berth.agent.cluster.NodeRegistry;
+import dev.berth.agent.cluster.Role;
 import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.scheduler.model.Allocation;
 import dev.berth.scheduler.model.ClusterSnapshot;
@@ -55,11 +56,21 @@ public final class ClusterView {
     List<Node> nodes = new ArrayList<>(records.size());
     Set<String> down = new HashSet<>();
     Map<String, String> addresses = new LinkedHashMap<>();
+    Map<String, Long> drains = new LinkedHashMap<>();
+    int servers = 0;
+    int serversAlive = 0;
     for (NodeRecord r : records) {
       Optional<Member> m = membership.member(r.name());
       MemberState state = m.map(Member::state).orElse(MemberState.DOWN);
       if (state == MemberState.DOWN) {
         down.add(r.name());
+      }
+      if (r.role() == Role.SERVER) {
+        servers++;
+        serversAlive += state == MemberState.ALIVE ? 1 : 0;
+      }
+      if (r.drain()) {
+        drains.put(r.name(), r.drainDeadlineMillis());
       }
       addresses.put(r.name(), host(r.address()));
       NodeFacts f = facts.get(r.name());
@@ -77,7 +88,16 @@ public final class ClusterView {
         all.add(JobCodec.allocation(a));
       }
     }
-    return new Read(new ClusterSnapshot(index, nodes, all), allocations, down, addresses);
+    boolean quorum = servers == 0 || serversAlive * 2 > servers;
+    return new Read(new ClusterSnapshot(index, nodes, all), allocations, down, addresses, drains, quorum);
+  }
+
+  /**
+   * Ends a node's drain once nothing is left on it: not draining any more, and ineligible, so
+   * that nothing comes back until {@code berth node activate} (as Nomad leaves a drained node).
+   */
+  public void drained(String node) {
+    registry.update(node, r -> r.drain() ? r.withDrain(false, 0).withEligible(false) : r);
   }
 
   /**
@@ -87,9 +107,13 @@ public final class ClusterView {
    * @param allocations as stored, by node, with the versions a commit must name
    * @param down registered nodes the servers judge down: their allocations are lost
    * @param addresses each node's host address, for the ports its replicas publish
+   * @param drains the draining nodes and their deadlines (wall clock; 0: none)
+   * @param quorum whether this agent's liveness view holds a majority of the registered servers
+   *     alive: without it, the view is one side of a partition, or stale, and its "down" verdicts
+   *     must not be acted on
    */
   public record Read(ClusterSnapshot snapshot, Map<String, JobStore.NodeAllocations> allocations, Set<String> down,
-      Map<String, String> addresses) {}
+      Map<String, String> addresses, Map<String, Long> drains, boolean quorum) {}
 
   private static String host(String address) {
     int colon = address.lastIndexOf(':');

@@ -48,7 +48,7 @@ public final class JobCodec {
         .setCpuMillis(a.resources().cpuMillis()).setMemoryBytes(a.resources().memoryBytes())
         .setPids(a.resources().pids()).setGeneration(a.generation())
         .setState(AllocationState.ALLOCATION_PENDING_VALUE).setUpdatedAtMillis(nowMillis)
-        .setJobVersion(jobVersion).setSpec(spec);
+        .setJobVersion(jobVersion).setSpec(spec).setCreatedAtMillis(nowMillis);
     for (PortMapping p : a.ports()) {
       b.addPorts(StoredPort.newBuilder().setLabel(p.label()).setHost(p.host()).setTo(p.to()).setDynamic(p.dynamic()));
     }
@@ -78,12 +78,17 @@ public final class JobCodec {
 
   /**
    * A digest of what a task group's containers are made of (image, command, env, resources,
-   * ports, volumes): two versions of a job with the same digest for a group need no replacement
-   * of its allocations; placement rules and counts are not part of it.
+   * ports, volumes, health check): two versions of a job with the same digest for a group need no
+   * replacement of its allocations; placement rules, counts, stop_after_disconnect and the
+   * update and reschedule policies are not part of it. (A group without a health check digests as
+   * it did before health checks existed, so an upgrade replaces nothing.)
    */
   public static String spec(TaskGroup g) {
     String canonical = String.join("\u0000", g.image(), String.join("\u0001", g.command()),
         new TreeMap<>(g.env()).toString(), g.resources().toString(), g.ports().toString(), g.volumes().toString());
+    if (g.health() != null) {
+      canonical += "\u0000" + g.health();
+    }
     try {
       byte[] d = MessageDigest.getInstance("SHA-256").digest(canonical.getBytes(StandardCharsets.UTF_8));
       return HexFormat.of().formatHex(d, 0, 8);

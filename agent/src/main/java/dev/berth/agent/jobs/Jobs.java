@@ -75,12 +75,17 @@ public final class Jobs {
         return cur;
       }
       changed[0] = true;
-      return StoredJob.newBuilder()
+      StoredJob.Builder b = StoredJob.newBuilder()
           .setName(job.name()).setSource(source).setText(text)
           .setVersion(cur == null ? 1 : cur.getVersion() + 1)
           .setSubmittedAtMillis(now)
           .addAllCredentials(credentials)
-          .build();
+          // A new version rolls out; the stable one stays what a failed rollout reverts to.
+          .setDeployment(Deployments.RUNNING);
+      if (cur != null && cur.hasStable()) {
+        b.setStable(cur.getStable());
+      }
+      return b.build();
     }).orElseThrow();
     String eval = changed[0]
         ? store.trigger(job.name(), Evaluation.Trigger.JOB_REGISTER.name(), job.priority(), stored.getVersion(), now)
@@ -168,7 +173,7 @@ public final class Jobs {
         return cur;
       }
       return cur.toBuilder().putCounts(g, count).setStopped(false).setPurge(false).setVersion(cur.getVersion() + 1)
-          .build();
+          .setDeployment(Deployments.RUNNING).setDeploymentMessage("").build();
     }).orElseThrow();
     store.trigger(name, Evaluation.Trigger.JOB_SCALE.name(), JobCodec.job(after).priority(), after.getVersion(),
         clock.millis());

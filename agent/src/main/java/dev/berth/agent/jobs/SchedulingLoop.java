@@ -5,6 +5,7 @@ import dev.berth.agent.cluster.LeaderElections;
 import dev.berth.proto.v1.AllocationState;
 import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.proto.v1.StoredJob;
+import dev.berth.proto.v1.StoredJobVersion;
 import dev.berth.scheduler.ApplyResult;
 import dev.berth.scheduler.Plan;
 import dev.berth.scheduler.PlanApplier;
@@ -13,7 +14,7 @@ import dev.berth.scheduler.model.Allocation;
 import dev.berth.scheduler.model.ClusterSnapshot;
 import dev.berth.scheduler.model.Evaluation;
 import dev.berth.scheduler.model.Job;
-import dev.berth.scheduler.model.TaskGroup;
+import dev.berth.scheduler.model.JobType;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -42,6 +43,17 @@ import java.util.logging.Logger;
  * job evaluated again, never forced. Allocations on nodes the servers judge down are marked lost
  * first, so the engine places them again (same index, next generation).
  *
+ * <p>What moves when is {@link Replacements}' call: drains and rolling updates at
+ * {@code update.max_parallel} per task group, failed allocations placed again under the job's
+ * reschedule policy. The loop also keeps each job's rollout: a version all of whose replicas
+ * became healthy is recorded as stable; one whose rollout fails is halted, or with
+ * {@code auto_revert} replaced by a new version with the stable one's file.
+ *
+ * <p>It acts only on a view that holds a majority of the servers alive ({@link ClusterView.Read#quorum}):
+ * a server cut off from the others cannot commit anyway (every read and write is a Raft
+ * operation), and one whose liveness view is stale, right after a partition heals, must not mark
+ * the nodes it has not heard from lost.
+ *
  * <p>One thread; {@link #wake()} from any thread.
  */
 public final class SchedulingLoop implements AutoCloseable {
@@ -65,6 +77,18 @@ public final class SchedulingLoop implements AutoCloseable {
 
     /** Whether this agent leads the scheduling now. */
     default void leading(boolean leader) {}
+
+    /** A draining node has nothing left on it: its drain ended, it stays ineligible. */
+    default void drained(String node) {}
+
+    /**
+     * A job version's rollout changed state: {@code successful} (it is now the stable version),
+     * {@code failed} (halted), or {@code reverted} (to the stable version, as a new version).
+     */
+    default void rollout(String job, long version, String state, String message) {}
+
+    /** What a round left: every job, and every node's allocations after the round's writes. */
+    default void observed(List<StoredJob> jobs, Map<String, JobStore.NodeAllocations> allocations) {}
   }
 
   private final JobStore jobs;
@@ -80,6 +104,12 @@ public final class SchedulingLoop implements AutoCloseable {
   private volatile boolean leading;
   private LeaderElections.Candidacy candidacy;
   private Thread thread;
+  /** Parsed jobs by name and version: the loop's thread only. */
+  private final Map<String, Job> parsed = new HashMap<>();
+  private boolean noQuorumLogged;
+  /** {@link #othersLeft} of the read it was computed from: every job of a round asks. */
+  private ClusterView.Read othersLeftOf;
+  private Set<String> othersLeft = Set.of();
 
   public SchedulingLoop(JobStore jobs, ClusterView view, LeaderElections elections, Scheduler scheduler, Clock clock,
       Duration reconcileInterval, Listener listener) {
@@ -173,6 +203,15 @@ public final class SchedulingLoop implements AutoCloseable {
       return;
     }
     ClusterView.Read read = view.read();
+    if (!read.quorum()) {
+      if (!noQuorumLogged) {
+        LOG.warning("this server's view holds no majority of the servers alive: placing nothing and marking nothing"
+            + " lost until it does");
+        noQuorumLogged = true;
+      }
+      return;
+    }
+    noQuorumLogged = false;
     if (markLost(read)) {
       read = view.read();
     }
@@ -202,9 +241,74 @@ public final class SchedulingLoop implements AutoCloseable {
         read = view.read();
       }
     }
+    listener.observed(List.copyOf(byName.values()), read.allocations());
     if (full) {
+      drainsDone(read);
       collect(read, byName);
     }
+  }
+
+  /** Ends the drain of every draining node that holds nothing any more. */
+  private void drainsDone(ClusterView.Read read) {
+    for (String node : read.drains().keySet()) {
+      JobStore.NodeAllocations held = read.allocations().get(node);
+      if (held == null || held.allocations().stream().allMatch(JobCodec::terminal)) {
+        view.drained(node);
+        LOG.info("node " + node + " is drained: nothing left on it; it stays ineligible until activated");
+        listener.drained(node);
+      }
+    }
+  }
+
+  /** The job a stored one means, parsed once per version. */
+  private Job parsed(StoredJob stored) {
+    String key = stored.getName() + "@" + stored.getVersion();
+    Job j = parsed.get(key);
+    if (j == null) {
+      j = JobCodec.job(stored);
+      if (parsed.size() > 1024) {
+        parsed.clear();
+      }
+      parsed.put(key, j);
+    }
+    return j;
+  }
+
+  /**
+   * Draining nodes that still hold a live allocation of a service or batch job (a job the loop
+   * cannot read counts as one): a system job's allocations stay there until those have moved.
+   */
+  private Set<String> othersLeft(ClusterView.Read read) {
+    if (read == othersLeftOf) {
+      return othersLeft;
+    }
+    Set<String> out = new HashSet<>();
+    Map<String, Boolean> system = new HashMap<>();
+    for (String node : read.drains().keySet()) {
+      JobStore.NodeAllocations held = read.allocations().get(node);
+      if (held == null) {
+        continue;
+      }
+      for (StoredAllocation a : held.allocations()) {
+        if (!Replacements.live(a)) {
+          continue;
+        }
+        boolean sys = system.computeIfAbsent(a.getJob(), name -> {
+          try {
+            return jobs.job(name).map(j -> parsed(j).type() == JobType.SYSTEM).orElse(false);
+          } catch (RuntimeException e) {
+            return false;
+          }
+        });
+        if (!sys) {
+          out.add(node);
+          break;
+        }
+      }
+    }
+    othersLeftOf = read;
+    othersLeft = out;
+    return out;
   }
 
   /** Marks the live allocations of down nodes lost, asking their nodes to stop them should they come back. */
@@ -250,22 +354,30 @@ public final class SchedulingLoop implements AutoCloseable {
     boolean isPending = eval != null && eval.evaluation().getStatus().equals(Evaluations.PENDING);
     Job job;
     try {
-      job = JobCodec.job(stored);
+      job = parsed(stored);
     } catch (RuntimeException e) {
       record(stored, eval, Evaluations.COMPLETE, "the stored job file does not parse: " + e.getMessage());
       return false;
     }
-    ClusterSnapshot snapshot = withReplacements(read.snapshot(), job, read);
+    long now = clock.millis();
+    List<StoredAllocation> mine = new ArrayList<>();
+    read.allocations().values().forEach(n -> n.allocations().stream()
+        .filter(a -> a.getJob().equals(job.name())).forEach(mine::add));
+    Replacements.Decision decision = Replacements.decide(job, stored.getVersion(),
+        Deployments.FAILED.equals(stored.getDeployment()), mine, read.drains(),
+        read.drains().isEmpty() ? Set.of() : othersLeft(read), now);
+    ClusterSnapshot snapshot = read.snapshot().withDecisions(decision.replace().keySet(), decision.held());
     String id = isPending ? eval.evaluation().getId() : java.util.UUID.randomUUID().toString();
     Evaluation.Trigger trigger = isPending ? trigger(eval.evaluation().getTrigger()) : Evaluation.Trigger.PENDING_RETRY;
     Plan plan = scheduler.schedule(snapshot, Evaluation.of(id, job, trigger));
     int refused = 0;
     boolean wrote = false;
     if (!plan.placements().isEmpty() || !plan.stops().isEmpty()) {
-      Commit c = commit(plan, stored, job, read);
+      Commit c = commit(plan, stored, job, read, decision.replace());
       refused = c.refused;
       wrote = c.wrote;
     }
+    rollout(stored, job, decision.rollout(), refused == 0 && plan.complete());
     int unplaced = plan.groups().stream().mapToInt(g -> g.unplaced().indices().size()).sum();
     listener.evaluated(stored.getName(), System.nanoTime() - t0, plan.placements().size() - refused,
         plan.stops().size(), unplaced);
@@ -276,37 +388,85 @@ public final class SchedulingLoop implements AutoCloseable {
       return wrote;
     }
     String summary = summary(plan);
+    if (!decision.notes().isEmpty()) {
+      summary = summary + "; " + String.join("; ", decision.notes());
+    }
     record(stored, eval, plan.complete() ? Evaluations.COMPLETE : Evaluations.BLOCKED, summary);
     return wrote;
   }
 
-  /** Allocations made from an older version of their group's spec are replaced. */
-  private static ClusterSnapshot withReplacements(ClusterSnapshot snapshot, Job job, ClusterView.Read read) {
-    Map<String, String> specs = new HashMap<>();
-    for (TaskGroup g : job.groups()) {
-      specs.put(g.name(), JobCodec.spec(g));
-    }
-    Set<String> replace = new HashSet<>();
-    for (JobStore.NodeAllocations n : read.allocations().values()) {
-      for (StoredAllocation a : n.allocations()) {
-        if (a.getJob().equals(job.name()) && !JobCodec.terminal(a) && !a.getDesiredStop()) {
-          String spec = specs.get(a.getGroup());
-          if (spec != null && !spec.equals(a.getSpec())) {
-            replace.add(a.getId());
-          }
-        }
+  /**
+   * Keeps the job's rollout: records a completed one's version as stable; halts a failed one, or
+   * with {@code auto_revert} registers the stable version's file as a new version.
+   */
+  private void rollout(StoredJob stored, Job job, Replacements.Rollout r, boolean placedAll) {
+    String state = stored.getDeployment();
+    boolean tracked = state.equals(Deployments.RUNNING);
+    if (r.failure() != null && tracked) {
+      fail(stored, job, r.failure());
+    } else if (r.complete() && placedAll && (tracked || state.isEmpty())) {
+      long version = stored.getVersion();
+      jobs.updateJob(stored.getName(), cur -> cur == null || cur.getVersion() != version ? cur
+          // The message stays: after a revert it says what was reverted.
+          : cur.toBuilder().setDeployment(Deployments.SUCCESSFUL)
+              .setStable(StoredJobVersion.newBuilder().setVersion(cur.getVersion()).setSource(cur.getSource())
+                  .setText(cur.getText()).putAllCounts(cur.getCountsMap()))
+              .build());
+      if (tracked) {
+        LOG.info("job " + stored.getName() + " version " + version + ": every replica healthy; it is the stable version");
+        listener.rollout(stored.getName(), version, Deployments.SUCCESSFUL, "");
       }
     }
-    return replace.isEmpty() ? snapshot
-        : new ClusterSnapshot(snapshot.index(), snapshot.nodes(), snapshot.allocations(), replace);
+  }
+
+  private void fail(StoredJob stored, Job job, String why) {
+    long version = stored.getVersion();
+    long now = clock.millis();
+    boolean[] reverted = new boolean[1];
+    StoredJob after = jobs.updateJob(stored.getName(), cur -> {
+      reverted[0] = false;
+      if (cur == null || cur.getVersion() != version || !cur.getDeployment().equals(Deployments.RUNNING)) {
+        return cur;
+      }
+      StoredJobVersion stable = cur.hasStable() ? cur.getStable() : null;
+      boolean same = stable != null && stable.getText().equals(cur.getText())
+          && stable.getCountsMap().equals(cur.getCountsMap());
+      if (job.update().autoRevert() && stable != null && !same && !cur.getStopped()) {
+        reverted[0] = true;
+        return cur.toBuilder().setText(stable.getText()).setSource(stable.getSource()).clearCounts()
+            .putAllCounts(stable.getCountsMap()).setVersion(version + 1).setSubmittedAtMillis(now)
+            .setDeployment(Deployments.RUNNING)
+            .setDeploymentMessage("version " + version + " failed (" + why + "); reverted to version "
+                + stable.getVersion())
+            .build();
+      }
+      return cur.toBuilder().setDeployment(Deployments.FAILED).setDeploymentMessage(why).build();
+    }).orElse(null);
+    if (after == null) {
+      return;
+    }
+    if (reverted[0]) {
+      LOG.warning("job " + stored.getName() + ": " + after.getDeploymentMessage());
+      jobs.trigger(stored.getName(), Evaluation.Trigger.JOB_REGISTER.name(), job.priority(), after.getVersion(), now);
+      listener.rollout(stored.getName(), version, Deployments.REVERTED, after.getDeploymentMessage());
+    } else if (after.getDeployment().equals(Deployments.FAILED) && after.getVersion() == version) {
+      LOG.warning("job " + stored.getName() + " version " + version + ": rollout failed, halted: " + why);
+      listener.rollout(stored.getName(), version, Deployments.FAILED, why);
+    }
   }
 
   private record Commit(int refused, boolean wrote) {}
 
-  /** Commits a plan node by node; each node's part is re-checked against its allocations as they are now. */
-  private Commit commit(Plan plan, StoredJob stored, Job job, ClusterView.Read read) {
+  /**
+   * Commits a plan node by node; each node's part is re-checked against its allocations as they
+   * are now. {@code reasons} names why the loop asked for a replacement (a drain, a rolling
+   * update), over the engine's "replaced".
+   */
+  private Commit commit(Plan plan, StoredJob stored, Job job, ClusterView.Read read, Map<String, String> reasons) {
     Map<String, String> specs = new HashMap<>();
     job.groups().forEach(g -> specs.put(g.name(), JobCodec.spec(g)));
+    boolean system = job.type() == JobType.SYSTEM;
+    Map<String, StoredAllocation> previous = latestByReplica(read, job.name(), system);
     Set<String> nodes = new LinkedHashSet<>(plan.placementsByNode().keySet());
     plan.stops().forEach(s -> nodes.add(s.allocation().node()));
     int refused = 0;
@@ -320,7 +480,7 @@ public final class SchedulingLoop implements AutoCloseable {
             : jobs.nodeAllocations(node);
         ApplyResult r = PlanApplier.apply(withNode(read.snapshot(), node, cur.allocations()), part);
         Map<String, String> stops = new HashMap<>();
-        r.stopped().forEach(s -> stops.put(s.allocation().id(), s.reason()));
+        r.stopped().forEach(s -> stops.put(s.allocation().id(), reasons.getOrDefault(s.allocation().id(), s.reason())));
         List<StoredAllocation> next = new ArrayList<>(cur.allocations().size() + r.placed().size());
         for (StoredAllocation a : cur.allocations()) {
           String why = stops.get(a.getId());
@@ -328,7 +488,8 @@ public final class SchedulingLoop implements AutoCloseable {
               : a.toBuilder().setDesiredStop(true).setDesiredReason(why).setUpdatedAtMillis(now).build());
         }
         for (Allocation a : r.placed()) {
-          next.add(JobCodec.placed(a, stored.getVersion(), specs.getOrDefault(a.taskGroup(), ""), now));
+          StoredAllocation placed = JobCodec.placed(a, stored.getVersion(), specs.getOrDefault(a.taskGroup(), ""), now);
+          next.add(withHistory(placed, previous.get(replicaKey(a.taskGroup(), a.index(), a.node(), system)), now));
         }
         if (next.equals(cur.allocations()) || jobs.replace(cur, next)) {
           refused += r.refused().size();
@@ -343,6 +504,49 @@ public final class SchedulingLoop implements AutoCloseable {
       }
     }
     return new Commit(refused, wrote);
+  }
+
+  /** How many reschedule times an allocation carries: enough for any attempts/interval a file sets sensibly. */
+  static final int HISTORY = 32;
+
+  /**
+   * The latest allocation of each replica of a job, which a placement of that replica takes over
+   * from: by index (the highest generation), or for a system job by node (the highest index).
+   */
+  private static Map<String, StoredAllocation> latestByReplica(ClusterView.Read read, String job, boolean system) {
+    Map<String, StoredAllocation> out = new HashMap<>();
+    for (JobStore.NodeAllocations n : read.allocations().values()) {
+      for (StoredAllocation a : n.allocations()) {
+        if (a.getJob().equals(job)) {
+          out.merge(replicaKey(a.getGroup(), a.getIndex(), a.getNode(), system), a, (x, y) -> (system
+              ? y.getIndex() > x.getIndex() : y.getGeneration() > x.getGeneration()) ? y : x);
+        }
+      }
+    }
+    return out;
+  }
+
+  private static String replicaKey(String group, int index, String node, boolean system) {
+    return group + "\u0000" + (system ? node : Integer.toString(index));
+  }
+
+  /**
+   * A new allocation with its replica's reschedule history: the predecessor's, plus now when the
+   * predecessor failed (this placement is a reschedule).
+   */
+  static StoredAllocation withHistory(StoredAllocation placed, StoredAllocation previous, long now) {
+    if (previous == null) {
+      return placed;
+    }
+    List<Long> times = new ArrayList<>(previous.getRescheduleTimesMillisList());
+    if (Replacements.failed(previous)) {
+      times.add(now);
+    }
+    if (times.size() > HISTORY) {
+      times = times.subList(times.size() - HISTORY, times.size());
+    }
+    return placed.toBuilder().addAllRescheduleTimesMillis(times).setPreviousAllocation(previous.getId())
+        .setPreviousNode(previous.getNode()).build();
   }
 
   private static Plan restrict(Plan plan, String node) {

@@ -2,6 +2,7 @@ package dev.berth.agent.task;
 
 import dev.berth.agent.BerthException;
 import dev.berth.agent.DaemonThreads;
+import dev.berth.agent.image.Healthcheck;
 import dev.berth.agent.jobs.JobCodec;
 import dev.berth.agent.jobs.JobStore;
 import dev.berth.agent.runtime.ContainerRuntime;
@@ -15,13 +16,16 @@ import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.proto.v1.StoredCredential;
 import dev.berth.proto.v1.StoredJob;
 import dev.berth.proto.v1.StoredPort;
+import dev.berth.scheduler.model.HealthCheck;
 import dev.berth.scheduler.model.Job;
 import dev.berth.scheduler.model.JobType;
 import dev.berth.scheduler.model.TaskGroup;
 import dev.berth.scheduler.model.VolumeMount;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +34,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
@@ -46,10 +51,24 @@ import java.util.logging.Logger;
  * group and index, so a restarted agent finds them again. Services run with restart policy
  * {@code always} (kept running on the node, with backoff), batch replicas {@code on-failure} up
  * to {@value #BATCH_RETRIES} times; an allocation whose container ended for good is reported
- * complete (batch, exit 0) or failed, and the scheduler decides what comes next.
+ * complete (batch, exit 0) or failed, and the scheduler decides what comes next (a reschedule,
+ * elsewhere when it can). So is a service whose container was restarted more than
+ * {@value #SERVICE_RESTARTS} times within {@link #SERVICE_RESTART_INTERVAL} (Nomad's restart
+ * defaults: a crash loop is given up on this node), and one whose group's health check turned it
+ * unhealthy. One that ran (and passed its health check) for its job's {@code min_healthy_time} is
+ * reported healthy, which rolling updates and drains wait for.
+ *
+ * <p><b>Disconnected.</b> A node that cannot read its allocations (the servers do not answer:
+ * a partition) reports nothing, since it cannot, and keeps its containers running, except that
+ * it stops those of groups with {@code stop_after_disconnect} once it has been without the servers
+ * for that long: the scheduler has placed them elsewhere by then, and a partition should not
+ * leave two copies running. Once it reads again it reports them lost. A copy of an allocation the
+ * scheduler marked lost (its node was judged down and the replica runs elsewhere) is killed at
+ * once, without the stop timeout: it is a duplicate.
  *
  * <p>One thread polls every {@code interval}; starts and stops run on a small pool so a slow pull
- * does not hold the others back.
+ * does not hold the others back; a watchdog thread checks every {@code interval} how long the
+ * node has been without the servers.
  */
 public final class AllocationRunner implements AutoCloseable {
   public static final String LABEL_ALLOC = "berth.alloc";
@@ -58,6 +77,10 @@ public final class AllocationRunner implements AutoCloseable {
   public static final String LABEL_INDEX = "berth.index";
   public static final String LABEL_GENERATION = "berth.generation";
   static final int BATCH_RETRIES = 3;
+  /** Restarts of a service's container on this node before it is reported failed: Nomad's default attempts. */
+  static final int SERVICE_RESTARTS = 2;
+  /** The window those restarts are counted over: Nomad's default interval. */
+  static final Duration SERVICE_RESTART_INTERVAL = Duration.ofMinutes(30);
   private static final int WORKERS = 4;
   private static final int STOP_TIMEOUT_SECONDS = 10;
   private static final Logger LOG = Logger.getLogger(AllocationRunner.class.getName());
@@ -86,9 +109,44 @@ public final class AllocationRunner implements AutoCloseable {
   /** Allocations whose start failed, with why: reported failed, never retried here. */
   private final Map<String, String> failed = new ConcurrentHashMap<>();
   private final Map<String, Job> jobCache = new ConcurrentHashMap<>();
+  /** Since when (nanos) each running allocation has been running and passing its check. */
+  private final Map<String, Long> okSince = new ConcurrentHashMap<>();
+  /** Per allocation: the restart count last seen and when each restart was seen (nanos). */
+  private final Map<String, Restarts> restarts = new ConcurrentHashMap<>();
+  /** Allocations stopped for stop_after_disconnect, with what to report once the servers answer. */
+  private final Map<String, String> disconnectStopped = new ConcurrentHashMap<>();
+  /** The allocations to stop after a disconnect, as of the last read. */
+  private volatile List<Guard> guarded = List.of();
+  /** When the last read of this node's allocations succeeded (nanos). */
+  private volatile long lastContactNanos = System.nanoTime();
+  private final ScheduledExecutorService watchdog =
+      Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("berth-alloc-watchdog"));
   private final Object signal = new Object();
   private volatile boolean closed;
   private Thread thread;
+
+  /** An allocation whose group has stop_after_disconnect. */
+  private record Guard(String allocation, String name, Duration after) {}
+
+  /** The restarts seen of one allocation's container. */
+  private static final class Restarts {
+    int lastCount = -1;
+    final Deque<Long> seen = new ArrayDeque<>();
+
+    /** Notes the container's restart count now; returns the restarts within the window. */
+    synchronized int observe(int count, long nowNanos) {
+      if (lastCount >= 0) {
+        for (int i = lastCount; i < count; i++) {
+          seen.addLast(nowNanos);
+        }
+      }
+      lastCount = count;
+      while (!seen.isEmpty() && nowNanos - seen.peekFirst() > SERVICE_RESTART_INTERVAL.toNanos()) {
+        seen.removeFirst();
+      }
+      return seen.size();
+    }
+  }
 
   public AllocationRunner(String node, JobStore jobs, ContainerRuntime runtime, Supervisor supervisor, Images images,
       BooleanSupplier ready, Clock clock, Duration interval) {
@@ -104,17 +162,31 @@ public final class AllocationRunner implements AutoCloseable {
   }
 
   public synchronized void start() {
+    // A health check that turns is acted on at once, not at the next poll.
+    supervisor.addHealthListener((id, before, after) -> wake());
     thread = new Thread(this::run, "berth-alloc-runner");
     thread.setDaemon(true);
     thread.start();
+    watchdog.scheduleWithFixedDelay(this::checkDisconnected, interval.toMillis(), interval.toMillis(),
+        TimeUnit.MILLISECONDS);
   }
 
   private void run() {
+    boolean failing = false;
     while (!closed) {
       if (ready.getAsBoolean()) {
         try {
           sync();
+          if (failing) {
+            LOG.info("the servers answer again: this node's allocations are read and reported");
+            failing = false;
+          }
         } catch (BerthException e) {
+          if (!failing && e.kind() == BerthException.Kind.UNAVAILABLE) {
+            LOG.warning("cannot read this node's allocations (" + e.getMessage() + "); its containers keep running"
+                + (guarded.isEmpty() ? "" : ", those with stop_after_disconnect until that has passed"));
+            failing = true;
+          }
           LOG.log(Level.FINE, "reading this node's allocations: " + e.getMessage(), e);
         } catch (RuntimeException e) {
           LOG.log(Level.WARNING, "running this node's allocations", e);
@@ -134,32 +206,50 @@ public final class AllocationRunner implements AutoCloseable {
   }
 
   /** A new state for an allocation, as this node sees it. */
-  private record Report(AllocationState state, String containerId, String message) {}
+  private record Report(AllocationState state, String containerId, String message, boolean healthy) {
+    Report(AllocationState state, String containerId, String message) {
+      this(state, containerId, message, false);
+    }
+  }
 
   /** One round: act on every allocation of this node, then report what changed. Package-private for tests. */
   void sync() {
     JobStore.NodeAllocations mine = jobs.nodeAllocations(node);
-    Map<String, ContainerView> byAlloc = new HashMap<>();
-    for (ContainerView c : runtime.list(true)) {
-      String alloc = c.config().labels().get(LABEL_ALLOC);
-      if (alloc != null) {
-        byAlloc.put(alloc, c);
-      }
-    }
+    lastContactNanos = System.nanoTime();
+    Map<String, ContainerView> byAlloc = containersByAllocation();
     Map<String, Report> reports = new HashMap<>();
     Set<String> known = new java.util.HashSet<>();
+    List<Guard> guards = new ArrayList<>();
     for (StoredAllocation a : mine.allocations()) {
       known.add(a.getId());
       ContainerView c = byAlloc.get(a.getId());
-      if (a.getDesiredStop() || JobCodec.terminal(a)) {
+      boolean over = a.getDesiredStop() || JobCodec.terminal(a);
+      String disconnected = disconnectStopped.get(a.getId());
+      if (disconnected != null) {
+        if (JobCodec.terminal(a)) {
+          disconnectStopped.remove(a.getId());
+        } else if (!a.getDesiredStop()) {
+          // Stopped while this node was cut off: lost, for the scheduler to place it again.
+          if (c != null) {
+            stopAndRemove(a.getId(), c, 0);
+          }
+          reports.put(a.getId(), new Report(AllocationState.ALLOCATION_LOST, a.getContainerId(), disconnected));
+          continue;
+        }
+      }
+      if (over) {
         if (c != null) {
-          stopAndRemove(a.getId(), c);
+          // A lost allocation's replica runs elsewhere by now: this copy is a duplicate, no grace.
+          stopAndRemove(a.getId(), c, a.getState() == AllocationState.ALLOCATION_LOST_VALUE ? 0 : STOP_TIMEOUT_SECONDS);
         } else if (!JobCodec.terminal(a) && !busy.contains(a.getId())) {
           reports.put(a.getId(), new Report(AllocationState.ALLOCATION_STOPPED, a.getContainerId(),
               "stopped: " + (a.getDesiredReason().isEmpty() ? "asked to" : a.getDesiredReason())));
         }
         continue;
       }
+      Optional<TaskGroup> group = group(a);
+      group.filter(g -> g.stopAfterDisconnect() != null)
+          .ifPresent(g -> guards.add(new Guard(a.getId(), describe(a), g.stopAfterDisconnect())));
       if (busy.contains(a.getId())) {
         continue;
       }
@@ -178,35 +268,122 @@ public final class AllocationRunner implements AutoCloseable {
         }
         continue;
       }
-      reports.put(a.getId(), observe(a, c));
+      reports.put(a.getId(), observe(a, c, group.orElse(null)));
     }
+    guarded = List.copyOf(guards);
     // Containers of allocations this node no longer holds: replaced, or their job is gone.
     for (Map.Entry<String, ContainerView> e : byAlloc.entrySet()) {
       if (!known.contains(e.getKey())) {
-        stopAndRemove(e.getKey(), e.getValue());
+        stopAndRemove(e.getKey(), e.getValue(), STOP_TIMEOUT_SECONDS);
       }
     }
+    disconnectStopped.keySet().retainAll(known);
+    okSince.keySet().retainAll(known);
+    restarts.keySet().retainAll(known);
     report(mine, reports);
   }
 
-  private Report observe(StoredAllocation a, ContainerView c) {
+  private Map<String, ContainerView> containersByAllocation() {
+    Map<String, ContainerView> byAlloc = new HashMap<>();
+    for (ContainerView c : runtime.list(true)) {
+      String alloc = c.config().labels().get(LABEL_ALLOC);
+      if (alloc != null) {
+        byAlloc.put(alloc, c);
+      }
+    }
+    return byAlloc;
+  }
+
+  /**
+   * What an allocation's container says about it: running (and whether healthy: it ran, and
+   * passed its group's check, for the job's min_healthy_time; once healthy it stays so), failed
+   * when its check turned it unhealthy or a service restarted too often, complete or failed when
+   * it ended for good.
+   */
+  private Report observe(StoredAllocation a, ContainerView c, TaskGroup g) {
     ContainerState s = c.state();
+    long now = System.nanoTime();
+    boolean batch = job(a).map(j -> j.type() == JobType.BATCH).orElse(false);
+    if (!batch && s.status() != ContainerState.Status.REMOVING) {
+      int recent = restarts.computeIfAbsent(a.getId(), k -> new Restarts()).observe(s.restartCount(), now);
+      if (recent > SERVICE_RESTARTS) {
+        return new Report(AllocationState.ALLOCATION_FAILED, c.id(), "restarted " + recent + " times within "
+            + SERVICE_RESTART_INTERVAL.toMinutes() + "m (last: " + exitText(s) + "): given up on this node");
+      }
+    }
     return switch (s.status()) {
-      case RUNNING -> new Report(AllocationState.ALLOCATION_RUNNING, c.id(), "");
-      case CREATED -> new Report(AllocationState.ALLOCATION_PENDING, c.id(), "created");
-      case REMOVING -> new Report(AllocationState.ALLOCATION_STOPPED, c.id(), "removed");
+      case RUNNING -> {
+        Optional<HealthState> h = g != null && g.health() != null ? supervisor.health(c.id()) : Optional.empty();
+        if (h.isPresent() && h.get().status() == HealthState.Status.UNHEALTHY) {
+          okSince.remove(a.getId());
+          List<HealthResult> log = h.get().log();
+          String last = log.isEmpty() ? "" : log.get(log.size() - 1).output().strip();
+          yield new Report(AllocationState.ALLOCATION_FAILED, c.id(), "unhealthy: " + h.get().failingStreak()
+              + " health checks in a row failed" + (last.isEmpty() ? "" : " (last: "
+              + last.substring(0, Math.min(200, last.length())) + ")"));
+        }
+        boolean ok = g == null || g.health() == null || h.map(x -> x.status() == HealthState.Status.HEALTHY).orElse(false);
+        boolean healthy = a.getHealthy();
+        if (ok) {
+          long since = okSince.computeIfAbsent(a.getId(), k -> now);
+          Duration min = job(a).map(j -> j.update().minHealthyTime()).orElse(Duration.ZERO);
+          healthy |= now - since >= min.toNanos();
+        } else {
+          okSince.remove(a.getId());
+        }
+        yield new Report(AllocationState.ALLOCATION_RUNNING, c.id(), "", healthy);
+      }
+      case CREATED -> new Report(AllocationState.ALLOCATION_PENDING, c.id(), "created", a.getHealthy());
+      case REMOVING -> new Report(AllocationState.ALLOCATION_STOPPED, c.id(), "removed", a.getHealthy());
       case EXITED -> {
+        okSince.remove(a.getId());
         if (supervisor.restarting(c.id())) {
           yield new Report(AllocationState.ALLOCATION_RUNNING, c.id(),
-              "restarting after exit code " + s.exitCode() + " (" + s.restartCount() + " restarts)");
+              "restarting after exit code " + s.exitCode() + " (" + s.restartCount() + " restarts)", a.getHealthy());
         }
-        String how = s.exitUnknown() ? "its launcher died: exit status unknown"
-            : s.oomKilled() ? "killed: out of memory" : "exited with code " + s.exitCode();
-        boolean batch = job(a).map(j -> j.type() == JobType.BATCH).orElse(false);
         yield new Report(batch && s.exitCode() == 0 && !s.exitUnknown() && !s.oomKilled()
-            ? AllocationState.ALLOCATION_COMPLETE : AllocationState.ALLOCATION_FAILED, c.id(), how);
+            ? AllocationState.ALLOCATION_COMPLETE : AllocationState.ALLOCATION_FAILED, c.id(), exitText(s),
+            a.getHealthy());
       }
     };
+  }
+
+  private static String exitText(ContainerState s) {
+    return s.exitUnknown() ? "its launcher died: exit status unknown"
+        : s.oomKilled() ? "killed: out of memory" : "exited with code " + s.exitCode();
+  }
+
+  /**
+   * Runs every {@code interval} on the watchdog thread: once the node has been without the servers
+   * (no successful read of its allocations) for a group's stop_after_disconnect, stops that group's
+   * containers here. Reports nothing: it cannot; the next successful round does.
+   */
+  private void checkDisconnected() {
+    try {
+      List<Guard> guards = guarded;
+      if (guards.isEmpty() || closed) {
+        return;
+      }
+      long away = System.nanoTime() - lastContactNanos;
+      Map<String, ContainerView> byAlloc = null;
+      for (Guard g : guards) {
+        if (away < g.after().toNanos() || disconnectStopped.containsKey(g.allocation())) {
+          continue;
+        }
+        if (byAlloc == null) {
+          byAlloc = containersByAllocation();
+        }
+        String why = "stopped after " + human(g.after()) + " without the servers (stop_after_disconnect)";
+        disconnectStopped.put(g.allocation(), why);
+        LOG.warning("allocation " + g.name() + ": " + why);
+        ContainerView c = byAlloc.get(g.allocation());
+        if (c != null) {
+          stopAndRemove(g.allocation(), c, STOP_TIMEOUT_SECONDS);
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.log(Level.WARNING, "checking how long this node has been without the servers", e);
+    }
   }
 
   /** Writes the reports that change something, in one compare-and-set (retried on contention). */
@@ -232,7 +409,7 @@ public final class AllocationRunner implements AutoCloseable {
             && JobCodec.terminal(a);
         out.add(r == null || stale || !differs(a, r) ? a
             : a.toBuilder().setState(r.state().getNumber()).setContainerId(r.containerId()).setMessage(r.message())
-                .setUpdatedAtMillis(now).build());
+                .setHealthy(a.getHealthy() || r.healthy()).setUpdatedAtMillis(now).build());
       }
       return out;
     });
@@ -240,7 +417,7 @@ public final class AllocationRunner implements AutoCloseable {
 
   private static boolean differs(StoredAllocation a, Report r) {
     return a.getState() != r.state().getNumber() || !a.getContainerId().equals(r.containerId())
-        || !a.getMessage().equals(r.message());
+        || !a.getMessage().equals(r.message()) || a.getHealthy() != r.healthy();
   }
 
   private void start(StoredAllocation a) {
@@ -272,14 +449,14 @@ public final class AllocationRunner implements AutoCloseable {
     });
   }
 
-  private void stopAndRemove(String alloc, ContainerView c) {
+  private void stopAndRemove(String alloc, ContainerView c, int timeoutSeconds) {
     if (!busy.add(alloc)) {
       return;
     }
     workers.execute(() -> {
       try {
-        if (c.state().running()) {
-          runtime.stop(c.id(), STOP_TIMEOUT_SECONDS);
+        if (c.state().running() || supervisor.restarting(c.id())) {
+          runtime.stop(c.id(), timeoutSeconds);
         }
         runtime.remove(c.id(), true, true);
         failed.remove(alloc);
@@ -326,7 +503,37 @@ public final class AllocationRunner implements AutoCloseable {
     boolean batch = job.type() == JobType.BATCH;
     return new CreateRequest(g.image(), containerName(a), List.of(), false, g.command(), env, "", "", "", memory, cpus,
         a.getPids(), false, false, false, List.of(), labels, "", 0, "", 0, mounts, "", ports, false, List.of(),
-        batch ? "on-failure" : "always", batch ? BATCH_RETRIES : 0, null);
+        batch ? "on-failure" : "always", batch ? BATCH_RETRIES : 0, healthcheck(g.health()));
+  }
+
+  /** The group's health check as the runtime runs it; null (the image's, if any) when the group has none. */
+  static Healthcheck healthcheck(HealthCheck h) {
+    if (h == null) {
+      return null;
+    }
+    List<String> test = new ArrayList<>();
+    if (h.shell()) {
+      test.add("CMD-SHELL");
+    } else {
+      test.add("CMD");
+    }
+    test.addAll(h.command());
+    return new Healthcheck(test, h.interval(), h.timeout(), h.startPeriod(), h.retries());
+  }
+
+  /** The allocation's task group in its job as cached; empty when the job or group is gone. */
+  private Optional<TaskGroup> group(StoredAllocation a) {
+    return job(a).flatMap(j -> j.groups().stream().filter(x -> x.name().equals(a.getGroup())).findFirst());
+  }
+
+  /** "30s", "1500ms", "2m": as a job file gives it. */
+  static String human(Duration d) {
+    long ms = d.toMillis();
+    return ms % 60_000 == 0 ? ms / 60_000 + "m" : ms % 1000 == 0 ? ms / 1000 + "s" : ms + "ms";
+  }
+
+  private static String describe(StoredAllocation a) {
+    return a.getJob() + "." + a.getGroup() + "[" + a.getIndex() + "] (" + shortId(a.getId()) + ")";
   }
 
   /** {@code web.web.0.3f2a9c1b}: as Swarm names tasks, unique per allocation. */
@@ -373,6 +580,7 @@ public final class AllocationRunner implements AutoCloseable {
   public void close() {
     closed = true;
     wake();
+    watchdog.shutdownNow();
     workers.shutdownNow();
     try {
       workers.awaitTermination(5, TimeUnit.SECONDS);

@@ -35,6 +35,37 @@ final class FakeNodes implements Membership, GossipView {
     return this;
   }
 
+  /** Registers an alive Raft server with no capacity for allocations (a server of the quorum). */
+  FakeNodes server(String name) {
+    registry.register(name, "10.0.1." + (members.size() + 1) + ":7946", "", Role.SERVER, 1);
+    members.put(name, new Member(name, "10.0.1." + (members.size() + 1) + ":7946", Role.SERVER, MemberState.ALIVE, 1));
+    return this;
+  }
+
+  /** Starts draining a node, as {@code berth node drain} records it; deadline 0: none. */
+  void drain(String name, long deadlineMillis) {
+    registry.update(name, r -> r.withDrain(true, deadlineMillis));
+  }
+
+  /**
+   * Plays every node's part for one round, as their agents would: what they were asked to stop
+   * is stopped; what is pending runs; what runs is reported {@code healthy} as given.
+   */
+  void nodesReport(boolean healthy) {
+    for (String node : members.keySet()) {
+      jobs.updateNode(node, list -> list.stream().map(a -> {
+        if (JobCodec.terminal(a)) {
+          return a;
+        }
+        if (a.getDesiredStop()) {
+          return a.toBuilder().setState(dev.berth.proto.v1.AllocationState.ALLOCATION_STOPPED_VALUE).build();
+        }
+        return a.toBuilder().setState(dev.berth.proto.v1.AllocationState.ALLOCATION_RUNNING_VALUE)
+            .setHealthy(a.getHealthy() || healthy).build();
+      }).toList());
+    }
+  }
+
   void state(String name, MemberState state) {
     Member m = members.get(name);
     members.put(name, new Member(name, m.address(), m.role(), state, 2));

@@ -97,7 +97,7 @@ class SchedulingLoopTest {
   }
 
   @Test
-  void aChangedImageReplacesTheAllocationsAndAScaleDoesNot() {
+  void aChangedImageReplacesTheAllocationsOneAtATimeAndAScaleReplacesNone() {
     jobs.submit("w.yaml", service("w", 2, ""), List.of());
     loop.round(false);
     Set<String> first = allocations("w").stream().map(StoredAllocation::getId).collect(Collectors.toSet());
@@ -108,15 +108,23 @@ class SchedulingLoopTest {
     assertEquals(3, scaled.size());
     assertTrue(scaled.stream().filter(a -> first.contains(a.getId())).noneMatch(StoredAllocation::getDesiredStop),
         "a scale keeps what runs");
+    nodes.nodesReport(true);
 
     jobs.submit("w.yaml", service("w", 2, "").replace("image: busybox", "image: busybox:1.36"), List.of());
     loop.round(false);
     List<StoredAllocation> after = allocations("w");
-    // The submitted file has count 2 again: index 2 stopped, indices 0 and 1 replaced by generation 1.
-    assertEquals(3, after.stream().filter(StoredAllocation::getDesiredStop).count(), after.toString());
-    assertEquals(Set.of(0, 1), after.stream().filter(a -> !a.getDesiredStop()).map(StoredAllocation::getIndex)
-        .collect(Collectors.toSet()));
-    after.stream().filter(a -> !a.getDesiredStop()).forEach(a -> assertEquals(1, a.getGeneration()));
+    // The submitted file has count 2 again: index 2 stopped; of indices 0 and 1, one is replaced
+    // (update.max_parallel 1 by default), the other waits for the new one to be healthy.
+    assertEquals(Set.of(0, 2), after.stream().filter(StoredAllocation::getDesiredStop).map(StoredAllocation::getIndex)
+        .collect(Collectors.toSet()), after.toString());
+    assertEquals(1, after.stream().filter(a -> a.getGeneration() == 1).count(), after.toString());
+    loop.round(true);
+    assertEquals(1, allocations("w").stream().filter(a -> a.getGeneration() == 1).count(), "waits while not healthy");
+
+    nodes.nodesReport(true);
+    loop.round(true);
+    assertEquals(Set.of(0, 1), allocations("w").stream().filter(a -> a.getGeneration() == 1)
+        .map(StoredAllocation::getIndex).collect(Collectors.toSet()));
   }
 
   @Test
