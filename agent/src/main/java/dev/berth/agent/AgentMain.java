@@ -5,6 +5,8 @@ import dev.berth.agent.api.ClusterGrpcService;
 import dev.berth.agent.api.ContainerForwarder;
 import dev.berth.agent.api.ContainerGrpcService;
 import dev.berth.agent.api.ErrorInterceptor;
+import dev.berth.agent.api.EventGrpcService;
+import dev.berth.agent.api.EventPeers;
 import dev.berth.agent.api.ForwardedCallInterceptor;
 import dev.berth.agent.api.ImageGrpcService;
 import dev.berth.agent.api.JobGrpcService;
@@ -18,6 +20,14 @@ import dev.berth.agent.cluster.ClusterOptions;
 import dev.berth.agent.cluster.Endpoint;
 import dev.berth.agent.cluster.MessagingTls;
 import dev.berth.agent.cluster.NodeDirectory;
+import dev.berth.agent.cluster.RegistryLogins;
+import dev.berth.agent.events.ClusterRecorder;
+import dev.berth.agent.events.ContainerRecorder;
+import dev.berth.agent.events.EventLog;
+import dev.berth.agent.events.EventOptions;
+import dev.berth.agent.events.EventStream;
+import dev.berth.agent.events.ImageEvents;
+import dev.berth.agent.events.Listeners;
 import dev.berth.agent.cluster.SelfSignedTls;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
@@ -36,6 +46,7 @@ import dev.berth.agent.metrics.TimedClusterStore;
 import dev.berth.agent.registry.Puller;
 import dev.berth.agent.registry.Pusher;
 import dev.berth.agent.registry.RegistryClient;
+import dev.berth.agent.runtime.ContainerEvents;
 import dev.berth.agent.runtime.ContainerRuntime;
 import dev.berth.agent.runtime.LinuxSyscalls;
 import dev.berth.agent.runtime.Syscalls;
@@ -151,6 +162,9 @@ public final class AgentMain implements Callable<Integer> {
 
   @Mixin
   ClusterOptions clusterOptions = new ClusterOptions();
+
+  @Mixin
+  EventOptions eventOptions = new EventOptions();
 
   @Option(names = {"-b", "--bridge"}, paramLabel = "NAME",
       description = "Bridge interface of the default network, created when missing (default: the prefix and 0, e.g. berth0); "
@@ -316,14 +330,19 @@ public final class AgentMain implements Callable<Integer> {
     // Before the runtime: its recovery already reports to the supervisor (containers a reboot stopped).
     Supervisor supervisor = new Supervisor(
         new Backoff.Settings(restartBackoffBase, restartBackoffCap, restartBackoffReset), java.time.Clock.systemUTC());
+    // Before the runtime too: its recovery, and the supervisor's health checks, already report events.
+    EventLog events = new EventLog(dataDir.resolve("events"), node, eventOptions.settings(), java.time.Clock.systemUTC());
+    ContainerRecorder containerEvents = new ContainerRecorder(node, events);
+    supervisor.addHealthListener(containerEvents);
     ContainerRuntime runtime = new ContainerRuntime(
         new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images, volumes,
-        networks, supervisor);
+        networks, Listeners.all(ContainerEvents.class, supervisor, containerEvents));
     supervisor.bind(runtime);
     // After the runtime adopted the running containers' endpoints, so their ports are in the first rules.
     networks.start();
     RegistryClient registries = new RegistryClient(java.util.Set.copyOf(insecureRegistries));
-    Puller puller = new Puller(registries, images);
+    ImageEvents imageEvents = new ImageEvents(node, events);
+    Puller puller = new Puller(registries, images, imageEvents);
     Pusher pusher = new Pusher(registries, images);
     Path tmp = dataDir.resolve("tmp");
     deleteChildren(tmp);
@@ -333,6 +352,9 @@ public final class AgentMain implements Callable<Integer> {
     // Registered, so that the other agents can forward requests about this node's containers.
     clusterConfig = clusterConfig.withApiAddress(ClusterConfig.apiAddressOf(tcpAddress, clusterConfig.advertise()));
     Cluster cluster = new Cluster(clusterConfig, new LocalFacts(node, runtime, images, volumes));
+    // Node, job and allocation events: recorded by the scheduler's leader only, so once.
+    ClusterRecorder clusterEvents = new ClusterRecorder(node, events);
+    cluster.membership().addListener(clusterEvents);
     // Requests about other nodes' containers go to their agents: mutual TLS, plaintext only if this agent serves it.
     ContainerForwarder forwarder = new ContainerForwarder(node, cluster.nodes(), cluster.gossip(), cluster.membership(),
         AgentChannels.of(tls, tcpAddress != null && tlsOptions.plaintext()));
@@ -343,20 +365,24 @@ public final class AgentMain implements Callable<Integer> {
         () -> membersByState(cluster));
     // Jobs: the scheduler's loop on the servers (one leads), every node running its own allocations.
     JobStore jobStore = new JobStore(new TimedClusterStore(cluster.store(), metrics.registry()));
+    RegistryLogins registryLogins = new RegistryLogins(cluster.store());
     ClusterView clusterView = new ClusterView(cluster.nodes(), cluster.membership(), cluster.gossip(), jobStore);
     SchedulingLoop scheduling = clusterConfig.server()
         ? new SchedulingLoop(jobStore, clusterView, cluster.elections(), new Scheduler(), java.time.Clock.systemUTC(),
-            SCHEDULER_RECONCILE, new SchedulerMetrics(metrics.registry()))
+            SCHEDULER_RECONCILE,
+            Listeners.all(SchedulingLoop.Listener.class, new SchedulerMetrics(metrics.registry()), clusterEvents))
         : null;
     AllocationRunner allocations = new AllocationRunner(node, jobStore, runtime, supervisor,
-        (ref, creds) -> ensureImage(images, puller, ref, creds), cluster::isRegistered, java.time.Clock.systemUTC(),
-        ALLOCATION_POLL);
+        (ref, creds) -> ensureImage(images, puller, registryLogins, ref, creds), cluster::isRegistered,
+        java.time.Clock.systemUTC(), ALLOCATION_POLL);
     Jobs jobs = new Jobs(jobStore, clusterView, new Scheduler(), java.time.Clock.systemUTC(),
         scheduling != null ? scheduling::wake : () -> { });
     var services = metered(new GrpcMetricsInterceptor(metrics.registry()), List.of(
         ServerInterceptors.intercept(new ContainerGrpcService(runtime, supervisor, node, forwarder), new ErrorInterceptor(),
             new ForwardedCallInterceptor(node)),
-        ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, pusher, registries), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new ImageGrpcService(images, runtime, tmp, puller, pusher, registries, imageEvents)
+            .clusterLogins(registryLogins),
+            new ErrorInterceptor()),
         ServerInterceptors.intercept(new VolumeGrpcService(volumes, runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(new NetworkGrpcService(networks, runtime), new ErrorInterceptor()),
         ServerInterceptors.intercept(
@@ -365,7 +391,11 @@ public final class AgentMain implements Callable<Integer> {
         ServerInterceptors.intercept(new ClusterGrpcService(cluster::status), new ErrorInterceptor()),
         ServerInterceptors.intercept(new NodeGrpcService(new NodeDirectory(cluster.nodes(), cluster.membership(), cluster.gossip())),
             new ErrorInterceptor()),
-        ServerInterceptors.intercept(new JobGrpcService(jobs), new ErrorInterceptor())));
+        ServerInterceptors.intercept(new JobGrpcService(jobs), new ErrorInterceptor()),
+        // Merges the other nodes' events, asked over the same channels as forwarded container requests.
+        ServerInterceptors.intercept(new EventGrpcService(events, new EventPeers(node, cluster.nodes(), cluster.membership(),
+            AgentChannels.of(tls, tcpAddress != null && tlsOptions.plaintext())), EventStream.forAgent(node)),
+            new ErrorInterceptor(), new ForwardedCallInterceptor(node))));
 
     List<Server> servers = new ArrayList<>();
     EventLoopGroup boss = new EpollEventLoopGroup(1);
@@ -401,7 +431,7 @@ public final class AgentMain implements Callable<Integer> {
       scheduling.start();
     }
     return new Agent(servers, runtime, supervisor, puller, pusher, registries, networks, forwarder, cluster,
-        metricsServer != null ? metricsServer : () -> { }, metrics).closingFirst(scheduling, allocations);
+        metricsServer != null ? metricsServer : () -> { }, metrics, events).closingFirst(scheduling, allocations);
   }
 
   /** How often the scheduler evaluates every job again when nothing triggered it. */
@@ -409,18 +439,25 @@ public final class AgentMain implements Callable<Integer> {
   /** How often a node reads its allocations (one linearizable read). */
   static final Duration ALLOCATION_POLL = Duration.ofMillis(250);
 
-  /** Pulls {@code ref} unless present, with the job's credential for its registry if it has one. */
-  private static void ensureImage(ImageStore images, Puller puller, String ref, List<StoredCredential> creds) {
+  /**
+   * Pulls {@code ref} unless present, with the job's credential for its registry if it has one,
+   * else the cluster's ({@code berth login --cluster}), else anonymously.
+   */
+  private static void ensureImage(ImageStore images, Puller puller, RegistryLogins logins, String ref,
+      List<StoredCredential> creds) {
     if (images.find(ref).isPresent()) {
       return;
     }
     String registry = dev.berth.agent.image.Reference.parse(ref).domain();
-    dev.berth.agent.registry.Credentials c = creds.stream()
+    String host = dev.berth.agent.registry.RegistryClient.apiHost(registry);
+    StoredCredential c = creds.stream()
         .filter(x -> x.getRegistry().equals(registry)
-            || dev.berth.agent.registry.RegistryClient.apiHost(x.getRegistry()).equals(
-                dev.berth.agent.registry.RegistryClient.apiHost(registry)))
-        .findFirst().map(x -> new dev.berth.agent.registry.Credentials(x.getUsername(), x.getPassword())).orElse(null);
-    puller.pull(ref, c, dev.berth.agent.registry.PullListener.NONE);
+            || dev.berth.agent.registry.RegistryClient.apiHost(x.getRegistry()).equals(host))
+        .findFirst()
+        .or(() -> logins.get(registry))
+        .orElse(null);
+    puller.pull(ref, c == null ? null : new dev.berth.agent.registry.Credentials(c.getUsername(), c.getPassword()),
+        dev.berth.agent.registry.PullListener.NONE);
   }
 
   /** Every service timed by the metrics interceptor, outermost so that it sees the status the error interceptor set. */

@@ -21,7 +21,7 @@ final class Commands {
   /** In the order `berth --help` lists them. */
   static final String[] NAMES = {
     "run", "create", "start", "stop", "kill", "rm", "ps", "inspect", "logs", "wait", "exec", "port", "stats", "top",
-    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "network", "nodes", "node", "cluster", "job", "service", "cert", "system", "info", "version"
+    "images", "image", "pull", "push", "commit", "tag", "save", "load", "login", "logout", "rmi", "volume", "network", "nodes", "node", "cluster", "job", "service", "events", "cert", "system", "info", "version"
   };
 
   private Commands() {
@@ -156,6 +156,8 @@ final class Commands {
             .addSubcommand("inspect", new NetworkCommands.Inspect(cli))
             .addSubcommand("rm", new NetworkCommands.Rm(cli), "remove")
             .addSubcommand("prune", new NetworkCommands.Prune(cli));
+      case "events":
+        return new EventsCommand(cli);
       case "port":
         return new PortCommand(cli);
       case "pull":

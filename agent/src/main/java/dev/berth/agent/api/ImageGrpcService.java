@@ -2,6 +2,7 @@ package dev.berth.agent.api;
 
 import dev.berth.agent.BerthException;
 import dev.berth.agent.cluster.RegistryLogins;
+import dev.berth.agent.events.ImageEvents;
 import dev.berth.agent.image.ImageRecord;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.ImportRequest;
@@ -30,10 +31,10 @@ import dev.berth.proto.v1.TagRequest;
 import dev.berth.agent.registry.RegistryClient;
 import dev.berth.proto.v1.LoginRequest;
 import dev.berth.proto.v1.LoginResponse;
-import dev.berth.proto.v1.Image;
-import dev.berth.proto.v1.LayerProgress;
 import dev.berth.proto.v1.LogoutRequest;
 import dev.berth.proto.v1.LogoutResponse;
+import dev.berth.proto.v1.Image;
+import dev.berth.proto.v1.LayerProgress;
 import dev.berth.proto.v1.LayerState;
 import dev.berth.proto.v1.PullProgress;
 import dev.berth.proto.v1.PullRequest;
@@ -63,9 +64,17 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
   private final Puller puller;
   private final Pusher pusher;
   private final RegistryClient registries;
+  private final ImageEvents events;
 
   public ImageGrpcService(ImageStore images, ContainerRuntime runtime, Path tmpDir, Puller puller, Pusher pusher,
       RegistryClient registries) {
+    this(images, runtime, tmpDir, puller, pusher, registries, ImageEvents.NONE);
+  }
+
+  /** As above, recording tag, untag, delete, import and load in {@code events} (pulls: the puller's). */
+  public ImageGrpcService(ImageStore images, ContainerRuntime runtime, Path tmpDir, Puller puller, Pusher pusher,
+      RegistryClient registries, ImageEvents events) {
+    this.events = events;
     this.images = images;
     this.runtime = runtime;
     this.tmpDir = tmpDir;
@@ -73,6 +82,8 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
     this.pusher = pusher;
     this.registries = registries;
   }
+
+  private volatile RegistryLogins clusterLogins;
 
   @Override
   public void push(PushRequest req, StreamObserver<PushProgress> out) {
@@ -84,8 +95,6 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
       @Override
       public void layer(LayerEvent e) {
         send(PushProgress.newBuilder().setLayer(PushLayerProgress.newBuilder().setDigest(e.digest())
-  private volatile RegistryLogins clusterLogins;
-
             .setTotalBytes(e.totalBytes()).setDoneBytes(e.doneBytes()).setState(pushState(e.state()))).build());
       }
 
@@ -128,7 +137,9 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
 
   @Override
   public void tag(TagRequest req, StreamObserver<Image> out) {
-    out.onNext(ProtoMapper.image(images.tag(req.getSource(), req.getTarget())));
+    ImageRecord tagged = images.tag(req.getSource(), req.getTarget());
+    events.tagged(tagged, req.getTarget());
+    out.onNext(ProtoMapper.image(tagged));
     out.onCompleted();
   }
 
@@ -163,7 +174,10 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
     return new Spooled<>(out, "load-", LoadChunk::getData, spool -> {
       try (InputStream in = Files.newInputStream(spool)) {
         LoadResponse.Builder b = LoadResponse.newBuilder();
-        ImageArchive.load(images, in).forEach(r -> b.addImages(ProtoMapper.image(r)));
+        ImageArchive.load(images, in).forEach(r -> {
+          events.loaded(r);
+          b.addImages(ProtoMapper.image(r));
+        });
         return b.build();
       }
     });
@@ -172,6 +186,7 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
   @Override
   public void prune(PruneRequest req, StreamObserver<PruneResponse> out) {
     PruneResult r = images.prune(req.getAll(), runtime::imageInUse);
+    r.deletedImages().forEach(events::deleted);
     out.onNext(PruneResponse.newBuilder().addAllDeleted(r.deletedImages()).setReclaimedBytes(r.reclaimedBytes()).build());
     out.onCompleted();
   }
@@ -258,6 +273,12 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
     R apply(Path spool) throws IOException;
   }
 
+  /** Where {@code login --cluster} keeps credentials; without it such a login is refused. */
+  public ImageGrpcService clusterLogins(RegistryLogins logins) {
+    this.clusterLogins = logins;
+    return this;
+  }
+
   @Override
   public void login(LoginRequest req, StreamObserver<LoginResponse> out) {
     Credentials creds = credentials(req.getAuth());
@@ -275,28 +296,6 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
   }
 
   @Override
-  public void pull(PullRequest req, StreamObserver<PullProgress> out) {
-    if (req.getReference().isBlank()) {
-      throw BerthException.invalid("a pull needs an image reference, e.g. busybox or 127.0.0.1:5000/app:1");
-    }
-  /** Where {@code login --cluster} keeps credentials; without it such a login is refused. */
-  public ImageGrpcService clusterLogins(RegistryLogins logins) {
-    this.clusterLogins = logins;
-    return this;
-  }
-
-    ServerCallStreamObserver<PullProgress> call = (ServerCallStreamObserver<PullProgress>) out;
-    // Progress comes from the puller's worker threads too; a gRPC stream takes one writer at a time.
-    Object lock = new Object();
-    PullListener listener = new PullListener() {
-      @Override
-      public void layer(LayerEvent e) {
-        send(PullProgress.newBuilder().setLayer(LayerProgress.newBuilder().setDigest(e.digest())
-            .setTotalBytes(e.totalBytes()).setDoneBytes(e.doneBytes())
-            .setState(LayerState.valueOf(e.state().name()))).build());
-      }
-
-  @Override
   public void logout(LogoutRequest req, StreamObserver<LogoutResponse> out) {
     if (!req.getCluster()) {
       throw BerthException.invalid("an agent keeps only the cluster's logins: a local logout is the CLI's");
@@ -312,6 +311,22 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
     }
     return clusterLogins;
   }
+
+  @Override
+  public void pull(PullRequest req, StreamObserver<PullProgress> out) {
+    if (req.getReference().isBlank()) {
+      throw BerthException.invalid("a pull needs an image reference, e.g. busybox or 127.0.0.1:5000/app:1");
+    }
+    ServerCallStreamObserver<PullProgress> call = (ServerCallStreamObserver<PullProgress>) out;
+    // Progress comes from the puller's worker threads too; a gRPC stream takes one writer at a time.
+    Object lock = new Object();
+    PullListener listener = new PullListener() {
+      @Override
+      public void layer(LayerEvent e) {
+        send(PullProgress.newBuilder().setLayer(LayerProgress.newBuilder().setDigest(e.digest())
+            .setTotalBytes(e.totalBytes()).setDoneBytes(e.doneBytes())
+            .setState(LayerState.valueOf(e.state().name()))).build());
+      }
 
       @Override
       public void status(String line) {
@@ -375,8 +390,10 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
         throw BerthException.invalid("an import needs a name for the image, e.g. busybox:latest");
       }
       try (InputStream in = Files.newInputStream(spool)) {
-        return ProtoMapper.image(images.importTar(in, new ImportRequest(h.getReference(), h.getCmdList(),
-            h.getEntrypointList(), h.getEnvList(), h.getWorkingDir(), h.getUser(), h.getExposedPortsList())));
+        ImageRecord imported = images.importTar(in, new ImportRequest(h.getReference(), h.getCmdList(),
+            h.getEntrypointList(), h.getEnvList(), h.getWorkingDir(), h.getUser(), h.getExposedPortsList()));
+        events.imported(imported, h.getReference());
+        return ProtoMapper.image(imported);
       }
     });
   }
@@ -404,6 +421,7 @@ public final class ImageGrpcService extends ImageServiceGrpc.ImageServiceImplBas
           + ": it is used by a running container; stop the container first");
     }
     RemoveResult r = images.remove(req.getReference(), req.getForce(), runtime::imageInUse);
+    events.removed(id, r);
     out.onNext(RemoveImageResponse.newBuilder().addAllUntagged(r.untagged()).addAllDeleted(r.deleted()).build());
     out.onCompleted();
   }

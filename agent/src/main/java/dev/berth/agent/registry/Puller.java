@@ -48,14 +48,29 @@ public final class Puller implements AutoCloseable {
   static final long PROGRESS_INTERVAL_MILLIS = 100;
   private static final Logger LOG = Logger.getLogger(Puller.class.getName());
 
+  /** Told of each pull that succeeded, whoever asked for it: the agent's event log. Must be quick; never throws. */
+  @FunctionalInterface
+  public interface Pulled {
+    Pulled NONE = (reference, image) -> { };
+
+    /** {@code reference} as pulled (familiar form), and the image it gave. */
+    void pulled(String reference, ImageRecord image);
+  }
+
   private final RegistryClient client;
   private final ImageStore store;
   private final Platform platform;
   private final ExecutorService workers;
+  private final Pulled pulled;
 
   /** A puller for the host's platform with {@value #DEFAULT_CONCURRENT_DOWNLOADS} concurrent downloads. */
   public Puller(RegistryClient client, ImageStore store) {
-    this(client, store, DEFAULT_CONCURRENT_DOWNLOADS, Platform.host());
+    this(client, store, Pulled.NONE);
+  }
+
+  /** As {@link #Puller(RegistryClient, ImageStore)}, telling {@code pulled} of each pull. */
+  public Puller(RegistryClient client, ImageStore store, Pulled pulled) {
+    this(client, store, DEFAULT_CONCURRENT_DOWNLOADS, Platform.host(), pulled);
   }
 
   /**
@@ -64,12 +79,17 @@ public final class Puller implements AutoCloseable {
    * @param platform what to pick from an index
    */
   public Puller(RegistryClient client, ImageStore store, int maxConcurrentDownloads, Platform platform) {
+    this(client, store, maxConcurrentDownloads, platform, Pulled.NONE);
+  }
+
+  private Puller(RegistryClient client, ImageStore store, int maxConcurrentDownloads, Platform platform, Pulled pulled) {
     if (maxConcurrentDownloads < 1) {
       throw new IllegalArgumentException("maxConcurrentDownloads must be at least 1: " + maxConcurrentDownloads);
     }
     this.client = client;
     this.store = store;
     this.platform = platform;
+    this.pulled = pulled;
     this.workers = Executors.newFixedThreadPool(maxConcurrentDownloads, DaemonThreads.numbered("berth-pull-"));
   }
 
@@ -148,6 +168,7 @@ public final class Puller implements AutoCloseable {
       boolean upToDate = !downloaded && before.isPresent() && before.get().id().equals(record.id());
       events.status("Status: " + (upToDate ? "Image is up to date for " : "Downloaded newer image for ")
           + ref.familiar());
+      pulled.pulled(ref.familiar(), record);
       return record;
     }
   }

@@ -4,9 +4,9 @@ package dev.berth.agent.runtime;
  * What the runtime tells whoever supervises its containers (the task layer's supervisor, which
  * restarts them by their policy and runs their health checks).
  *
- * <p>Threading: {@link #started}, {@link #exited} and {@link #adopted} are called while the
- * runtime holds the container's lock, so that the events of one container arrive in the order
- * they happened; an implementation must return quickly and must not call back into the runtime
+ * <p>Threading: {@link #created}, {@link #started}, {@link #exited} and {@link #adopted} are
+ * called while the runtime holds the container's lock, so that the events of one container
+ * arrive in the order they happened; an implementation must return quickly and must not call back into the runtime
  * on the calling thread (hand that to a thread of its own). {@link #stopping} and
  * {@link #removed} are called without the lock; {@code stopping} comes before the exit it causes.
  */
@@ -21,6 +21,9 @@ public interface ContainerEvents {
     /** {@link ContainerRuntime#restart}: the restart policy's doing. */
     POLICY
   }
+
+  /** A container was created ({@code v} is new): before any other event of it. */
+  default void created(ContainerView v) {}
 
   /** A run began; {@code v} is running. */
   default void started(ContainerView v, Start cause) {}

@@ -220,7 +220,12 @@ public final class ContainerRuntime implements AutoCloseable {
       removeAnonymousVolumes(mounts);
       throw e;
     }
-    return view(c);
+    synchronized (c) {
+      // Under the lock, so that a start racing with this return comes after it.
+      ContainerView created = view(c);
+      events.created(created);
+      return created;
+    }
   }
 
   @SuppressWarnings("checkstyle:ParameterNumber")
