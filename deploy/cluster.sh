@@ -25,6 +25,13 @@ usage: deploy/cluster.sh COMMAND [ARGS]
                       any agent answers for every host's containers (logs, exec, stop, rm...).
                       Without --tls an agent answers for its own containers only: berthd serves
                       plaintext TCP on loopback alone, which the other hosts cannot reach.
+  add ID [--server-less] [--timeout SECONDS]
+                      add a host n(N+1) whose agent joins the running cluster as a plain member,
+                      with the flags up gave the members (grace period, TLS with a certificate of
+                      its own and the API on ADDRESS:2377, the flags after --); waits until its
+                      cluster is ready and prints its name and address. It joins through the
+                      servers, or with --server-less through the running plain members alone (it
+                      learns of the servers from them).
   down ID             stop everything of cluster ID and remove it: processes, containers,
                       mounts, cgroups, namespaces (with their veths and bridge), files
   ls                  the clusters on this machine
@@ -148,15 +155,17 @@ start_agent() {
   is_agent "$pid" "$h" || { tail -n 20 "$h/berthd.log" >&2 2>/dev/null; die "the agent of $(basename "$h") did not start; log: $h/berthd.log"; }
 }
 
-# Waits up to $2 seconds for the agents of cluster dir $1 that run to say their cluster is ready.
+# Waits up to $1 seconds for the agents of host dirs $2... that run to say their cluster is ready.
 wait_ready() {
-  deadline=$(( $(date +%s) + $2 ))
-  for h in "$1"/n*; do
+  timeout=$1
+  deadline=$(( $(date +%s) + timeout ))
+  shift
+  for h in "$@"; do
     [ -f "$h/pid" ] || continue
     pid=$(cat "$h/pid")
     while ! grep -q "ready as" "$h/berthd.log" 2>/dev/null || [ "$(grep -c "ready as" "$h/berthd.log")" -lt "$(cat "$h/starts")" ]; do
       is_agent "$pid" "$h" || { grep -v "^   " "$h/berthd.log" | tail -n 20 >&2; die "the agent of $(basename "$h") exited; log: $h/berthd.log"; }
-      [ "$(date +%s)" -lt "$deadline" ] || die "the cluster of $(basename "$h") was not ready within $2 s; log: $h/berthd.log"
+      [ "$(date +%s)" -lt "$deadline" ] || die "the cluster of $(basename "$h") was not ready within $timeout s; log: $h/berthd.log"
       sleep 0.2
     done
   done
@@ -212,6 +221,10 @@ cmd_up() {
   ip -n "$fab" link set lo up
   ip -n "$fab" link add br0 type bridge
   ip -n "$fab" link set br0 up
+  [ "$tls" = 0 ] || $berth cert ca --out "$d/ca" --name "berth-cluster-$id" >/dev/null
+  # What every agent gets, kept for add: the grace period and the flags after --.
+  echo "$grace" >"$d/grace"
+  echo "$*" >"$d/flags"
   names=""
   join=""
   i=1
@@ -224,36 +237,21 @@ cmd_up() {
   while [ "$i" -le "$n" ]; do
     add_host "$d" "n$i" "$subnet.$i"
     h="$d/n$i"
-    args="--cluster c$id --node n$i --advertise $subnet.$i:$PORT"
-    [ -n "$grace" ] && args="$args --grace-period $grace"
-    if [ "$tls" = 1 ]; then
-      [ -f "$d/ca/ca.pem" ] || $berth cert ca --out "$d/ca" --name "berth-cluster-$id" >/dev/null
-      $berth cert node "n$i" --ip "$subnet.$i" --ca "$d/ca" --out "$h/tls" >/dev/null
-      args="$args --tls-ca $h/tls/ca.pem --tls-cert $h/tls/cert.pem --tls-key $h/tls/key.pem"
-      # Registered in the cluster: the other agents forward requests about this host's containers there.
-      args="$args --tcp $subnet.$i:$API_PORT"
-    else
-      # The bridge is private to this machine's namespaces: a network the script trusts.
-      args="$args --tls-plaintext"
-    fi
     if [ "$i" -le "$servers" ]; then
       echo server >"$h/role"
       others=$(echo "$join" | tr ',' '\n' | grep -v "^$subnet.$i:" | paste -sd, -)
-      [ -n "$others" ] && args="$args --server --servers $names --join $others"
+      agent_args "$d" "n$i" ${others:+--server --servers $names --join $others}
     else
       echo member >"$h/role"
-      args="$args --join $join"
+      agent_args "$d" "n$i" --join "$join"
     fi
-    [ $# -gt 0 ] && args="$args $*"
-    echo "$args" >"$h/args"
-    echo 0 >"$h/starts"
     i=$((i + 1))
   done
   for h in "$d"/n*; do
     echo $(( $(cat "$h/starts") + 1 )) >"$h/starts"
     start_agent "$h"
   done
-  [ "$wait" = 1 ] && wait_ready "$d" "$timeout"
+  [ "$wait" = 1 ] && wait_ready "$timeout" "$d"/n*
   trap - EXIT
   echo "cluster $id: $n hosts, servers $names, fabric namespace $fab ($subnet.0/24)"
   cmd_status "$id"
@@ -276,6 +274,107 @@ add_host() {
   ip -n "$fab" link set "$name" master br0 up
   ip -n "$ns" addr add "$addr/24" dev eth0
   ip -n "$ns" link set eth0 up
+}
+
+# Writes the agent's args of host $2 of cluster dir $1 (made by add_host): the flags every agent of
+# the cluster gets, then $3... (its role's: --server ... or --join ...), then the flags after up's --.
+# With TLS (the cluster has a CA) it first makes the host's certificate.
+agent_args() {
+  d=$1 name=$2
+  shift 2
+  h="$d/$name"
+  addr=$(cat "$h/addr")
+  args="--cluster c$(basename "$d") --node $name --advertise $addr:$PORT"
+  grace=$(cat "$d/grace" 2>/dev/null || true)
+  [ -n "$grace" ] && args="$args --grace-period $grace"
+  if [ -f "$d/ca/ca.pem" ]; then
+    berth=$(berth_cmd)
+    $berth cert node "$name" --ip "$addr" --ca "$d/ca" --out "$h/tls" >/dev/null
+    args="$args --tls-ca $h/tls/ca.pem --tls-cert $h/tls/cert.pem --tls-key $h/tls/key.pem"
+    # Registered in the cluster: the other agents forward requests about this host's containers there.
+    args="$args --tcp $addr:$API_PORT"
+  else
+    # The bridge is private to this machine's namespaces: a network the script trusts.
+    args="$args --tls-plaintext"
+  fi
+  [ $# -gt 0 ] && args="$args $*"
+  flags=$(cat "$d/flags" 2>/dev/null || true)
+  [ -n "$flags" ] && args="$args $flags"
+  echo "$args" >"$h/args"
+  echo 0 >"$h/starts"
+}
+
+cmd_add() {
+  [ $# -ge 1 ] || die "usage: $me add ID [--server-less] [--timeout SECONDS]"
+  need_root
+  d=$(dir_of "$1")
+  shift
+  serverless=0
+  timeout=120
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --server-less) serverless=1; shift ;;
+      --timeout) timeout=${2:?--timeout needs seconds}; shift 2 ;;
+      *) die "add: unknown option \"$1\"" ;;
+    esac
+  done
+  [ -f "$d/berthd.cmd" ] || die "cluster $(basename "$d") has no agents' command; bring it up with $me up"
+  subnet=$(cat "$d/subnet")
+  if [ "$serverless" = 1 ]; then
+    join=""
+    for m in "$d"/n*/; do
+      m=${m%/}
+      [ "$(cat "$m/role" 2>/dev/null)" = member ] && is_agent "$(cat "$m/pid" 2>/dev/null)" "$m" \
+        && join="$join${join:+,}$(cat "$m/addr"):$PORT"
+    done
+    [ -n "$join" ] || die "add --server-less: no plain member of cluster $(basename "$d") runs to join through"
+  else
+    # As up joins its members: through every server.
+    join=$(for s in "$d"/n*/; do [ "$(cat "$s/role")" = server ] && echo "$(cat "$s/addr"):$PORT"; done | paste -sd, -)
+  fi
+  # The next free nK; mkdir claims it, so two adds at once never pick the same one.
+  k=$(ls -d "$d"/n* 2>/dev/null | sed 's|.*/n||' | sort -n | tail -n 1)
+  k=$(( ${k:-0} + 1 ))
+  while ! mkdir "$d/n$k" 2>/dev/null; do k=$((k + 1)); done
+  [ "$k" -le 99 ] || { rmdir "$d/n$k"; die "add: at most 99 agents (n100 and up would take the clients' addresses)"; }
+  name="n$k"
+  h="$d/$name"
+  # A failure removes the host again; its log stays in the cluster's directory until down.
+  trap 'rc=$?; if [ $rc != 0 ]; then cp "$h/berthd.log" "$d/add-$name.log" 2>/dev/null; echo "$me: add failed; removing $name (its log: $d/add-$name.log)" >&2; remove_host "$d" "$name" >&2 || true; fi' EXIT
+  add_host "$d" "$name" "$subnet.$k"
+  echo member >"$h/role"
+  agent_args "$d" "$name" --join "$join"
+  echo 1 >"$h/starts"
+  start_agent "$h"
+  wait_ready "$timeout" "$h"
+  trap - EXIT
+  echo "$name $subnet.$k:$PORT"
+}
+
+# Removes host $2 of cluster dir $1 alone: its agent and what it started, its mounts, cgroups,
+# namespace (with its veth) and directory. For a failed add; down removes the whole cluster.
+remove_host() {
+  d=$1 name=$2
+  h="$d/$name"
+  set +e
+  pid=$(cat "$h/pid" 2>/dev/null)
+  if is_agent "$pid" "$h"; then
+    kill -9 "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  fi
+  ns=$(cat "$h/ns" 2>/dev/null)
+  pre=$(cat "$h/prefix" 2>/dev/null)
+  for _ in 1 2 3; do
+    [ -n "$ns" ] && for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    [ -n "$pre" ] && kill_cgroups "$pre"
+    sleep 0.1
+  done
+  unmount_below "$h/"
+  [ -n "$pre" ] && remove_cgroups "$pre"
+  [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+  ip -n "$(cat "$d/fabric")" link del "$name" 2>/dev/null
+  rm -rf "$h"
+  set -e
 }
 
 cmd_host() {
@@ -377,7 +476,7 @@ cmd_exec() {
 cmd_wait() {
   [ $# -ge 1 ] || die "usage: $me wait ID [SECONDS]"
   d=$(dir_of "$1")
-  wait_ready "$d" "${2:-120}"
+  wait_ready "${2:-120}" "$d"/n*
 }
 
 unmount_below() {
@@ -391,6 +490,16 @@ kill_cgroups() {
   for procs in $(find /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1" -name cgroup.procs 2>/dev/null); do
     for pid in $(cat "$procs" 2>/dev/null); do
       kill -9 "$pid" 2>/dev/null || true
+    done
+  done
+}
+
+# Removes the (emptied) cgroup directories named $1 in every hierarchy, deepest first.
+remove_cgroups() {
+  for top in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
+    [ -d "$top" ] || continue
+    find "$top" -depth -type d | while read -r c; do
+      rmdir "$c" 2>/dev/null || { sleep 0.2; rmdir "$c" 2>/dev/null; }
     done
   done
 }
@@ -430,12 +539,7 @@ cmd_down() {
   for p in "$d"/*/prefix; do
     [ -f "$p" ] || continue
     pre=$(cat "$p")
-    for top in /sys/fs/cgroup/*/"$pre" /sys/fs/cgroup/"$pre"; do
-      [ -d "$top" ] || continue
-      find "$top" -depth -type d | while read -r c; do
-        rmdir "$c" 2>/dev/null || { sleep 0.2; rmdir "$c" 2>/dev/null; }
-      done
-    done
+    remove_cgroups "$pre"
     # An agent in a namespace of its own keeps its nft table there; one in the host's would not.
     command -v nft >/dev/null 2>&1 && nft list table ip "$pre" >/dev/null 2>&1 && nft delete table ip "$pre"
   done
@@ -472,6 +576,7 @@ case "$c" in
   kill) cmd_kill "$@" ;;
   start) cmd_start "$@" ;;
   cut|heal) cmd_link "$c" "$@" ;;
+  add) cmd_add "$@" ;;
   host) cmd_host "$@" ;;
   exec) cmd_exec "$@" ;;
   wait) cmd_wait "$@" ;;

@@ -7,16 +7,7 @@ import dev.berth.agent.cluster.Endpoint;
 import dev.berth.agent.cluster.NodeFacts;
 import dev.berth.proto.v1.ClusterServiceGrpc;
 import dev.berth.proto.v1.ClusterStatusRequest;
-import dev.berth.proto.v1.ListNodesRequest;
-import dev.berth.proto.v1.Node;
-import dev.berth.proto.v1.NodeServiceGrpc;
 import dev.berth.proto.v1.NodeStatus;
-import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,8 +38,7 @@ public final class ClusterBench {
   private final String id;
   private final List<String> servers;
   private final List<String> members;
-  private final Map<String, ManagedChannel> channels = new HashMap<>();
-  private final EpollEventLoopGroup group = new EpollEventLoopGroup(2);
+  private final LocalCluster cluster;
 
   private ClusterBench(Map<String, String> args) {
     this.args = args;
@@ -56,6 +46,7 @@ public final class ClusterBench {
     this.id = args.get("id");
     this.servers = List.of(args.get("servers").split(","));
     this.members = List.of(args.get("members").split(","));
+    this.cluster = new LocalCluster(Path.of(args.get("root")), id, Path.of(args.get("script")));
   }
 
   public static void main(String[] argv) throws Exception {
@@ -73,8 +64,7 @@ public final class ClusterBench {
     try {
       b.run();
     } finally {
-      b.channels.values().forEach(ManagedChannel::shutdownNow);
-      b.group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+      b.cluster.close();
     }
     System.exit(0);
   }
@@ -85,7 +75,7 @@ public final class ClusterBench {
     Thread.sleep(5000);
     Map<String, Long> rss = new LinkedHashMap<>();
     for (String h : concat(servers, members)) {
-      rss.put(h, rssKib(pid(h)));
+      rss.put(h, rssKib(cluster.pid(h)));
     }
     System.err.println("idle RSS (KiB): " + rss);
 
@@ -109,16 +99,16 @@ public final class ClusterBench {
   private Detection detect(String victim) throws Exception {
     // The victim (restarted after an earlier trial) must be back and ready on every server first.
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
-    while (!servers.stream().allMatch(s -> status(s, victim) == NodeStatus.NODE_STATUS_READY)) {
+    while (!servers.stream().allMatch(s -> cluster.status(s, victim) == NodeStatus.NODE_STATUS_READY)) {
       if (System.nanoTime() > deadline) {
         throw new IllegalStateException(victim + " not ready on every server within 180 s");
       }
       Thread.sleep(100);
     }
     Thread.sleep(1000);  // settled: a few heartbeats since it was first ready
-    String leader = ClusterServiceGrpc.newBlockingStub(channel(servers.get(0))).withDeadlineAfter(10, TimeUnit.SECONDS)
-        .status(ClusterStatusRequest.getDefaultInstance()).getLeader();
-    long pid = pid(victim);
+    String leader = ClusterServiceGrpc.newBlockingStub(cluster.agent(servers.get(0)).channel())
+        .withDeadlineAfter(10, TimeUnit.SECONDS).status(ClusterStatusRequest.getDefaultInstance()).getLeader();
+    long pid = cluster.pid(victim);
     ProcessHandle p = ProcessHandle.of(pid).orElseThrow(() -> new IllegalStateException(victim + " is not running"));
     long t0 = System.nanoTime();
     p.destroyForcibly();
@@ -134,7 +124,7 @@ public final class ClusterBench {
         if (down.containsKey(s)) {
           continue;
         }
-        NodeStatus st = status(s, victim);
+        NodeStatus st = cluster.status(s, victim);
         long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
         if (st == NodeStatus.NODE_STATUS_SUSPECT && suspect < 0) {
           suspect = ms;
@@ -152,22 +142,8 @@ public final class ClusterBench {
     if (leaderDown < 0) {
       leaderDown = all;  // leader unknown to n1 at that moment: count the last server
     }
-    sh("start", id, victim);
+    cluster.sh("start", id, victim);
     return new Detection(victim, leader, suspect, leaderDown, all);
-  }
-
-  private NodeStatus status(String observer, String node) {
-    try {
-      for (Node n : NodeServiceGrpc.newBlockingStub(channel(observer)).withDeadlineAfter(5, TimeUnit.SECONDS)
-          .list(ListNodesRequest.getDefaultInstance()).getNodesList()) {
-        if (n.getName().equals(node)) {
-          return n.getStatus();
-        }
-      }
-    } catch (StatusRuntimeException e) {
-      // starting or busy: unknown this round
-    }
-    return NodeStatus.NODE_STATUS_UNSPECIFIED;
   }
 
   // --- replicated writes
@@ -292,10 +268,6 @@ public final class ClusterBench {
 
   // --- plumbing
 
-  private long pid(String host) throws Exception {
-    return Long.parseLong(Files.readString(root.resolve(host).resolve("pid")).trim());
-  }
-
   private static long rssKib(long pid) throws Exception {
     for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
       if (l.startsWith("VmRSS:")) {
@@ -303,22 +275,6 @@ public final class ClusterBench {
       }
     }
     return -1;
-  }
-
-  private ManagedChannel channel(String host) {
-    return channels.computeIfAbsent(host, h -> NettyChannelBuilder
-        .forAddress(new DomainSocketAddress(root.resolve(h).resolve("berthd.sock").toString()))
-        .channelType(EpollDomainSocketChannel.class).eventLoopGroup(group).usePlaintext().build());
-  }
-
-  private void sh(String... a) throws Exception {
-    List<String> cmd = new ArrayList<>(List.of("sh", args.get("script")));
-    cmd.addAll(List.of(a));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (p.waitFor() != 0) {
-      throw new IllegalStateException(String.join(" ", cmd) + " failed: " + out);
-    }
   }
 
   private static List<String> concat(List<String> a, List<String> b) {

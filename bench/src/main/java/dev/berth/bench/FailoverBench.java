@@ -1,0 +1,359 @@
+package dev.berth.bench;
+
+import dev.berth.proto.v1.AllocationInfo;
+import dev.berth.proto.v1.AllocationState;
+import dev.berth.proto.v1.ClusterServiceGrpc;
+import dev.berth.proto.v1.ClusterStatusRequest;
+import dev.berth.proto.v1.JobStatus;
+import dev.berth.proto.v1.Node;
+import dev.berth.proto.v1.NodeStatus;
+import dev.berth.proto.v1.StopJobRequest;
+import dev.berth.proto.v1.SubmitJobRequest;
+import io.grpc.StatusRuntimeException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * The failover benchmark's harness, run by bench/failover.sh on a cluster deploy/cluster.sh
+ * brought up: a service of REPLICAS busybox {@code sleep 3600} replicas, spread; each trial kills
+ * one agent with kill -9 (its containers keep running) and times, from the kill, until the
+ * servers report it down, until every replica has an allocation on another node, and until every
+ * replica runs on a live node as JobService.Status reports it. The victim is either the plain
+ * member that holds the most replicas ({@code --victim member}) or the Raft leader ({@code
+ * --victim leader}). Between trials the victim's agent is started again and the harness waits
+ * until it is ready, every node is ready on every server, and the job is back to steady state:
+ * each replica running exactly once on a live node, no other container of the job anywhere
+ * (the copies the victim kept running are stopped once it is back). Writes markdown.
+ *
+ * <p>Options: root, id, script, servers (n1), members (n2,n3,n4), victim (member | leader),
+ * trials (20), replicas (12), poll-ms (50), title, out.
+ */
+public final class FailoverBench {
+  private static final String JOB = """
+      name: failover
+      type: service
+      strategy: spread
+      groups:
+        - name: sleep
+          count: %d
+          image: busybox
+          command: [sleep, "3600"]
+          resources: {cpu: 10m, memory: 8m}
+      """;
+  private static final String NAME = "failover";
+
+  private final Map<String, String> args;
+  private final LocalCluster cluster;
+  private final List<String> servers;
+  private final List<String> members;
+  private final List<String> hosts = new ArrayList<>();
+  private final int replicas;
+  private final long pollMillis;
+
+  private FailoverBench(Map<String, String> args) {
+    this.args = args;
+    this.cluster = new LocalCluster(Path.of(args.get("root")), args.get("id"), Path.of(args.get("script")));
+    this.servers = List.of(args.get("servers").split(","));
+    this.members = List.of(args.get("members").split(","));
+    hosts.addAll(servers);
+    hosts.addAll(members);
+    this.replicas = Integer.parseInt(args.getOrDefault("replicas", "12"));
+    this.pollMillis = Long.parseLong(args.getOrDefault("poll-ms", "50"));
+  }
+
+  public static void main(String[] argv) throws Exception {
+    Map<String, String> a = new HashMap<>();
+    for (int i = 0; i + 1 < argv.length; i += 2) {
+      a.put(argv[i].replaceFirst("^--", ""), argv[i + 1]);
+    }
+    for (String required : List.of("root", "id", "script", "servers", "members", "import", "out")) {
+      if (!a.containsKey(required)) {
+        System.err.println("FailoverBench: --" + required + " is required");
+        System.exit(2);
+      }
+    }
+    FailoverBench b = new FailoverBench(a);
+    int rc = 0;
+    try {
+      b.run();
+    } catch (Exception e) {
+      e.printStackTrace();
+      rc = 1;
+    } finally {
+      b.cluster.close();
+    }
+    System.exit(rc);
+  }
+
+  /**
+   * One kill: the victim, how many replicas it held, the leader before the kill, and the ms from
+   * the kill until the observer reported it down, until every replica had an allocation off it,
+   * and until every replica ran on a live node; then how long the way back to steady state took.
+   */
+  record Trial(String victim, int held, String raftLeader, String schedulerBefore, String schedulerAfter, long downMillis,
+      long placedMillis, long runningMillis, long recoverMillis, String load) {}
+
+  private void run() throws Exception {
+    int trials = Integer.parseInt(args.getOrDefault("trials", "20"));
+    boolean leaderVictim = "leader".equals(args.getOrDefault("victim", "member"));
+    for (String h : hosts) {
+      cluster.agent(h).importImage(Path.of(args.get("import")), "busybox");
+    }
+    LocalCluster.await(180, () -> allReady(servers, hosts) && busyboxEverywhere(), "every node ready with busybox on every server");
+    cluster.jobs(members.get(0)).submit(SubmitJobRequest.newBuilder().setSource(NAME + ".yaml")
+        .setText(String.format(Locale.ROOT, JOB, replicas)).build());
+    awaitSteady(null);
+    List<Trial> done = new ArrayList<>();
+    String failure = null;
+    for (int t = 0; t < trials; t++) {
+      try {
+        done.add(trial(t, leaderVictim));
+        System.err.println("trial " + (t + 1) + ": " + done.get(done.size() - 1));
+      } catch (IllegalStateException e) {
+        failure = "trial " + (t + 1) + ": " + e.getMessage();
+        System.err.println(failure);
+        break;
+      }
+    }
+    write(done, failure, leaderVictim);
+    try {
+      cluster.jobs(members.get(0)).stop(StopJobRequest.newBuilder().setName(NAME).setPurge(true).build());
+    } catch (StatusRuntimeException e) {
+      // the cluster goes down next anyway
+    }
+  }
+
+  private Trial trial(int t, boolean leaderVictim) throws Exception {
+    String leader = raftLeader();
+    String scheduler = schedulerLeader();
+    String victim;
+    JobStatus before = cluster.job(members.get(0), NAME).orElseThrow();
+    Map<String, Long> held = before.getAllocationsList().stream().filter(FailoverBench::live)
+        .collect(Collectors.groupingBy(AllocationInfo::getNode, Collectors.counting()));
+    if (leaderVictim) {
+      victim = leader;
+    } else {
+      // The member with the most replicas; among equals, a different one each trial.
+      long most = members.stream().mapToLong(m -> held.getOrDefault(m, 0L)).max().orElse(0);
+      List<String> top = members.stream().filter(m -> held.getOrDefault(m, 0L) == most).toList();
+      victim = top.get(t % top.size());
+    }
+    int count = (int) (long) held.getOrDefault(victim, 0L);
+    // Someone other than the victim answers: a member that is not the victim.
+    String observer = members.stream().filter(m -> !m.equals(victim)).findFirst().orElseThrow();
+    List<String> judges = servers.stream().filter(s -> !s.equals(victim)).toList();
+    // Every judge must see the victim ready right before the kill, or "down" would be stale.
+    LocalCluster.await(60, () -> judges.stream().allMatch(j -> cluster.status(j, victim) == NodeStatus.NODE_STATUS_READY),
+        victim + " ready on " + judges);
+    String load = LocalCluster.load1();
+
+    ProcessHandle p = ProcessHandle.of(cluster.pid(victim)).orElseThrow(() -> new IllegalStateException(victim + " is not running"));
+    long t0 = System.nanoTime();
+    p.destroyForcibly();
+    long down = -1;
+    long placed = -1;
+    long running;
+    JobStatus last = null;
+    while (true) {
+      long now = millisSince(t0);
+      if (down < 0) {
+        for (String j : judges) {
+          if (cluster.status(j, victim) == NodeStatus.NODE_STATUS_DOWN) {
+            down = now;
+            break;
+          }
+        }
+      }
+      Optional<JobStatus> s = cluster.job(observer, NAME);
+      if (s.isPresent()) {
+        last = s.get();
+        Set<Integer> off = indices(last, a -> !a.getNode().equals(victim));
+        if (placed < 0 && off.size() == replicas) {
+          placed = millisSince(t0);
+        }
+        if (indices(last, a -> !a.getNode().equals(victim) && a.getState() == AllocationState.ALLOCATION_RUNNING).size()
+            == replicas) {
+          running = millisSince(t0);
+          break;
+        }
+      }
+      if (now > 120_000) {
+        throw new IllegalStateException("kill -9 of " + victim + ": the replicas did not all run elsewhere within 120 s"
+            + " (down " + down + " ms, placed " + placed + " ms); last status from " + observer + ": " + describe(last));
+      }
+      Thread.sleep(pollMillis);
+    }
+    if (down < 0) {
+      // Not seen between polls (every judge busy or electing): no later than the replicas ran.
+      down = running;
+    }
+    String schedulerAfter = schedulerLeader();
+
+    // Back to steady state: the victim started again, ready, and the job as before.
+    long r0 = System.nanoTime();
+    cluster.sh("start", cluster.id(), victim);
+    cluster.sh("wait", cluster.id(), "180");
+    awaitSteady(victim);
+    return new Trial(victim, count, leader, scheduler, schedulerAfter, down, placed, running, millisSince(r0), load);
+  }
+
+  /** The replica indices with a live allocation (desired running) that also passes {@code test}. */
+  private static Set<Integer> indices(JobStatus s, java.util.function.Predicate<AllocationInfo> test) {
+    Set<Integer> out = new HashSet<>();
+    for (AllocationInfo a : s.getAllocationsList()) {
+      if (live(a) && test.test(a)) {
+        out.add(a.getIndex());
+      }
+    }
+    return out;
+  }
+
+  private static boolean live(AllocationInfo a) {
+    return a.getDesiredRunning() && a.getState() != AllocationState.ALLOCATION_LOST;
+  }
+
+  /**
+   * Every node ready on every server, and the job steady: each replica running exactly once on a
+   * ready node, nothing pending, and exactly {@code replicas} containers of the job on all hosts.
+   */
+  private void awaitSteady(String restarted) throws Exception {
+    LocalCluster.await(300, () -> allReady(servers, hosts), "every node ready on every server after "
+        + (restarted == null ? "the start" : "restarting " + restarted));
+    String[] why = {""};
+    LocalCluster.await(300, () -> {
+      Optional<JobStatus> s = cluster.job(members.get(0), NAME);
+      if (s.isEmpty()) {
+        why[0] = "no status";
+        return false;
+      }
+      List<AllocationInfo> live = s.get().getAllocationsList().stream().filter(FailoverBench::live).toList();
+      boolean allRunning = live.size() == replicas && live.stream().allMatch(a -> a.getState() == AllocationState.ALLOCATION_RUNNING)
+          && live.stream().map(AllocationInfo::getIndex).distinct().count() == replicas;
+      if (!allRunning) {
+        why[0] = describe(s.get());
+        return false;
+      }
+      int containers = cluster.jobContainers(hosts, NAME).size();
+      why[0] = containers + " containers of the job on the hosts";
+      return containers == replicas;
+    }, () -> "the job steady again: " + why[0]);
+  }
+
+  private boolean allReady(List<String> observers, List<String> nodes) {
+    for (String o : observers) {
+      List<Node> seen = cluster.nodes(o);
+      for (String n : nodes) {
+        if (seen.stream().noneMatch(x -> x.getName().equals(n) && x.getStatus() == NodeStatus.NODE_STATUS_READY)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  private boolean busyboxEverywhere() {
+    List<Node> seen = cluster.nodes(members.get(0));
+    return seen.size() >= hosts.size() && seen.stream().allMatch(n -> n.getImageDigestsList().contains("busybox:latest"));
+  }
+
+  /**
+   * The Raft leader (of the data partition) that every agent names; waits up to 60 s for them to
+   * agree. An agent learns of a new leader lazily, so this is only sound in a steady cluster.
+   */
+  private String raftLeader() throws InterruptedException {
+    String[] agreed = {""};
+    LocalCluster.await(60, () -> {
+      Set<String> named = new HashSet<>();
+      for (String h : hosts) {
+        try {
+          named.add(ClusterServiceGrpc.newBlockingStub(cluster.agent(h).channel()).withDeadlineAfter(5, TimeUnit.SECONDS)
+              .status(ClusterStatusRequest.getDefaultInstance()).getLeader());
+        } catch (StatusRuntimeException e) {
+          return false;
+        }
+      }
+      agreed[0] = named.size() == 1 ? named.iterator().next() : "";
+      return !agreed[0].isEmpty();
+    }, "every agent naming the same Raft leader");
+    return agreed[0];
+  }
+
+  /** The server leading the scheduler, as the servers' logs say; "?" if none says so yet. */
+  private String schedulerLeader() {
+    return servers.stream().filter(cluster::leadsScheduler).findFirst().orElse("?");
+  }
+
+  private static String describe(JobStatus s) {
+    if (s == null) {
+      return "none";
+    }
+    return s.getAllocationsList().stream().sorted(Comparator.comparingInt(AllocationInfo::getIndex))
+        .map(a -> a.getIndex() + "@" + a.getNode() + ":" + a.getState().name().replace("ALLOCATION_", "").toLowerCase(Locale.ROOT)
+            + (a.getDesiredRunning() ? "" : "(stop)") + (a.getMessage().isEmpty() ? "" : "[" + a.getMessage() + "]"))
+        .collect(Collectors.joining(" "));
+  }
+
+  // --- output
+
+  private void write(List<Trial> ts, String failure, boolean leaderVictim) throws Exception {
+    StringBuilder o = new StringBuilder();
+    o.append("## ").append(args.getOrDefault("title", leaderVictim ? "Death of the Raft leader" : "Death of a plain member"))
+        .append("\n\n");
+    if (!ts.isEmpty()) {
+      o.append("| from kill -9 until | trials | p50 | p99 (nearest rank) | max | min |\n|---|---:|---:|---:|---:|---:|\n");
+      o.append(row("a server (other than the victim) reports the victim down", ts.stream().map(Trial::downMillis).toList()));
+      o.append(row("every replica has an allocation on another node", ts.stream().map(Trial::placedMillis).toList()));
+      o.append(row("**every replica runs on a live node** (`JobService.Status`)", ts.stream().map(Trial::runningMillis).toList()));
+      o.append('\n');
+      o.append("Back to steady state after each trial (start the victim again until it is ready and the job is as before) took ")
+          .append(Percentiles.median(ts.stream().map(Trial::recoverMillis).toList())).append(" ms at the median.\n\n");
+      if (leaderVictim) {
+        // The scheduler leads by an election of its own: the Raft leader may or may not hold it too.
+        List<Trial> both = ts.stream().filter(t -> t.victim().equals(t.schedulerBefore())).toList();
+        List<Trial> raftOnly = ts.stream().filter(t -> !t.victim().equals(t.schedulerBefore())).toList();
+        o.append("Split by whether the killed Raft leader also led the scheduler (its own Atomix election):\n\n");
+        o.append("| victim | trials | running p50 | running max |\n|---|---:|---:|---:|\n");
+        for (var e : List.of(Map.entry("Raft leader and scheduler leader", both), Map.entry("Raft leader only", raftOnly))) {
+          List<Long> v = e.getValue().stream().map(Trial::runningMillis).toList();
+          if (!v.isEmpty()) {
+            o.append(String.format(Locale.ROOT, "| %s | %d | %d ms | %d ms |%n", e.getKey(), v.size(), Percentiles.median(v),
+                Percentiles.pct(v, 1.0)));
+          }
+        }
+        o.append('\n');
+      }
+      o.append("Trials (victim, replicas it held, Raft leader, scheduler leader before → after, 1-minute load at the kill;"
+          + " down, placed, **running** ms):\n\n");
+      for (Trial t : ts) {
+        o.append(String.format(Locale.ROOT, "- %s, %d, %s, %s → %s, load %s; %d, %d, **%d**%n", t.victim(), t.held(),
+            t.raftLeader(), t.schedulerBefore(), t.schedulerAfter(), t.load(), t.downMillis(), t.placedMillis(),
+            t.runningMillis()));
+      }
+    }
+    if (failure != null) {
+      o.append("\n**The run stopped early.** ").append(failure).append('\n');
+    }
+    Files.writeString(Path.of(args.get("out")), o.toString());
+    System.err.println(o);
+  }
+
+  private static String row(String what, List<Long> v) {
+    return String.format(Locale.ROOT, "| %s | %d | %d ms | %d ms | %d ms | %d ms |%n", what, v.size(), Percentiles.median(v),
+        Percentiles.pct(v, 0.99), Percentiles.pct(v, 1.0), Percentiles.pct(v, 0.0));
+  }
+
+  private static long millisSince(long t0) {
+    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+  }
+}
