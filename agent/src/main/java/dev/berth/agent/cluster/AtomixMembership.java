@@ -97,13 +97,26 @@ final class AtomixMembership implements Membership {
     names.forEach(this::refresh);
   }
 
+  /**
+   * The member as Atomix's membership knows it, or null. Atomix 3.1's SWIM throws a
+   * NullPointerException for an id it has never heard of (one the servers' verdicts name first, say
+   * a node that registered a moment ago); that must not stop the refresh of every other member.
+   */
+  private static io.atomix.cluster.Member atomixMember(Atomix a, String name) {
+    try {
+      return a.getMembershipService().getMember(name);
+    } catch (NullPointerException e) {
+      return null;
+    }
+  }
+
   private synchronized void refresh(String name) {
     Atomix a = atomix;
     if (a == null) {
       return;
     }
     long now = System.currentTimeMillis();
-    io.atomix.cluster.Member m = a.getMembershipService().getMember(name);
+    io.atomix.cluster.Member m = atomixMember(a, name);
     Optional<Liveness.Verdict> verdict = verdicts.get().map(v -> v.get(name));
     Member before = members.get(name);
     String address = m != null ? m.address().toString() : before != null ? before.address() : "";

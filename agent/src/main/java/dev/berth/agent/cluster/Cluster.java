@@ -175,7 +175,7 @@ public final class Cluster implements AutoCloseable {
         nodes.register(config.node(), config.advertise().toString(), config.apiAddress(), config.role(),
             System.currentTimeMillis());
         registered = true;
-      } catch (BerthException e) {
+      } catch (RuntimeException e) {
         LOG.log(Level.FINE, "registering this node, will retry", e);
       }
     }
@@ -183,12 +183,19 @@ public final class Cluster implements AutoCloseable {
       // The registry's nodes are judged even if they never beat (down a grace period after this server started).
       try {
         heartbeats.registered(nodes.list().stream().map(NodeRecord::name).toList());
-      } catch (BerthException e) {
+      } catch (RuntimeException e) {
         LOG.log(Level.FINE, "reading the registry for liveness, will retry", e);
       }
     }
-    membership.refreshAll();
-    gossip.publish();
+    // Each step on its own: one that throws must neither skip the others nor, escaping, end this
+    // timer (a scheduled task that throws is never run again) and with it the node's facts.
+    for (Runnable step : new Runnable[] {membership::refreshAll, gossip::publish}) {
+      try {
+        step.run();
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "the cluster's once-a-second work failed, will retry", e);
+      }
+    }
   }
 
   /** Whether this node's registration has landed in the replicated registry. */
