@@ -82,6 +82,12 @@ public final class AllocationRunner implements AutoCloseable {
   /** The window those restarts are counted over: Nomad's default interval. */
   static final Duration SERVICE_RESTART_INTERVAL = Duration.ofMinutes(30);
   private static final int WORKERS = 4;
+  /**
+   * Stops run apart from starts and mostly wait (a container that ignores SIGTERM is killed after
+   * the stop timeout): up to this many at once, so stopping a job of 100 replicas takes about one
+   * stop timeout, not 25 (measured: 92 s for 33 containers an agent with the 4 start workers).
+   */
+  private static final int STOPPERS = 32;
   private static final int STOP_TIMEOUT_SECONDS = 10;
   private static final Logger LOG = Logger.getLogger(AllocationRunner.class.getName());
 
@@ -104,6 +110,7 @@ public final class AllocationRunner implements AutoCloseable {
   private final Clock clock;
   private final Duration interval;
   private final ExecutorService workers;
+  private final java.util.concurrent.ThreadPoolExecutor stoppers;
   /** Allocations with a start or stop under way. */
   private final Set<String> busy = ConcurrentHashMap.newKeySet();
   /** Allocations whose start failed, with why: reported failed, never retried here. */
@@ -159,6 +166,9 @@ public final class AllocationRunner implements AutoCloseable {
     this.clock = clock;
     this.interval = interval;
     this.workers = Executors.newFixedThreadPool(WORKERS, DaemonThreads.numbered("berth-alloc"));
+    this.stoppers = new java.util.concurrent.ThreadPoolExecutor(STOPPERS, STOPPERS, 30, TimeUnit.SECONDS,
+        new java.util.concurrent.LinkedBlockingQueue<>(), DaemonThreads.numbered("berth-alloc-stop"));
+    this.stoppers.allowCoreThreadTimeOut(true);
   }
 
   public synchronized void start() {
@@ -453,7 +463,7 @@ public final class AllocationRunner implements AutoCloseable {
     if (!busy.add(alloc)) {
       return;
     }
-    workers.execute(() -> {
+    stoppers.execute(() -> {
       try {
         if (c.state().running() || supervisor.restarting(c.id())) {
           runtime.stop(c.id(), timeoutSeconds);
@@ -582,8 +592,10 @@ public final class AllocationRunner implements AutoCloseable {
     wake();
     watchdog.shutdownNow();
     workers.shutdownNow();
+    stoppers.shutdownNow();
     try {
       workers.awaitTermination(5, TimeUnit.SECONDS);
+      stoppers.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
