@@ -52,7 +52,7 @@ final class AtomixElections implements LeaderElections {
     AsyncLeaderElection<String> e = null;
     try {
       e = a.<String>leaderElectionBuilder("berth-election-" + topic)
-          .withProtocol(AtomixNode.raft())
+          .withProtocol(AtomixNode.electionRaft())
           .buildAsync()
           .thenApply(LeaderElection::async)
           .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
