@@ -39,7 +39,7 @@ public final class ScriptCluster implements AutoCloseable {
   private ScriptCluster(List<String> hosts) {
     Path s = Path.of(System.getProperty("user.dir")).resolveSibling("deploy").resolve("cluster.sh");
     this.script = Files.exists(s) ? s : Path.of(System.getProperty("user.dir"), "deploy", "cluster.sh");
-    this.hosts = List.copyOf(hosts);
+    this.hosts = new ArrayList<>(hosts);
   }
 
   /** Whether this machine can run one: root and iproute2. */
@@ -83,7 +83,49 @@ public final class ScriptCluster implements AutoCloseable {
   }
 
   public List<String> hosts() {
-    return hosts;
+    return List.copyOf(hosts);
+  }
+
+  /**
+   * Adds a host that joins the running cluster as a plain member ({@code cluster.sh add}), and
+   * returns its name. {@code prepare} runs as soon as the new agent's local API answers (before
+   * its cluster layer is up, so before anything can be placed on it), e.g. to import an image.
+   */
+  public String add(java.util.function.Consumer<ManagedChannel> prepare) throws Exception {
+    String host = "n" + (hosts.size() + 1);
+    Path socket = ROOT.resolve(id).resolve(host).resolve("berthd.sock");
+    java.util.concurrent.CompletableFuture<Result> added = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return run(180, "add");
+      } catch (Exception e) {
+        return new Result(-1, e.toString());
+      }
+    });
+    Client client = new Client(socket);
+    clients.put(host, client);
+    hosts.add(host);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    boolean prepared = false;
+    while (!added.isDone() || !prepared) {
+      if (!prepared && Files.exists(socket)) {
+        try {
+          prepare.accept(client.channel());
+          prepared = true;
+        } catch (io.grpc.StatusRuntimeException e) {
+          client.close(); // not answering yet
+        }
+      }
+      if (added.isDone() && (added.get().code() != 0 || !prepared && System.nanoTime() > deadline)) {
+        break;
+      }
+      Thread.sleep(50);
+    }
+    Result r = added.get();
+    if (r.code() != 0 || !prepared) {
+      throw new AssertionError("cluster.sh add failed or the new agent never answered (" + prepared + "):\n"
+          + r.output());
+    }
+    return host;
   }
 
   /** A host's address on the cluster's bridge. */

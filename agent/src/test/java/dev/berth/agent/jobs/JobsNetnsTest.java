@@ -17,9 +17,6 @@ import dev.berth.proto.v1.JobRef;
 import dev.berth.proto.v1.JobServiceGrpc;
 import dev.berth.proto.v1.JobStatus;
 import dev.berth.proto.v1.ListContainersRequest;
-import dev.berth.proto.v1.ListNodesRequest;
-import dev.berth.proto.v1.NodeServiceGrpc;
-import dev.berth.proto.v1.NodeStatus;
 import dev.berth.proto.v1.PlanJobRequest;
 import dev.berth.proto.v1.PlanJobResponse;
 import dev.berth.proto.v1.ScaleJobRequest;
@@ -56,30 +53,15 @@ import org.junit.jupiter.api.Timeout;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class JobsNetnsTest {
   private static final List<String> HOSTS = List.of("n1", "n2", "n3");
-  private static final int START_SECONDS = 120;
 
   private ScriptCluster cluster;
 
   @BeforeAll
+  @Timeout(300)
   void startCluster() throws Exception {
     assumeTrue(ScriptCluster.available(), "network namespaces and berthd need root and iproute2");
     assumeTrue(BusyboxImage.available(), "needs Debian's busybox-static at /bin/busybox");
-    cluster = ScriptCluster.up(3, 1, START_SECONDS);
-    for (String h : HOSTS) {
-      AgentProcess.importTar(cluster.channel(h), "busybox", BusyboxImage.tar());
-    }
-    for (String h : HOSTS) {
-      cluster.await(START_SECONDS, () -> {
-        try {
-          var nodes = NodeServiceGrpc.newBlockingStub(cluster.channel(h)).list(ListNodesRequest.getDefaultInstance())
-              .getNodesList();
-          return nodes.size() == 3 && nodes.stream().allMatch(n -> n.getStatus() == NodeStatus.NODE_STATUS_READY
-              && n.getCpus() > 0 && n.getImageDigestsList().contains("busybox:latest"));
-        } catch (StatusRuntimeException e) {
-          return false;
-        }
-      }, "every node ready, its capacity and images gossiped, as seen from " + h);
-    }
+    cluster = NetnsJobs.up(3, 1).cluster;
   }
 
   @AfterAll
@@ -205,7 +187,7 @@ class JobsNetnsTest {
 
   @Test
   @Order(4)
-  void aSystemJobRunsOnEveryNodeAndAgainOnOneThatCameBack() throws Exception {
+  void aSystemJobRunsOnEveryNodeAgainOnOneThatCameBackAndOnOneThatJoins() throws Exception {
     String sys = """
         name: sys
         type: system
@@ -232,6 +214,17 @@ class JobsNetnsTest {
       List<Container> on3 = containers("n3").stream().filter(c -> "sys".equals(c.getLabelsMap().get("berth.job"))).toList();
       return on3.size() == 1 && !on3.get(0).getId().equals(lostContainer);
     }, "only the new sys container on n3");
+
+    // A host that joins later gets one too.
+    String joined = cluster.add(channel -> {
+      try {
+        AgentProcess.importTar(channel, "busybox", BusyboxImage.tar());
+      } catch (Exception e) {
+        throw e instanceof StatusRuntimeException s ? s : new IllegalStateException(e);
+      }
+    });
+    cluster.await(90, () -> runningNodes("n1", "sys").equals(Set.copyOf(cluster.hosts())),
+        () -> "sys placed on " + joined + " that joined later: " + describe("sys"));
     jobs("n2").stop(StopJobRequest.newBuilder().setName("sys").setPurge(true).build());
     cluster.await(60, () -> jobContainers("sys").isEmpty(), () -> "sys's containers gone: " + describe("sys"));
   }
@@ -261,7 +254,7 @@ class JobsNetnsTest {
 
   /** The containers of {@code job} on every host, as each agent lists its own. */
   private List<Container> jobContainers(String job) {
-    return HOSTS.stream().flatMap(h -> containers(h).stream())
+    return cluster.hosts().stream().flatMap(h -> containers(h).stream())
         .filter(c -> job.equals(c.getLabelsMap().get("berth.job"))).toList();
   }
 

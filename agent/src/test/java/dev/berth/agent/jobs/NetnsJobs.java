@@ -52,16 +52,20 @@ final class NetnsJobs implements AutoCloseable {
         AgentProcess.importTar(c.channel(h), "busybox", BusyboxImage.tar());
       }
       for (String h : n.hosts) {
+        String[] seen = {"nothing yet"};
         c.await(START_SECONDS, () -> {
           try {
             var nodes = NodeServiceGrpc.newBlockingStub(c.channel(h)).withDeadlineAfter(10, TimeUnit.SECONDS)
                 .list(ListNodesRequest.getDefaultInstance()).getNodesList();
+            seen[0] = nodes.stream().map(x -> x.getName() + " " + x.getStatus() + " registered=" + x.getRegistered()
+                + " cpus=" + x.getCpus() + " images=" + x.getImageDigestsList()).toList().toString();
             return nodes.size() == hosts && nodes.stream().allMatch(x -> x.getStatus() == NodeStatus.NODE_STATUS_READY
                 && x.getCpus() > 0 && x.getImageDigestsList().contains("busybox:latest"));
           } catch (StatusRuntimeException e) {
+            seen[0] = e.getStatus().toString();
             return false;
           }
-        }, "every node ready, its capacity and images gossiped, as seen from " + h);
+        }, () -> "every node ready, its capacity and images gossiped, as seen from " + h + "; last seen: " + seen[0]);
       }
       return n;
     } catch (Exception | AssertionError e) {
