@@ -102,24 +102,7 @@ class ClusterTlsLinuxTest {
 
   @AfterAll
   void stopCluster() throws Exception {
-    Exception first = null;
-    for (AgentProcess p : all) {
-      try {
-        p.close();
-      } catch (Exception e) {
-        first = first == null ? e : first;
-      }
-    }
-    if (pkiDir != null) {
-      try (var w = Files.walk(pkiDir)) {
-        for (Path p : (Iterable<Path>) w.sorted(java.util.Comparator.reverseOrder())::iterator) {
-          Files.deleteIfExists(p);
-        }
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
+    AgentProcess.closeAll(all, pkiDir);
   }
 
   @Test

@@ -155,6 +155,36 @@ public final class AgentProcess implements AutoCloseable {
    * A port free on 127.0.0.1 for both TCP and UDP, as the cluster layer needs (Atomix messaging
    * and SWIM share one port). Free when checked: the agent binds it soon after.
    */
+  /**
+   * Closes every agent, then removes each of {@code trees} (test PKI, work dirs), all of them also
+   * when one fails; rethrows the first failure.
+   */
+  public static void closeAll(Iterable<AgentProcess> agents, Path... trees) throws Exception {
+    Exception first = null;
+    for (AgentProcess a : agents) {
+      try {
+        a.close();
+      } catch (Exception e) {
+        first = first == null ? e : first;
+      }
+    }
+    for (Path tree : trees) {
+      if (tree == null || !Files.exists(tree)) {
+        continue;
+      }
+      try (var w = Files.walk(tree)) {
+        for (Path p : (Iterable<Path>) w.sorted(java.util.Comparator.reverseOrder())::iterator) {
+          Files.deleteIfExists(p);
+        }
+      } catch (IOException e) {
+        first = first == null ? e : first;
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
   public static int freeClusterPort() throws IOException {
     for (int i = 0; i < 100; i++) {
       try (java.net.ServerSocket tcp = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {

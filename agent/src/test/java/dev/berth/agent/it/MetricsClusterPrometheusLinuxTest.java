@@ -118,17 +118,7 @@ class MetricsClusterPrometheusLinuxTest {
       JobServiceGrpc.newBlockingStub(a.channel()).withDeadlineAfter(30, TimeUnit.SECONDS)
           .stop(StopJobRequest.newBuilder().setName("probe").setPurge(true).build());
     } finally {
-      Exception first = null;
-      for (AgentProcess agent : agents) {
-        try {
-          agent.close();
-        } catch (Exception e) {
-          first = first == null ? e : first;
-        }
-      }
-      if (first != null) {
-        throw first;
-      }
+      AgentProcess.closeAll(agents);
     }
   }
 
