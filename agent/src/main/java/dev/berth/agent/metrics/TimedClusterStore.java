@@ -20,10 +20,13 @@ public final class TimedClusterStore implements ClusterStore {
     this.registry = registry;
   }
 
+  /** One timer per operation and table, built once: every store call of the agent passes here. */
+  private final java.util.concurrent.ConcurrentMap<String, Timer> timers = new java.util.concurrent.ConcurrentHashMap<>();
+
   private <T> T time(String op, String table, Supplier<T> call) {
-    Timer t = Timer.builder("berth_store_operation_seconds")
+    Timer t = timers.computeIfAbsent(op + "\u0000" + table, k -> Timer.builder("berth_store_operation_seconds")
         .description("Replicated store operations (writes are Raft commits), by operation and table")
-        .tags("operation", op, "table", table).publishPercentileHistogram().register(registry);
+        .tags("operation", op, "table", table).publishPercentileHistogram().register(registry));
     return t.record(call);
   }
 
