@@ -93,30 +93,10 @@ trap 'exit 129' HUP
 # --- the image: a busybox rootfs tarball, imported into every agent (by the harness) and podman
 sh scripts/busybox-rootfs.sh "$tmp/busybox.tar"
 
-# --- podman: a configuration and a store of our own, never the host's
-mkdir -p "$tmp/podman"
-cat > "$tmp/podman/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=20000:20000","nproc=32768:32768"]
-
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$tmp/podman/events.log"
-tmp_dir = "$tmp/podman/tmp"
-static_dir = "$tmp/podman/root/libpod"
-volume_path = "$tmp/podman/root/volumes"
-
-[network]
-network_config_dir = "$tmp/podman/networks"
-EOF
-# overlay, as Berth's rootfs: the image's layer below, a writable layer per container.
-cat > "$tmp/podman/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-runroot = "$tmp/podman/run"
-graphroot = "$tmp/podman/root"
-EOF
+# --- podman: a configuration and a store of our own, never the host's; overlay, as Berth's rootfs:
+# the image's layer below, a writable layer per container.
+. bench/podman.sh
+podman_conf "$tmp/podman" overlay
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # The tree measured: others may be changing it; say so when it differs from its commit.

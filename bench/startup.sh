@@ -160,28 +160,8 @@ grep -q '"terminal": false' "$tmp/bundle/config.json" && grep -q '"/bin/true"' "
   || { echo "startup.sh: unexpected output of runc spec" >&2; exit 1; }
 
 # --- podman: a configuration and a store of our own, never the host's
-mkdir -p "$tmp/podman"
-cat > "$tmp/podman/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=20000:20000","nproc=32768:32768"]
-
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$tmp/podman/events.log"
-tmp_dir = "$tmp/podman/tmp"
-static_dir = "$tmp/podman/root/libpod"
-volume_path = "$tmp/podman/root/volumes"
-
-[network]
-network_config_dir = "$tmp/podman/networks"
-EOF
-cat > "$tmp/podman/storage.conf" <<EOF
-[storage]
-driver = "vfs"
-runroot = "$tmp/podman/run"
-graphroot = "$tmp/podman/root"
-EOF
+. bench/podman.sh
+podman_conf "$tmp/podman" vfs
 
 # --- a private berthd, flags as scripts/install.sh starts it; without a default bridge, so that
 # containers get a network namespace with loopback only, as crun's and runc's default spec gives them
