@@ -18,6 +18,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The contract against the real store: a one-server cluster (the embedded default) in this JVM,
@@ -31,6 +32,7 @@ class AtomixClusterStoreTest extends ClusterStoreContract {
   private final String suffix = UUID.randomUUID().toString().substring(0, 8);
 
   @BeforeAll
+  @Timeout(300) // a cluster's start-up, slower on a machine busy with other tests
   void start() throws Exception {
     dir = Files.createTempDirectory("berth-cluster-test");
     String node = "n1";

@@ -44,6 +44,7 @@ class AtomixLeaderElectionsTest extends LeaderElectionsContract {
   private Path dir;
 
   @BeforeAll
+  @Timeout(300) // a cluster's start-up, slower on a machine busy with other tests
   void startCluster() throws Exception {
     dir = Files.createTempDirectory("berth-elections-test");
     List<Endpoint> endpoints = new ArrayList<>();

@@ -50,6 +50,7 @@ class ClusterLinuxTest {
   private final List<AgentProcess> agents = new ArrayList<>();
 
   @BeforeAll
+  @Timeout(300) // a cluster's start-up, slower on a machine busy with other tests
   void startCluster() throws Exception {
     assumeTrue(Linux.isRoot(), "berthd needs root (cgroups, mounts)");
     List<Integer> ports = new ArrayList<>();

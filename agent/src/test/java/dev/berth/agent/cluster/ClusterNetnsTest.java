@@ -59,6 +59,7 @@ class ClusterNetnsTest {
   private ScriptCluster cluster;
 
   @BeforeAll
+  @Timeout(2 * START_SECONDS) // start-up takes 15-40 s; the wait for it is bounded by START_SECONDS
   void startCluster() throws Exception {
     assumeTrue(ScriptCluster.available(), "network namespaces and berthd need root and iproute2");
     cluster = ScriptCluster.up(5, 3, START_SECONDS);

@@ -67,6 +67,7 @@ class ClusterTlsLinuxTest {
   private final List<AgentProcess> all = new ArrayList<>();
 
   @BeforeAll
+  @Timeout(300) // a cluster's start-up, slower on a machine busy with other tests
   void startCluster() throws Exception {
     assumeTrue(Linux.isRoot(), "berthd needs root (cgroups, mounts)");
     pkiDir = Files.createTempDirectory("berth-tls");

@@ -70,6 +70,7 @@ class ForwardingLinuxTest {
   private Container web;
 
   @BeforeAll
+  @Timeout(300) // a cluster's start-up, slower on a machine busy with other tests
   void startCluster() throws Exception {
     assumeTrue(Linux.isRoot(), "berthd needs root (cgroups, mounts)");
     pkiDir = Files.createTempDirectory("berth-fwd");

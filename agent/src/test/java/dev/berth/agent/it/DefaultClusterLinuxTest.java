@@ -35,6 +35,7 @@ class DefaultClusterLinuxTest {
   private AgentProcess agent;
 
   @BeforeAll
+  @Timeout(300) // a cluster's start-up, slower on a machine busy with other tests
   void start() throws Exception {
     assumeTrue(Linux.isRoot(), "berthd needs root");
     assumeTrue(BusyboxImage.available(), "needs Debian's busybox-static at /bin/busybox");

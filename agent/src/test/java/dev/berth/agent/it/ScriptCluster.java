@@ -62,13 +62,21 @@ public final class ScriptCluster implements AutoCloseable {
     List<String> args = new ArrayList<>(List.of("up", "-n", String.valueOf(hosts), "-s", String.valueOf(servers),
         "--id", c.id, "--timeout", String.valueOf(startSeconds)));
     args.addAll(List.of(extra));
-    Result r = c.sh(startSeconds + 60, args.toArray(String[]::new));
-    if (r.code() != 0) {
-      AssertionError e = new AssertionError("cluster.sh up failed:\n" + r.output());
+    try {
+      Result r = c.sh(startSeconds + 60, args.toArray(String[]::new));
+      if (r.code() != 0) {
+        throw new AssertionError("cluster.sh up failed:\n" + r.output() + c.logs());
+      }
+    } catch (Exception | AssertionError e) {
+      // Also when the test's timeout interrupted the wait: the agents started so far must go.
+      boolean interrupted = Thread.interrupted();
       try {
         c.close();
       } catch (Exception | AssertionError suppressed) {
         e.addSuppressed(suppressed);
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
       }
       throw e;
     }
@@ -155,14 +163,28 @@ public final class ScriptCluster implements AutoCloseable {
         "--launcher", System.getProperty("berth.launcher")));
     pb.environment().put("BERTHD", String.join(" ", berthd));
     pb.environment().put("BERTH_CLUSTER_ROOT", ROOT.toString());
-    Process p = pb.start();
-    p.getOutputStream().close();
-    byte[] out = p.getInputStream().readAllBytes();
-    if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      return new Result(-1, "timed out: " + cmd);
+    Path out = Files.createTempFile("cluster-sh-", ".out");
+    try {
+      // To a file, not a pipe: a reader of the pipe could wait past the timeout, e.g. for a
+      // process that the script left running with the pipe open.
+      Process p = pb.redirectOutput(out.toFile()).start();
+      p.getOutputStream().close();
+      boolean ended;
+      try {
+        ended = p.waitFor(seconds, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        throw e;
+      }
+      if (!ended) {
+        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        return new Result(-1, "timed out after " + seconds + " s: " + cmd + "\n"
+            + new String(Files.readAllBytes(out), StandardCharsets.UTF_8));
+      }
+      return new Result(p.exitValue(), new String(Files.readAllBytes(out), StandardCharsets.UTF_8));
+    } finally {
+      Files.deleteIfExists(out);
     }
-    return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
   }
 
   /** Runs a command of this cluster's script (kill, start, cut, heal, exec, …) on this cluster. */
