@@ -11,7 +11,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * This host's containers' events, as Docker names them: create, start, restart (by the restart
- * policy, before its start), oom and die (with the exit code), "health_status: healthy" or
+ * policy, before its start), oom and die (with the exit code; also for a run that ended while no
+ * agent ran, recorded when the next one starts), "health_status: healthy" or
  * "unhealthy", destroy. Hears the runtime ({@link ContainerEvents}) and the supervisor's health
  * checks ({@link HealthListener}).
  *
@@ -46,11 +47,29 @@ public final class ContainerRecorder implements ContainerEvents, HealthListener 
 
   @Override
   public void exited(ContainerView v) {
+    died(v, Map.of());
+  }
+
+  /**
+   * Recorded when the next agent starts, so after events that happened in between; the
+   * attributes say when it really ended.
+   */
+  @Override
+  public void endedWhileAway(ContainerView v) {
+    Map<String, String> more = new LinkedHashMap<>();
+    more.put("whileAgentDown", "true");
+    if (v.state().finishedAt() != null) {
+      more.put("finishedAt", v.state().finishedAt().toString());
+    }
+    died(v, more);
+  }
+
+  private void died(ContainerView v, Map<String, String> more) {
     ContainerState s = v.state();
     if (s.oomKilled()) {
-      record(v, "oom", Map.of());
+      record(v, "oom", more);
     }
-    Map<String, String> attrs = new LinkedHashMap<>();
+    Map<String, String> attrs = new LinkedHashMap<>(more);
     attrs.put("exitCode", String.valueOf(s.exitCode()));
     if (!s.error().isEmpty()) {
       attrs.put("error", s.error());

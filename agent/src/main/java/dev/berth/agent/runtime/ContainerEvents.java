@@ -42,6 +42,13 @@ public interface ContainerEvents {
   default void adopted(ContainerView v) {}
 
   /**
+   * Right after {@link #adopted}: {@code v}'s run ended while no agent was there to see it, and
+   * {@code v} holds its exit as recorded (or as unknown). Not an {@link #exited}: nothing is to be
+   * restarted for it by the policy that the agent applies on start.
+   */
+  default void endedWhileAway(ContainerView v) {}
+
+  /**
    * The user stops, kills or removes the container: called before the signal is sent, so the
    * exit that follows restarts nothing; a pending restart is off.
    */

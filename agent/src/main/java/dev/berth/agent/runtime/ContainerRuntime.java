@@ -801,6 +801,7 @@ public final class ContainerRuntime implements AutoCloseable {
       c.exited.complete(s);
       if (atStart) {
         events.adopted(view(c));
+        events.endedWhileAway(view(c));
       } else {
         events.exited(view(c));
       }

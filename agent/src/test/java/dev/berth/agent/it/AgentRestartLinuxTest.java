@@ -9,10 +9,16 @@ import dev.berth.proto.v1.ContainerRef;
 import dev.berth.proto.v1.ContainerSpec;
 import dev.berth.proto.v1.ContainerStatus;
 import dev.berth.proto.v1.CreateContainerRequest;
+import dev.berth.proto.v1.Event;
+import dev.berth.proto.v1.EventFilter;
+import dev.berth.proto.v1.EventServiceGrpc;
+import dev.berth.proto.v1.EventsRequest;
 import dev.berth.proto.v1.LogEntry;
 import dev.berth.proto.v1.LogsRequest;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -55,6 +61,7 @@ class AgentRestartLinuxTest {
       java.nio.file.Files.writeString(freezer, "FROZEN");
     }
     agent.killHard();
+    long killed = System.currentTimeMillis();
     Thread.sleep(1500); // the quitter ends while no agent is there
     assertTrue(ProcessHandle.of(ticker.getPid()).map(ProcessHandle::isAlive).orElse(false), "the container died with the agent");
 
@@ -68,6 +75,18 @@ class AgentRestartLinuxTest {
     Container q = agent.containers().inspect(ContainerRef.newBuilder().setId("quitter").build());
     assertEquals(ContainerStatus.EXITED, q.getStatus());
     assertEquals(3, q.getExitCode());
+    // Its end was seen only by the next agent: reported then, with when it really happened.
+    List<Event> died = new ArrayList<>();
+    EventServiceGrpc.newBlockingStub(agent.channel()).withDeadlineAfter(30, TimeUnit.SECONDS).stream(EventsRequest
+        .newBuilder().setSinceUnixNanos(1).setUntilUnixNanos(System.currentTimeMillis() * 1_000_000L)
+        .addFilters(EventFilter.newBuilder().setKey("container").setValue("quitter"))
+        .addFilters(EventFilter.newBuilder().setKey("event").setValue("die")).build()).forEachRemaining(died::add);
+    died.removeIf(e -> e.getType().equals("warning"));
+    assertEquals(1, died.size(), "one die event for the quitter: " + died);
+    assertEquals("3", died.get(0).getAttributesOrThrow("exitCode"));
+    assertEquals("true", died.get(0).getAttributesOrThrow("whileAgentDown"));
+    assertTrue(Instant.parse(died.get(0).getAttributesOrThrow("finishedAt")).toEpochMilli() < killed + 1_500,
+        "finishedAt says when it ended: " + died.get(0));
 
     int before = logLines("ticker");
     Thread.sleep(500);
