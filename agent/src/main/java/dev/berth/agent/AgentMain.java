@@ -10,6 +10,8 @@ import dev.berth.agent.api.EventPeers;
 import dev.berth.agent.api.ForwardedCallInterceptor;
 import dev.berth.agent.api.ImageGrpcService;
 import dev.berth.agent.api.JobGrpcService;
+import dev.berth.agent.api.SecretClient;
+import dev.berth.agent.api.SecretGrpcService;
 import dev.berth.agent.api.NetworkGrpcService;
 import dev.berth.agent.api.NodeGrpcService;
 import dev.berth.agent.api.SystemGrpcService;
@@ -17,10 +19,12 @@ import dev.berth.agent.api.VolumeGrpcService;
 import dev.berth.agent.cluster.Cluster;
 import dev.berth.agent.cluster.ClusterConfig;
 import dev.berth.agent.cluster.ClusterOptions;
+import dev.berth.agent.cluster.CredentialVault;
 import dev.berth.agent.cluster.Endpoint;
 import dev.berth.agent.cluster.MessagingTls;
 import dev.berth.agent.cluster.NodeDirectory;
 import dev.berth.agent.cluster.RegistryLogins;
+import dev.berth.agent.cluster.SealKey;
 import dev.berth.agent.events.ClusterRecorder;
 import dev.berth.agent.events.ContainerRecorder;
 import dev.berth.agent.events.EventLog;
@@ -32,6 +36,7 @@ import dev.berth.agent.cluster.SelfSignedTls;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
 import dev.berth.agent.jobs.ClusterView;
+import dev.berth.agent.jobs.CredentialHandout;
 import dev.berth.agent.jobs.JobStore;
 import dev.berth.agent.jobs.Jobs;
 import dev.berth.agent.jobs.SchedulingLoop;
@@ -179,6 +184,14 @@ public final class AgentMain implements Callable<Integer> {
       description = "Serve Prometheus metrics at http://HOST:PORT/metrics; \"\" turns them off (default: ${DEFAULT-VALUE}, "
           + "loopback only; when that default port is taken the agent runs without metrics and says so).")
   String metricsAddr = MetricsServer.DEFAULT_ADDRESS;
+
+  @Option(names = "--seal-key", paramLabel = "FILE",
+      description = "On the servers only, the same file on each: the private key (PEM PKCS#8 X25519, made by "
+          + "'openssl genpkey -algorithm X25519') that registry credentials kept in the cluster are sealed to; only "
+          + "agents holding it open them, and hand them only to the node of an allocation that needs them. A plain "
+          + "member must never have it. Default: none; an agent that is its cluster's only server makes its own under "
+          + "the data dir (seal/seal-key.pem, root only).")
+  Path sealKey;
 
   @Option(names = "--insecure-registry", paramLabel = "HOST[:PORT]",
       description = "A registry reached over plain HTTP; repeatable. Loopback registries always are.")
@@ -351,6 +364,8 @@ public final class AgentMain implements Callable<Integer> {
     ClusterConfig clusterConfig = clusterConfig(clusterOptions.toConfig(node, dataDir), tls, tlsOptions.plaintext());
     // Registered, so that the other agents can forward requests about this node's containers.
     clusterConfig = clusterConfig.withApiAddress(ClusterConfig.apiAddressOf(tcpAddress, clusterConfig.advertise()));
+    // Here too: a seal key that is missing, unreadable or given to a plain member fails the start.
+    SealKey seal = sealKey(clusterConfig);
     Cluster cluster = new Cluster(clusterConfig, new LocalFacts(node, runtime, images, volumes));
     // Node, job and allocation events: recorded by the scheduler's leader only, so once.
     ClusterRecorder clusterEvents = new ClusterRecorder(node, events);
@@ -365,7 +380,12 @@ public final class AgentMain implements Callable<Integer> {
         () -> membersByState(cluster));
     // Jobs: the scheduler's loop on the servers (one leads), every node running its own allocations.
     JobStore jobStore = new JobStore(new TimedClusterStore(cluster.store(), metrics.registry()));
-    RegistryLogins registryLogins = new RegistryLogins(cluster.store());
+    // Registry credentials: sealed in the replicated state, opened on the servers alone.
+    CredentialVault vault = new CredentialVault(cluster.store(), seal);
+    RegistryLogins registryLogins = new RegistryLogins(cluster.store(), vault);
+    CredentialHandout handout = new CredentialHandout(jobStore, registryLogins, vault);
+    SecretClient secrets = new SecretClient(node, cluster.nodes(),
+        AgentChannels.of(tls, tcpAddress != null && tlsOptions.plaintext()), vault, handout);
     ClusterView clusterView = new ClusterView(cluster.nodes(), cluster.membership(), cluster.gossip(), jobStore);
     SchedulingLoop scheduling = clusterConfig.server()
         ? new SchedulingLoop(jobStore, clusterView, cluster.elections(), new Scheduler(), java.time.Clock.systemUTC(),
@@ -373,7 +393,8 @@ public final class AgentMain implements Callable<Integer> {
             Listeners.all(SchedulingLoop.Listener.class, new SchedulerMetrics(metrics.registry()), clusterEvents))
         : null;
     AllocationRunner allocations = new AllocationRunner(node, jobStore, runtime, supervisor,
-        (ref, creds) -> ensureImage(images, puller, registryLogins, ref, creds), cluster::isRegistered,
+        (ref, allocation, creds) -> ensureImage(images, puller, registryLogins, secrets, ref, allocation, creds),
+        cluster::isRegistered,
         java.time.Clock.systemUTC(), ALLOCATION_POLL);
     Jobs jobs = new Jobs(jobStore, clusterView, new Scheduler(), java.time.Clock.systemUTC(),
         scheduling != null ? scheduling::wake : () -> { });
@@ -391,7 +412,8 @@ public final class AgentMain implements Callable<Integer> {
         ServerInterceptors.intercept(new ClusterGrpcService(cluster::status), new ErrorInterceptor()),
         ServerInterceptors.intercept(new NodeGrpcService(new NodeDirectory(cluster.nodes(), cluster.membership(), cluster.gossip())),
             new ErrorInterceptor()),
-        ServerInterceptors.intercept(new JobGrpcService(jobs), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new JobGrpcService(jobs).credentials(secrets), new ErrorInterceptor()),
+        ServerInterceptors.intercept(new SecretGrpcService(handout, vault), new ErrorInterceptor()),
         // Merges the other nodes' events, asked over the same channels as forwarded container requests.
         ServerInterceptors.intercept(new EventGrpcService(events, new EventPeers(node, cluster.nodes(), cluster.membership(),
             AgentChannels.of(tls, tcpAddress != null && tlsOptions.plaintext())), EventStream.forAgent(node)),
@@ -426,11 +448,12 @@ public final class AgentMain implements Callable<Integer> {
     MetricsServer metricsServer = serveMetrics(metrics);
     // Last: the local API already answers, and never waits for the cluster (Raft start-up takes seconds).
     cluster.start();
+    AutoCloseable publisher = publishSealKey(cluster, vault);
     allocations.start();
     if (scheduling != null) {
       scheduling.start();
     }
-    return new Agent(servers, runtime, supervisor, puller, pusher, registries, networks, forwarder, cluster,
+    return new Agent(servers, runtime, supervisor, publisher, puller, pusher, registries, networks, forwarder, cluster,
         metricsServer != null ? metricsServer : () -> { }, metrics, events).closingFirst(scheduling, allocations);
   }
 
@@ -441,23 +464,74 @@ public final class AgentMain implements Callable<Integer> {
 
   /**
    * Pulls {@code ref} unless present, with the job's credential for its registry if it has one,
-   * else the cluster's ({@code berth login --cluster}), else anonymously.
+   * else the cluster's ({@code berth login --cluster}), else anonymously. Both are kept sealed:
+   * the password comes from a server ({@link SecretClient#forAllocation}) for this pull alone and
+   * is held in memory only while it runs.
    */
-  private static void ensureImage(ImageStore images, Puller puller, RegistryLogins logins, String ref,
-      List<StoredCredential> creds) {
+  private static void ensureImage(ImageStore images, Puller puller, RegistryLogins logins, SecretClient secrets,
+      String ref, String allocation, List<StoredCredential> creds) {
     if (images.find(ref).isPresent()) {
       return;
     }
     String registry = dev.berth.agent.image.Reference.parse(ref).domain();
-    String host = dev.berth.agent.registry.RegistryClient.apiHost(registry);
-    StoredCredential c = creds.stream()
-        .filter(x -> x.getRegistry().equals(registry)
-            || dev.berth.agent.registry.RegistryClient.apiHost(x.getRegistry()).equals(host))
-        .findFirst()
-        .or(() -> logins.get(registry))
-        .orElse(null);
-    puller.pull(ref, c == null ? null : new dev.berth.agent.registry.Credentials(c.getUsername(), c.getPassword()),
-        dev.berth.agent.registry.PullListener.NONE);
+    boolean has = CredentialHandout.matching(creds, registry).isPresent() || logins.get(registry).isPresent();
+    puller.pull(ref, has ? secrets.forAllocation(allocation, registry) : null, dev.berth.agent.registry.PullListener.NONE);
+  }
+
+  /**
+   * This agent's seal key: the --seal-key file on a server; made under the data dir on a cluster's
+   * only server given none (no other server needs the same one); none on a plain member.
+   */
+  SealKey sealKey(ClusterConfig c) {
+    if (sealKey != null) {
+      if (!c.server()) {
+        throw BerthException.invalid("--seal-key " + sealKey + " is for the servers: it opens every registry "
+            + "password of the cluster, and a plain member must never hold it");
+      }
+      return SealKey.load(sealKey);
+    }
+    if (c.server() && c.servers().equals(List.of(c.node()))) {
+      return SealKey.loadOrCreate(c.dataDir().resolve("seal").resolve("seal-key.pem"));
+    }
+    if (c.server()) {
+      LOG.warning("this server has no seal key (--seal-key): it cannot open registry credentials, and a cluster whose "
+          + "servers all lack one refuses to keep them");
+    }
+    return null;
+  }
+
+  /**
+   * Publishes this server's public seal key once the cluster is ready, retrying while the store
+   * does not answer, in the background (the local API never waits for the cluster). A key that is
+   * not the cluster's is logged and leaves this server unable to open credentials.
+   */
+  private static AutoCloseable publishSealKey(Cluster cluster, CredentialVault vault) {
+    Thread t = new Thread(() -> {
+      try {
+        while (!cluster.awaitReady(Duration.ofSeconds(1))) {
+          if (cluster.status().phase() != dev.berth.agent.cluster.ClusterStatus.Phase.STARTING) {
+            return;
+          }
+        }
+        while (true) {
+          try {
+            vault.publish();
+            return;
+          } catch (BerthException e) {
+            if (e.kind() != BerthException.Kind.UNAVAILABLE) {
+              LOG.severe(e.getMessage());
+              return;
+            }
+          }
+          Thread.sleep(1000);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "berth-seal-key-publish");
+    t.setDaemon(true);
+    t.start();
+    return t::interrupt;
   }
 
   /** Every service timed by the metrics interceptor, outermost so that it sees the status the error interceptor set. */

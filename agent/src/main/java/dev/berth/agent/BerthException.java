@@ -14,6 +14,8 @@ public class BerthException extends RuntimeException {
     ALREADY_EXISTS,
     INVALID_ARGUMENT,
     FAILED_PRECONDITION,
+    /** The caller is known but may not have this (e.g. another node's credential). */
+    PERMISSION_DENIED,
     RESOURCE_EXHAUSTED,
     UNAVAILABLE,
     INTERNAL
@@ -49,6 +51,10 @@ public class BerthException extends RuntimeException {
 
   public static BerthException failedPrecondition(String message) {
     return new BerthException(Kind.FAILED_PRECONDITION, message);
+  }
+
+  public static BerthException permissionDenied(String message) {
+    return new BerthException(Kind.PERMISSION_DENIED, message);
   }
 
   public static BerthException internal(String message, Throwable cause) {

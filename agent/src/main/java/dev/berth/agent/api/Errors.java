@@ -22,6 +22,7 @@ public final class Errors {
         case ALREADY_EXISTS -> Status.Code.ALREADY_EXISTS;
         case INVALID_ARGUMENT -> Status.Code.INVALID_ARGUMENT;
         case FAILED_PRECONDITION -> Status.Code.FAILED_PRECONDITION;
+        case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
         case RESOURCE_EXHAUSTED -> Status.Code.RESOURCE_EXHAUSTED;
         case UNAVAILABLE -> Status.Code.UNAVAILABLE;
         case INTERNAL -> Status.Code.INTERNAL;

@@ -43,9 +43,24 @@ public final class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
   static final int MAX_JOB_FILE = 256 * 1024;
 
   private final Jobs jobs;
+  private volatile SecretClient secrets;
 
   public JobGrpcService(Jobs jobs) {
     this.jobs = jobs;
+  }
+
+  /** How a job's registry credentials are sealed; without it a submit with credentials is refused. */
+  public JobGrpcService credentials(SecretClient s) {
+    this.secrets = s;
+    return this;
+  }
+
+  private SecretClient requireSecrets() {
+    SecretClient s = secrets;
+    if (s == null) {
+      throw BerthException.failedPrecondition("this agent keeps no registry credentials for jobs");
+    }
+    return s;
   }
 
   @Override
@@ -56,10 +71,10 @@ public final class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         throw BerthException.invalid("a registry credential needs a registry and a username");
       }
     }
-    List<StoredCredential> creds = req.getCredentialsList().stream()
-        .map(c -> StoredCredential.newBuilder().setRegistry(c.getRegistry()).setUsername(c.getUsername())
-            .setPassword(c.getPassword()).build())
-        .toList();
+    // Sealed before anything is stored: the replicated state, which every agent reads, never holds a password.
+    List<StoredCredential> creds = req.getCredentialsCount() == 0 ? List.of() : requireSecrets().seal(
+        req.getCredentialsList().stream()
+            .map(c -> new SecretClient.Given(c.getRegistry(), c.getUsername(), c.getPassword())).toList());
     Jobs.Submitted s = jobs.submit(req.getSource(), req.getText(), creds);
     out.onNext(SubmitJobResponse.newBuilder().setJob(s.job()).setVersion(s.version())
         .setEvaluationId(s.evaluationId()).setChanged(s.changed()).build());

@@ -9,20 +9,24 @@ import java.util.Optional;
  * Registry credentials kept for the whole cluster ({@code berth login --cluster}), in the
  * replicated store's table {@value #TABLE}, one key per registry: an agent that runs a job's
  * allocation pulls its image with the job's own credential for the registry, else with this one.
- * Read only by agents (mutual TLS); never returned by any API.
+ * The password is kept sealed ({@link CredentialVault}): the agents read the table, but only the
+ * servers open it, and hand it only to the node of an allocation that pulls from the registry.
+ * Never returned by any API.
  */
 public final class RegistryLogins {
   public static final String TABLE = "registry-logins";
 
   private final ClusterStore store;
+  private final CredentialVault vault;
 
-  public RegistryLogins(ClusterStore store) {
+  public RegistryLogins(ClusterStore store, CredentialVault vault) {
     this.store = store;
+    this.vault = vault;
   }
 
+  /** Keeps the credential sealed; {@code FAILED_PRECONDITION} when the cluster has no seal key. */
   public void put(String registry, String username, String password) {
-    store.put(TABLE, registry, StoredCredential.newBuilder().setRegistry(registry).setUsername(username)
-        .setPassword(password).build().toByteArray());
+    store.put(TABLE, registry, vault.seal(registry, username, password).toByteArray());
   }
 
   /** Forgets the registry's credential; false if there was none. */

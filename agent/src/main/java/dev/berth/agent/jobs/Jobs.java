@@ -1,6 +1,7 @@
 package dev.berth.agent.jobs;
 
 import dev.berth.agent.BerthException;
+import dev.berth.agent.cluster.CredentialVault;
 import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.proto.v1.StoredCredential;
 import dev.berth.proto.v1.StoredJob;
@@ -57,6 +58,7 @@ public final class Jobs {
   /**
    * Registers the job in {@code text} (a new version if one of that name exists and the file or
    * credentials changed). Parsed and checked against the cluster's nodes before anything is stored.
+   * The credentials come sealed, each with its fingerprint, which is what tells them changed.
    */
   public Submitted submit(String source, String text, List<StoredCredential> credentials) {
     JobFile file = parse(source, text);
@@ -71,7 +73,7 @@ public final class Jobs {
     StoredJob stored = store.updateJob(job.name(), cur -> {
       changed[0] = false;
       if (cur != null && cur.getText().equals(text) && !cur.getStopped() && cur.getCountsMap().isEmpty()
-          && cur.getCredentialsList().equals(credentials)) {
+          && CredentialVault.same(cur.getCredentialsList(), credentials)) {
         return cur;
       }
       changed[0] = true;

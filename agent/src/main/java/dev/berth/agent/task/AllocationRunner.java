@@ -96,9 +96,10 @@ public final class AllocationRunner implements AutoCloseable {
     /**
      * Pulls {@code reference} unless it is present.
      *
-     * @param credentials the job's registry credentials (may be empty)
+     * @param allocation the allocation it is for: what a server hands its credential out for
+     * @param credentials the job's registry credentials, sealed (may be empty)
      */
-    void ensure(String reference, List<StoredCredential> credentials);
+    void ensure(String reference, String allocation, List<StoredCredential> credentials);
   }
 
   private final String node;
@@ -438,7 +439,7 @@ public final class AllocationRunner implements AutoCloseable {
         Job job = job(a).orElseThrow(() -> BerthException.notFound("job " + a.getJob() + " is gone"));
         TaskGroup g = job.groups().stream().filter(x -> x.name().equals(a.getGroup())).findFirst()
             .orElseThrow(() -> BerthException.notFound("job " + a.getJob() + " has no task group " + a.getGroup()));
-        images.ensure(g.image(), stored.map(StoredJob::getCredentialsList).orElse(List.of()));
+        images.ensure(g.image(), a.getId(), stored.map(StoredJob::getCredentialsList).orElse(List.of()));
         ContainerView c = runtime.create(request(a, job, g));
         try {
           runtime.start(c.id());

@@ -1,0 +1,58 @@
+package dev.berth.agent.api;
+
+import dev.berth.agent.BerthException;
+import dev.berth.agent.cluster.CredentialVault;
+import dev.berth.agent.jobs.CredentialHandout;
+import dev.berth.agent.registry.Credentials;
+import dev.berth.agent.tls.NodeIdentityInterceptor;
+import dev.berth.proto.v1.AllocationCredentialRequest;
+import dev.berth.proto.v1.AllocationCredentialResponse;
+import dev.berth.proto.v1.FingerprintRequest;
+import dev.berth.proto.v1.FingerprintResponse;
+import dev.berth.proto.v1.SecretServiceGrpc;
+import dev.berth.proto.v1.StoredCredential;
+import com.google.protobuf.ByteString;
+import io.grpc.stub.StreamObserver;
+import java.util.Optional;
+
+/**
+ * Registry credentials for other agents, on a server that holds the seal key: validate, ask
+ * {@link CredentialHandout} with the caller the transport proved ({@link
+ * NodeIdentityInterceptor#caller()}), answer. Nothing here is for the CLI: a call made as no node
+ * is refused with {@code PERMISSION_DENIED}.
+ */
+public final class SecretGrpcService extends SecretServiceGrpc.SecretServiceImplBase {
+  private final CredentialHandout handout;
+  private final CredentialVault vault;
+
+  public SecretGrpcService(CredentialHandout handout, CredentialVault vault) {
+    this.handout = handout;
+    this.vault = vault;
+  }
+
+  @Override
+  public void allocationCredential(AllocationCredentialRequest req, StreamObserver<AllocationCredentialResponse> out) {
+    if (req.getAllocationId().isBlank() || req.getRegistry().isBlank()) {
+      throw BerthException.invalid("a credential request names an allocation and a registry");
+    }
+    Credentials c = handout.forAllocation(NodeIdentityInterceptor.caller(), req.getAllocationId(), req.getRegistry());
+    out.onNext(AllocationCredentialResponse.newBuilder().setRegistry(req.getRegistry()).setUsername(c.username())
+        .setPassword(c.password()).build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void fingerprint(FingerprintRequest req, StreamObserver<FingerprintResponse> out) {
+    Optional<String> caller = NodeIdentityInterceptor.caller();
+    if (caller.isEmpty()) {
+      throw BerthException.permissionDenied("credential fingerprints are for the cluster's agents, asked as a node "
+          + "(with its node certificate over mutual TLS); this call was made as no node");
+    }
+    FingerprintResponse.Builder b = FingerprintResponse.newBuilder();
+    for (StoredCredential c : req.getCredentialsList()) {
+      b.addFingerprints(ByteString.copyFrom(vault.fingerprint(c)));
+    }
+    out.onNext(b.build());
+    out.onCompleted();
+  }
+}

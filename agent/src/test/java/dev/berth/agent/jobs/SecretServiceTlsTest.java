@@ -1,0 +1,252 @@
+package dev.berth.agent.jobs;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.berth.agent.BerthException;
+import dev.berth.agent.api.AgentChannels;
+import dev.berth.agent.api.ErrorInterceptor;
+import dev.berth.agent.api.SecretClient;
+import dev.berth.agent.api.SecretGrpcService;
+import dev.berth.agent.cluster.CredentialVault;
+import dev.berth.agent.cluster.RegistryLogins;
+import dev.berth.agent.cluster.Role;
+import dev.berth.agent.cluster.SealKey;
+import dev.berth.agent.registry.Credentials;
+import dev.berth.agent.tls.NodeIdentityInterceptor;
+import dev.berth.agent.tls.TestPki;
+import dev.berth.proto.v1.AllocationCredentialRequest;
+import dev.berth.proto.v1.FingerprintRequest;
+import dev.berth.proto.v1.SecretServiceGrpc;
+import dev.berth.proto.v1.StoredAllocation;
+import dev.berth.proto.v1.StoredCredential;
+import dev.berth.scheduler.Scheduler;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A registry credential reaches the node its allocation is placed on and no one else: a server
+ * holding the seal key serves SecretService over mutual TLS on 127.0.0.1, as berthd does on TCP;
+ * plain members (no key) seal, fingerprint and fetch through it with their node certificates, and
+ * every other caller is refused with the reason. The replicated state is one in-memory store.
+ */
+@Timeout(60)
+class SecretServiceTlsTest {
+  private static final String REGISTRY = "registry.example.com";
+
+  @TempDir
+  Path dir;
+  private final FakeNodes cluster = new FakeNodes().node("n1", 2, 4096).node("n2", 2, 4096);
+  private final SealKey key = SealKey.generate("test seal key");
+  private final CredentialVault serverVault = new CredentialVault(cluster.store, key);
+  private final CredentialVault memberVault = new CredentialVault(cluster.store, null);
+  private final RegistryLogins logins = new RegistryLogins(cluster.store, memberVault);
+  private final Jobs jobs = new Jobs(cluster.jobs, cluster.view(), new Scheduler(), Clock.systemUTC(), () -> { });
+  private TestPki pki;
+  private Server server;
+  private final List<ManagedChannel> channels = new ArrayList<>();
+  private final java.util.Map<String, Path> certs = new java.util.HashMap<>();
+
+  @BeforeEach
+  void start() throws Exception {
+    pki = new TestPki(dir, "cluster-ca");
+    serverVault.publish();
+    CredentialHandout handout = new CredentialHandout(cluster.jobs, new RegistryLogins(cluster.store, serverVault),
+        serverVault);
+    server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+        .sslContext(TestPki.load(cert("s1")).grpcServerContext())
+        .addService(ServerInterceptors.intercept(new SecretGrpcService(handout, serverVault), new ErrorInterceptor()))
+        .intercept(new NodeIdentityInterceptor(false, NodeIdentityInterceptor.NODE))
+        .build().start();
+    cluster.registry.register("s1", "10.0.1.1:7946", "127.0.0.1:" + server.getPort(), Role.SERVER, 1);
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    for (ManagedChannel c : channels) {
+      c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  /** A node's certificate directory, made once. */
+  private Path cert(String node) {
+    return certs.computeIfAbsent(node, n -> {
+      try {
+        return pki.node(n);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    });
+  }
+
+  /** A plain member's client: no seal key, its own node certificate. */
+  private SecretClient member(String node) {
+    return new SecretClient(node, cluster.registry, AgentChannels.mutualTls(TestPki.load(cert(node))), memberVault,
+        new CredentialHandout(cluster.jobs, logins, memberVault));
+  }
+
+  private String submit(String password) throws Exception {
+    List<StoredCredential> sealed = member("n2").seal(List.of(new SecretClient.Given(REGISTRY, "berth", password)));
+    Jobs.Submitted s = jobs.submit("web.yaml", """
+        name: web
+        groups:
+          - name: web
+            count: 1
+            image: registry.example.com/team/web:1
+            resources: {cpu: 10m, memory: 8m}
+        """, sealed);
+    return s.version() + (s.changed() ? " changed" : " same");
+  }
+
+  private void place(String node, String id, String job, boolean stop) {
+    cluster.jobs.updateNode(node, list -> {
+      List<StoredAllocation> next = new ArrayList<>(list);
+      next.add(StoredAllocation.newBuilder().setId(id).setJob(job).setGroup("web").setNode(node).setDesiredStop(stop)
+          .build());
+      return next;
+    });
+  }
+
+  private static Status refused(Runnable call) {
+    BerthException e = assertThrows(BerthException.class, call::run);
+    return Status.fromCode(switch (e.kind()) {
+      case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
+      case NOT_FOUND -> Status.Code.NOT_FOUND;
+      default -> Status.Code.UNKNOWN;
+    }).withDescription(e.getMessage());
+  }
+
+  private ManagedChannel channel(io.grpc.netty.shaded.io.netty.handler.ssl.SslContext ssl) {
+    ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).sslContext(ssl)
+        .overrideAuthority("s1").build();
+    channels.add(ch);
+    return ch;
+  }
+
+  @Test
+  void aJobsCredentialIsStoredSealedAndASubmitOfTheSameIsNoNewVersion() throws Exception {
+    assertEquals("1 changed", submit("s3cret"));
+    byte[] raw = cluster.store.get(JobStore.JOBS, "web").orElseThrow().value();
+    assertFalse(new String(raw, StandardCharsets.ISO_8859_1).contains("s3cret"), "the replicated job holds the password");
+    // Sealed again (other bytes), fingerprinted by the server for the member: the same credential.
+    assertEquals("1 same", submit("s3cret"));
+    assertEquals("2 changed", submit("0ther"));
+  }
+
+  @Test
+  void theAllocationsNodeGetsItsCredential() throws Exception {
+    submit("s3cret");
+    place("n1", "a1", "web", false);
+    Credentials c = member("n1").forAllocation("a1", REGISTRY);
+    assertEquals(new Credentials("berth", "s3cret"), c);
+  }
+
+  @Test
+  void anotherNodeIsRefused() throws Exception {
+    submit("s3cret");
+    place("n1", "a1", "web", false);
+    Status s = refused(() -> member("n2").forAllocation("a1", REGISTRY));
+    assertEquals(Status.Code.PERMISSION_DENIED, s.getCode());
+    assertEquals("cannot get the credential of allocation a1 for registry registry.example.com: server s1: the registry "
+        + "credential of allocation a1 is not for node n2: the allocation is not placed on it", s.getDescription());
+  }
+
+  @Test
+  void anotherNodesCertificateCannotClaimTheAllocationsNode() throws Exception {
+    submit("s3cret");
+    place("n1", "a1", "web", false);
+    var stub = SecretServiceGrpc.newBlockingStub(channel(TestPki.load(cert("n2")).grpcClientContext()))
+        .withInterceptors(NodeIdentityInterceptor.asNode("n1")).withDeadlineAfter(10, TimeUnit.SECONDS);
+    StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stub.allocationCredential(
+        AllocationCredentialRequest.newBuilder().setAllocationId("a1").setRegistry(REGISTRY).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode());
+    assertEquals("a call as node n1 refused: the certificate CN=n2,O=berth names n2, localhost, not the node n1",
+        e.getStatus().getDescription());
+  }
+
+  @Test
+  void aClientCertificateIsRefusedWithOrWithoutAClaim() throws Exception {
+    submit("s3cret");
+    place("n1", "a1", "web", false);
+    Path me = pki.client("admin");
+    ManagedChannel ch = channel(GrpcSslContexts.forClient().keyManager(me.resolve("cert.pem").toFile(),
+        me.resolve("key.pem").toFile()).trustManager(me.resolve("ca.pem").toFile()).build());
+    AllocationCredentialRequest req = AllocationCredentialRequest.newBuilder().setAllocationId("a1").setRegistry(REGISTRY)
+        .build();
+    StatusRuntimeException plain = assertThrows(StatusRuntimeException.class, () -> SecretServiceGrpc.newBlockingStub(ch)
+        .withDeadlineAfter(10, TimeUnit.SECONDS).allocationCredential(req));
+    assertEquals(Status.Code.PERMISSION_DENIED, plain.getStatus().getCode());
+    assertEquals("the registry credential of allocation a1 is handed only to the node it is placed on, asked as that "
+        + "node (with its node certificate over mutual TLS); this call was made as no node", plain.getStatus().getDescription());
+    StatusRuntimeException claiming = assertThrows(StatusRuntimeException.class, () -> SecretServiceGrpc.newBlockingStub(ch)
+        .withInterceptors(NodeIdentityInterceptor.asNode("n1")).withDeadlineAfter(10, TimeUnit.SECONDS)
+        .allocationCredential(req));
+    assertEquals(Status.Code.PERMISSION_DENIED, claiming.getStatus().getCode());
+    assertTrue(claiming.getStatus().getDescription().contains("is a client certificate"),
+        claiming.getStatus().getDescription());
+    StatusRuntimeException prints = assertThrows(StatusRuntimeException.class, () -> SecretServiceGrpc.newBlockingStub(ch)
+        .withDeadlineAfter(10, TimeUnit.SECONDS).fingerprint(FingerprintRequest.newBuilder()
+            .addCredentials(memberVault.seal(REGISTRY, "berth", "guess")).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, prints.getStatus().getCode());
+  }
+
+  @Test
+  void anAllocationToStopGetsNothing() throws Exception {
+    submit("s3cret");
+    place("n1", "a3", "web", true);
+    Status s = refused(() -> member("n1").forAllocation("a3", REGISTRY));
+    assertEquals(Status.Code.PERMISSION_DENIED, s.getCode());
+    assertTrue(s.getDescription().endsWith("the allocation is to stop on node n1"), s.getDescription());
+  }
+
+  @Test
+  void withoutAJobCredentialTheClustersLoginIsHandedOut() throws Exception {
+    jobs.submit("web.yaml", """
+        name: web
+        groups:
+          - name: web
+            count: 1
+            image: other.example.com/web:1
+            resources: {cpu: 10m, memory: 8m}
+        """, List.of());
+    logins.put("other.example.com", "team", "l0gin");
+    place("n1", "a1", "web", false);
+    assertEquals(new Credentials("team", "l0gin"), member("n1").forAllocation("a1", "other.example.com"));
+    Status s = refused(() -> member("n1").forAllocation("a1", "third.example.com"));
+    assertEquals(Status.Code.NOT_FOUND, s.getCode());
+    assertTrue(s.getDescription().endsWith("neither job web nor the cluster's logins have a credential for registry "
+        + "third.example.com"), s.getDescription());
+  }
+
+  @Test
+  void aMemberWithNoServerToAskSaysWhy() throws Exception {
+    submit("s3cret");
+    place("n1", "a1", "web", false);
+    cluster.registry.register("s1", "10.0.1.1:7946", "", Role.SERVER, 1);
+    BerthException e = assertThrows(BerthException.class, () -> member("n1").forAllocation("a1", REGISTRY));
+    assertEquals("cannot get the credential of allocation a1 for registry registry.example.com: no server of the "
+        + "cluster could answer: s1 serves no API on TCP (--tcp)", e.getMessage());
+  }
+}
