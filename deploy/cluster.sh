@@ -25,6 +25,9 @@ usage: deploy/cluster.sh COMMAND [ARGS]
                       any agent answers for every host's containers (logs, exec, stop, rm...).
                       Without --tls an agent answers for its own containers only: berthd serves
                       plaintext TCP on loopback alone, which the other hosts cannot reach.
+                      The servers get the cluster's seal key (made with openssl), which keeps
+                      registry credentials sealed; a plain member fetches the credential of its
+                      allocation from a server's API, so only with --tls.
   add ID [--server-less] [--timeout SECONDS]
                       add a host n(N+1) whose agent joins the running cluster as a plain member,
                       with the flags up gave the members (grace period, TLS with a certificate of
@@ -222,6 +225,12 @@ cmd_up() {
   ip -n "$fab" link add br0 type bridge
   ip -n "$fab" link set br0 up
   [ "$tls" = 0 ] || $berth cert ca --out "$d/ca" --name "berth-cluster-$id" >/dev/null
+  # The servers' seal key (registry credentials are kept sealed to it): given to the servers only,
+  # never to a plain member; root only, in a root-only directory.
+  command -v openssl >/dev/null || die "up needs openssl to make the servers' seal key"
+  mkdir -m 700 "$d/seal"
+  (umask 077; openssl genpkey -algorithm X25519 -out "$d/seal/seal-key.pem" 2>/dev/null) \
+    || die "openssl could not make the seal key $d/seal/seal-key.pem"
   # What every agent gets, kept for add: the grace period and the flags after --.
   echo "$grace" >"$d/grace"
   echo "$*" >"$d/flags"
@@ -240,7 +249,7 @@ cmd_up() {
     if [ "$i" -le "$servers" ]; then
       echo server >"$h/role"
       others=$(echo "$join" | tr ',' '\n' | grep -v "^$subnet.$i:" | paste -sd, -)
-      agent_args "$d" "n$i" ${others:+--server --servers $names --join $others}
+      agent_args "$d" "n$i" --seal-key "$d/seal/seal-key.pem" ${others:+--server --servers $names --join $others}
     else
       echo member >"$h/role"
       agent_args "$d" "n$i" --join "$join"
