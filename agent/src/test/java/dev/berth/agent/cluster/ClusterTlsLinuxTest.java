@@ -10,7 +10,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.berth.agent.it.AgentProcess;
 import dev.berth.agent.it.Linux;
 import dev.berth.agent.tls.TestPki;
+import dev.berth.proto.v1.AllocationCredentialRequest;
+import dev.berth.proto.v1.AllocationInfo;
+import dev.berth.proto.v1.AllocationState;
 import dev.berth.proto.v1.ClusterServiceGrpc;
+import dev.berth.proto.v1.JobRef;
+import dev.berth.proto.v1.JobServiceGrpc;
+import dev.berth.proto.v1.RegistryCredential;
+import dev.berth.proto.v1.SecretServiceGrpc;
+import dev.berth.proto.v1.StopJobRequest;
+import dev.berth.proto.v1.SubmitJobRequest;
+import dev.berth.proto.v1.SubmitJobResponse;
 import dev.berth.proto.v1.ClusterStatus;
 import dev.berth.proto.v1.ClusterStatusRequest;
 import dev.berth.proto.v1.ListNodesRequest;
@@ -49,7 +59,8 @@ import org.junit.jupiter.api.Timeout;
  * cluster CA, form and work; an agent "r" with a certificate of another CA tries to join them
  * and is refused — its messaging never gets through, so it never registers, and the others never
  * list it, whatever its UDP gossip says. The API on TCP refuses clients without a certificate of
- * the cluster CA.
+ * the cluster CA. A job's registry credential submitted through the member is kept sealed, and a
+ * (which holds the seal key) hands it to b over mutual TLS for b's allocation alone.
  */
 @Tag("cluster")
 @Timeout(240)
@@ -103,6 +114,9 @@ class ClusterTlsLinuxTest {
 
   @AfterAll
   void stopCluster() throws Exception {
+    for (ManagedChannel ch : secretChannels) {
+      ch.shutdownNow();
+    }
     AgentProcess.closeAll(all, pkiDir);
   }
 
@@ -154,6 +168,75 @@ class ClusterTlsLinuxTest {
       StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> tcpStatus(ssl));
       assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode(), e.toString());
     }
+  }
+
+  @Test
+  @Order(4)
+  void aJobsRegistryCredentialIsKeptSealedAndReachesOnlyItsAllocationsNode() throws Exception {
+    String password = "pw-" + java.util.UUID.randomUUID();
+    // Nothing listens on port 1: the pull fails after the credential was handed out, never leaving loopback.
+    String registry = "127.0.0.1:1";
+    SubmitJobRequest req = SubmitJobRequest.newBuilder().setSource("creds.yaml").setText("""
+        name: creds
+        type: service
+        groups:
+          - name: creds
+            count: 2
+            image: %s/team/app:1
+            ports: ["18080:80"]
+            resources: {cpu: 10m, memory: 8m}
+        """.formatted(registry)).addCredentials(RegistryCredential.newBuilder().setRegistry(registry)
+            .setUsername("berth").setPassword(password)).build();
+    // Through the plain member: it seals with the key a published, and a fingerprints it over mutual TLS.
+    SubmitJobResponse first = jobs(b).submit(req);
+    assertTrue(first.getChanged());
+    SubmitJobResponse again = jobs(b).submit(req);
+    assertFalse(again.getChanged(), "the same credential sealed again is no new version");
+    assertEquals(first.getVersion(), again.getVersion());
+
+    // One replica per node (a fixed host port): b's asks a for the credential, then fails to pull.
+    await(90, () -> jobs(a).status(JobRef.newBuilder().setName("creds").build()).getAllocationsList().stream()
+        .anyMatch(x -> x.getNode().equals("b") && x.getState() == AllocationState.ALLOCATION_FAILED
+            && !x.getMessage().isEmpty()), "b's allocation failed to pull");
+    AllocationInfo onB = jobs(a).status(JobRef.newBuilder().setName("creds").build()).getAllocationsList().stream()
+        .filter(x -> x.getNode().equals("b") && x.getState() == AllocationState.ALLOCATION_FAILED).findFirst().orElseThrow();
+    assertFalse(onB.getMessage().contains("credential"), "b was not handed its credential: " + onB.getMessage());
+    assertFalse(jobs(b).status(JobRef.newBuilder().setName("creds").build()).toString().contains(password));
+
+    // As b (its node certificate) for an allocation that is not b's, and as a user: refused.
+    SslContext asB = TestPki.load(pkiDir.resolve("cluster-ca-b")).grpcClientContext();
+    AllocationInfo notOnB = jobs(a).status(JobRef.newBuilder().setName("creds").build()).getAllocationsList().stream()
+        .filter(x -> !x.getNode().equals("b")).findFirst().orElseThrow();
+    AllocationCredentialRequest notB = AllocationCredentialRequest.newBuilder().setRegistry(registry)
+        .setAllocationId(notOnB.getId()).build();
+    StatusRuntimeException other = assertThrows(StatusRuntimeException.class,
+        () -> secrets(asB, "b").allocationCredential(notB));
+    assertEquals(Status.Code.PERMISSION_DENIED, other.getStatus().getCode());
+    assertTrue(other.getStatus().getDescription().endsWith("is not for node b: the allocation is not placed on it"),
+        other.getStatus().getDescription());
+    Path me = cluster.client("creds-user");
+    SslContext user = GrpcSslContexts.forClient().keyManager(me.resolve("cert.pem").toFile(), me.resolve("key.pem").toFile())
+        .trustManager(me.resolve("ca.pem").toFile()).build();
+    AllocationCredentialRequest bs = notB.toBuilder().setAllocationId(onB.getId()).build();
+    assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class,
+        () -> secrets(user, null).allocationCredential(bs)).getStatus().getCode());
+
+    jobs(a).stop(StopJobRequest.newBuilder().setName("creds").setPurge(true).build());
+  }
+
+  private final List<ManagedChannel> secretChannels = new ArrayList<>();
+
+  /** SecretService of a on its TCP API, with {@code ssl}'s certificate, as {@code node} unless null. */
+  private SecretServiceGrpc.SecretServiceBlockingStub secrets(SslContext ssl, String node) {
+    ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", apiPort).sslContext(ssl).overrideAuthority("a").build();
+    secretChannels.add(ch);
+    SecretServiceGrpc.SecretServiceBlockingStub stub = SecretServiceGrpc.newBlockingStub(ch);
+    return (node == null ? stub : stub.withInterceptors(dev.berth.agent.tls.NodeIdentityInterceptor.asNode(node)))
+        .withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static JobServiceGrpc.JobServiceBlockingStub jobs(AgentProcess p) {
+    return JobServiceGrpc.newBlockingStub(p.channel()).withDeadlineAfter(30, TimeUnit.SECONDS);
   }
 
   private ClusterStatus tcpStatus(SslContext ssl) throws InterruptedException {
