@@ -1,24 +1,33 @@
 package dev.berth.scheduler;
 
+import dev.berth.scheduler.model.NodeTable;
+import java.util.random.RandomGenerator;
+
 /**
  * Finds the candidate nodes for one placement: up to {@code limit} feasible nodes, the power of
  * d choices of Sparrow and Nomad, so a placement's cost does not grow with the cluster.
  *
- * <p>Nodes are walked in the evaluation's seeded random order from a cursor that keeps rotating
- * across placements, so consecutive replicas see different nodes and a replay sees the same ones.
- * A node found infeasible is swapped out of the walk for the rest of the task group (verdicts only
- * get worse within an evaluation, see {@link FeasibilityFilter}); so when the sample would hold no
- * fitting node the walk simply goes on over every node still in it, which is the full-scan
- * fallback, and each node is rejected at most once. A replica is left pending only when every
- * node has been rejected. Cost per task group: O(nodes) rejections at most, plus O(limit) checks
- * per placement.
+ * <p>Nodes are walked in a seeded random order from a cursor that keeps rotating across
+ * placements, so consecutive replicas see different nodes and a replay sees the same ones. The
+ * order is drawn lazily, a Fisher–Yates shuffle one step per node reached: the walk holds the
+ * nodes drawn so far in their random order, then the nodes not drawn yet; when the cursor reaches
+ * the first of those, one of them is drawn at random from the generator. A placement therefore
+ * costs random draws for the nodes it visits, never for the whole cluster.
+ *
+ * <p>A node found infeasible is taken out of the walk for the rest of the task group (verdicts
+ * only get worse within an evaluation, see {@link FeasibilityFilter}); so when the sample would
+ * hold no fitting node the walk simply goes on, drawing as it goes, over every node still in it,
+ * which is the full-scan fallback, and each node is rejected at most once. A replica is left
+ * pending only when every node has been rejected. Cost per task group: O(nodes) rejections at
+ * most, plus O(limit) checks per placement, plus one copy of the node positions (an array copy).
  *
  * <p>With a spread, the nodes are walked per value of the spread's property (its strongest spread
  * when it has several), and candidates come from the value furthest below its share that still has
  * a feasible node: scoring can only choose among the nodes it is shown, and a sample without the
  * short value would let the spread drift. Properties with more than {@link #MAX_STEERED_VALUES}
  * values (say, one per node) are left to the scorer, since choosing the value would then cost
- * more than the placement.
+ * more than the placement. The nodes of each value come from the snapshot's column for the
+ * property, laid out once per snapshot.
  *
  * <p>Confined to one evaluation, like the {@link GroupContext} it reads.
  */
@@ -28,19 +37,25 @@ final class CandidateSampler {
   static final int MAX_STEERED_VALUES = 64;
 
   private final Pipeline.Bound pipeline;
+  private final RandomGenerator random;
   private final int limit;
   private final SpreadTally steer;
   /** The walks: one per spread value and a last one for nodes lacking it; or one of all nodes. */
   private final int[][] walks;
+  /** Per walk: its nodes still in it are {@code [0, live)}; the removed ones follow. */
   private final int[] live;
+  /** Per walk: {@code [0, drawn)} are in their drawn order, {@code [drawn, live)} not drawn yet. */
+  private final int[] drawn;
   private final int[] cursor;
   /** Per node, the placement it was last sampled for, so no node is a candidate twice. */
   private final int[] seen;
   private int stamp;
   long visits;
 
-  CandidateSampler(GroupContext group, Pipeline.Bound pipeline, int[] order, int limit) {
+  CandidateSampler(GroupContext group, Pipeline.Bound pipeline, RandomGenerator random,
+      int limit) {
     this.pipeline = pipeline;
+    this.random = random;
     this.limit = limit;
     SpreadTally strongest = null;
     for (SpreadTally t : group.spreadTallies()) {
@@ -48,31 +63,32 @@ final class CandidateSampler {
         strongest = t;
       }
     }
-    int n = order.length;
+    int n = group.nodeCount();
     if (strongest != null && strongest.valueCount() > 0
         && strongest.valueCount() <= MAX_STEERED_VALUES) {
       steer = strongest;
       int k = steer.valueCount();
-      int[] sizes = new int[k + 1];
-      for (int node : order) {
-        int v = steer.valueOf(node);
-        sizes[v < 0 ? k : v]++;
-      }
+      NodeTable.Column column = steer.column();
       walks = new int[k + 1][];
       for (int v = 0; v <= k; v++) {
-        walks[v] = new int[sizes[v]];
-      }
-      int[] fill = new int[k + 1];
-      for (int node : order) {
-        int v = steer.valueOf(node);
-        int w = v < 0 ? k : v;
-        walks[w][fill[w]++] = node;
+        int c = v < k ? steer.columnId(v) : -1;
+        if (v < k && c < 0) {
+          walks[v] = new int[0];
+        } else {
+          walks[v] = new int[column.size(c)];
+          column.copyNodes(c, walks[v], 0);
+        }
       }
     } else {
       steer = null;
-      walks = new int[][] {order.clone()};
+      int[] all = new int[n];
+      for (int i = 0; i < n; i++) {
+        all[i] = i;
+      }
+      walks = new int[][] {all};
     }
     live = new int[walks.length];
+    drawn = new int[walks.length];
     cursor = new int[walks.length];
     for (int w = 0; w < walks.length; w++) {
       live[w] = walks[w].length;
@@ -121,7 +137,16 @@ final class CandidateSampler {
       if (cursor[w] >= live[w]) {
         cursor[w] = 0;
       }
-      int node = walk[cursor[w]];
+      int at = cursor[w];
+      if (at == drawn[w]) {
+        // The walk reaches a node not drawn yet: draw it from those left.
+        int j = at + random.nextInt(live[w] - at);
+        int t = walk[j];
+        walk[j] = walk[at];
+        walk[at] = t;
+        drawn[w]++;
+      }
+      int node = walk[at];
       visits++;
       if (pipeline.feasible(node)) {
         visited++;
@@ -131,9 +156,12 @@ final class CandidateSampler {
           out[found++] = node;
         }
       } else {
-        // Out of the walk for good: the last live node takes its place.
+        // Out of the walk for good: the last drawn node takes its place (and is visited next),
+        // the last undrawn one the last drawn's, and the node goes behind the live ones.
+        int d = --drawn[w];
+        walk[at] = walk[d];
         int last = --live[w];
-        walk[cursor[w]] = walk[last];
+        walk[d] = walk[last];
         walk[last] = node;
       }
     }

@@ -3,7 +3,7 @@ package dev.berth.scheduler;
 /**
  * A hard test of a node for one task group: a node any filter rejects is never chosen, and the
  * rejection is recorded with a reason a person can act on ("memory 512 MiB needed, 200 MiB
- * free").
+ * free"), kept compactly and put into words when read.
  *
  * <p>A filter is prepared once per task group and evaluation ({@link #prepare}), so that work
  * which does not depend on the node (compiling a regular expression, summing requests) is done
@@ -33,7 +33,22 @@ public interface FeasibilityFilter {
   /** A filter bound to one task group. */
   @FunctionalInterface
   interface Check {
-    /** Null when the node at {@code node} (a position in the snapshot) passes; else why not. */
-    String reject(int node);
+    /**
+     * Null when the node at {@code node} (a position in the snapshot) passes; else why not. The
+     * rejection keeps what the filter saw (numbers, the value that failed) and puts it into words
+     * only when read: most rejections of a large evaluation are never read, and a plan must not
+     * pay for formatting them.
+     */
+    Rejection reject(int node);
+  }
+
+  /**
+   * Why a filter rejected a node, as it stood at the time of the check: immutable, formatted on
+   * each call to {@link #reason()}.
+   */
+  @FunctionalInterface
+  interface Rejection {
+    /** The reason in words ("memory 512 MiB needed, 200 MiB free"). */
+    String reason();
   }
 }

@@ -4,6 +4,7 @@ import dev.berth.scheduler.model.Affinity;
 import dev.berth.scheduler.model.Constraint;
 import dev.berth.scheduler.model.Job;
 import dev.berth.scheduler.model.Node;
+import dev.berth.scheduler.model.NodeTable;
 import dev.berth.scheduler.model.PlacementStrategy;
 import dev.berth.scheduler.model.Spread;
 import dev.berth.scheduler.model.TaskGroup;
@@ -48,7 +49,7 @@ public final class GroupContext {
     this.replicasOn = new int[cluster.nodeCount()];
     List<SpreadTally> t = new ArrayList<>(spreads.size());
     for (Spread s : spreads) {
-      t.add(new SpreadTally(s, cluster.nodes, replicaTotal));
+      t.add(new SpreadTally(s, cluster.table.column(s.target()), replicaTotal));
     }
     this.tallies = List.copyOf(t);
   }
@@ -99,19 +100,27 @@ public final class GroupContext {
   }
 
   public Node node(int node) {
-    return cluster.nodes[node];
+    return cluster.table.node(node);
+  }
+
+  /**
+   * The nodes laid out for filters and scorers: readiness, property columns, image and volume
+   * holdings, each computed once per snapshot rather than per task group.
+   */
+  public NodeTable table() {
+    return cluster.table;
   }
 
   public long capacityCpu(int node) {
-    return cluster.capCpu[node];
+    return cluster.table.capacityCpu(node);
   }
 
   public long capacityMemory(int node) {
-    return cluster.capMemory[node];
+    return cluster.table.capacityMemory(node);
   }
 
   public long capacityPids(int node) {
-    return cluster.capPids[node];
+    return cluster.table.capacityPids(node);
   }
 
   public long usedCpu(int node) {

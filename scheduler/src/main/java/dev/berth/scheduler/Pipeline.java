@@ -60,17 +60,25 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
    * placed: {@link FeasibilityFilter}), so each node is rejected, and explained, at most once.
    */
   static final class Bound {
+    /** {@link #state}: the node was not checked yet. */
+    private static final byte UNCHECKED = 0;
+    /** {@link #state}: the node passed every static filter once already. */
+    private static final byte STATIC_PASSED = 1;
+    /** {@link #state}: rejected; the rejecting filter's index is the state minus this. */
+    private static final byte REJECTED = 2;
+
     final String[] names;
     final FeasibilityFilter.Check[] checks;
     final boolean[] isStatic;
     final Scorer.NodeScore[] scores;
     final double[] weights;
     final double weightSum;
-    /** Per node: 0 not rejected, else 1 + the index of the rejecting filter. */
-    final byte[] rejectedBy;
-    final String[] reasons;
-    /** Per node: it passed every static filter once already. */
-    final boolean[] staticPassed;
+    /** Per node, one byte: unchecked, static filters passed, or rejected by which filter. */
+    private final byte[] state;
+    /** Per node, the rejection, for a rejected node. */
+    private final FeasibilityFilter.Rejection[] rejectionOf;
+    /** The rejected nodes, in the order they were rejected. */
+    private int[] rejected = new int[16];
     int rejections;
     long checksRun;
 
@@ -88,6 +96,9 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
           st[k] = f.isStatic();
           k++;
         }
+      }
+      if (k > Byte.MAX_VALUE - REJECTED) {
+        throw new IllegalArgumentException("too many filters: " + k);
       }
       names = java.util.Arrays.copyOf(n, k);
       checks = java.util.Arrays.copyOf(c, k);
@@ -110,31 +121,34 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
       weights = java.util.Arrays.copyOf(w, j);
       weightSum = sum;
       int nodes = group.nodeCount();
-      rejectedBy = new byte[nodes];
-      reasons = new String[nodes];
-      staticPassed = new boolean[nodes];
+      state = new byte[nodes];
+      rejectionOf = new FeasibilityFilter.Rejection[nodes];
     }
 
     /** Whether the node passes every filter now; if not, the rejection is recorded. */
     boolean feasible(int node) {
-      if (rejectedBy[node] != 0) {
+      byte st = state[node];
+      if (st >= REJECTED) {
         return false;
       }
-      boolean skipStatic = staticPassed[node];
+      boolean skipStatic = st == STATIC_PASSED;
       for (int i = 0; i < checks.length; i++) {
         if (skipStatic && isStatic[i]) {
           continue;
         }
         checksRun++;
-        String reason = checks[i].reject(node);
-        if (reason != null) {
-          rejectedBy[node] = (byte) (i + 1);
-          reasons[node] = reason;
-          rejections++;
+        FeasibilityFilter.Rejection r = checks[i].reject(node);
+        if (r != null) {
+          state[node] = (byte) (REJECTED + i);
+          rejectionOf[node] = r;
+          if (rejections == rejected.length) {
+            rejected = java.util.Arrays.copyOf(rejected, rejections * 2);
+          }
+          rejected[rejections++] = node;
           return false;
         }
       }
-      staticPassed[node] = true;
+      state[node] = STATIC_PASSED;
       return true;
     }
 
@@ -145,22 +159,41 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
     String staticRejection(int node) {
       for (int i = 0; i < checks.length; i++) {
         if (isStatic[i]) {
-          String reason = checks[i].reject(node);
-          if (reason != null) {
-            return names[i] + ": " + reason;
+          FeasibilityFilter.Rejection r = checks[i].reject(node);
+          if (r != null) {
+            return names[i] + ": " + r.reason();
           }
         }
       }
       return null;
     }
 
+    /** The index in {@link #names} of the filter that rejected the node, or −1. */
+    int rejectingFilter(int node) {
+      return state[node] >= REJECTED ? state[node] - REJECTED : -1;
+    }
+
     /** The name of the filter that rejected the node, or null. */
     String rejectedBy(int node) {
-      return rejectedBy[node] == 0 ? null : names[rejectedBy[node] - 1];
+      int f = rejectingFilter(node);
+      return f < 0 ? null : names[f];
+    }
+
+    /** The rejection of a rejected node, or null. */
+    FeasibilityFilter.Rejection rejection(int node) {
+      return rejectionOf[node];
+    }
+
+    /** The rejected nodes in position order. */
+    int[] rejectedNodes() {
+      int[] r = java.util.Arrays.copyOf(rejected, rejections);
+      java.util.Arrays.sort(r);
+      return r;
     }
 
     boolean rejectedByStatic(int node) {
-      return rejectedBy[node] != 0 && isStatic[rejectedBy[node] - 1];
+      int f = rejectingFilter(node);
+      return f >= 0 && isStatic[f];
     }
 
     double score(int node) {

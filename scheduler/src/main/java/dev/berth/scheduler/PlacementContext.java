@@ -2,7 +2,7 @@ package dev.berth.scheduler;
 
 import dev.berth.scheduler.model.Allocation;
 import dev.berth.scheduler.model.ClusterSnapshot;
-import dev.berth.scheduler.model.Node;
+import dev.berth.scheduler.model.NodeTable;
 import dev.berth.scheduler.model.PortMapping;
 import dev.berth.scheduler.model.PortRequest;
 import dev.berth.scheduler.model.Resources;
@@ -15,31 +15,34 @@ import java.util.random.RandomGenerator;
 
 /**
  * The state of one evaluation as it places and stops: what each node has in use (the snapshot's
- * usage, minus this plan's stops, plus its placements so far), the host ports taken, the seeded
- * generator, and the node order sampling walks.
+ * usage, minus this plan's stops, plus its placements so far), the host ports taken, and the
+ * seeded generator.
  *
  * <p>Created by one {@link Scheduler#schedule} call and confined to it: mutable, not thread-safe,
  * never shared. Usage is kept in flat arrays updated per placement, so no placement rescans the
- * cluster's allocations.
+ * cluster's allocations; capacities and everything else fixed per node are read from the
+ * snapshot's {@link NodeTable}; host ports are the snapshot's until this plan changes a node's.
  */
 final class PlacementContext {
 
   final ClusterSnapshot snapshot;
   final SchedulerConfig config;
-  final Node[] nodes;
-  final long[] capCpu;
-  final long[] capMemory;
-  final long[] capPids;
+  final NodeTable table;
   final long[] usedCpu;
   final long[] usedMemory;
   final long[] usedPids;
-  /** Host ports in use per node; null for a node with none (most, for most jobs). */
+  /**
+   * Host ports in use per node, for a node whose ports this plan changed; null for the others
+   * (most), whose ports are the snapshot's.
+   */
   private final Set<Integer>[] ports;
-  /** How many of each node's ports lie in the dynamic range. */
+  /** For a node with a port set: how many of its ports lie in the dynamic range. */
   private final int[] dynamicInUse;
+  /**
+   * The seeded generator every random choice takes from: the order sampling walks the nodes in
+   * and the dynamic ports chosen.
+   */
   final RandomGenerator random;
-  /** Node positions in a seeded random order: where sampling starts and how it walks. */
-  final int[] order;
   private final String evaluationId;
   private int nextId;
 
@@ -49,69 +52,77 @@ final class PlacementContext {
     this.snapshot = snapshot;
     this.config = config;
     this.evaluationId = evaluationId;
-    int n = snapshot.nodes().size();
-    nodes = snapshot.nodes().toArray(new Node[0]);
-    capCpu = new long[n];
-    capMemory = new long[n];
-    capPids = new long[n];
+    this.table = snapshot.nodeTable();
+    int n = table.size();
     usedCpu = new long[n];
     usedMemory = new long[n];
     usedPids = new long[n];
-    ports = new Set[n];
-    dynamicInUse = new int[n];
     for (int i = 0; i < n; i++) {
-      Resources cap = nodes[i].capacity();
-      capCpu[i] = cap.cpuMillis();
-      capMemory[i] = cap.memoryBytes();
-      capPids[i] = cap.pids();
       usedCpu[i] = snapshot.usedCpu(i);
       usedMemory[i] = snapshot.usedMemory(i);
       usedPids[i] = snapshot.usedPids(i);
-      for (Allocation a : snapshot.allocationsOn(i)) {
-        if (a.status().holdsResources()) {
-          for (PortMapping p : a.ports()) {
-            takePort(i, p.host());
-          }
-        }
-      }
     }
+    ports = new Set[n];
+    dynamicInUse = new int[n];
     random = new SplittableRandom(seed);
-    order = new int[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    for (int i = n - 1; i > 0; i--) {
-      int j = random.nextInt(i + 1);
-      int t = order[i];
-      order[i] = order[j];
-      order[j] = t;
-    }
   }
 
   int nodeCount() {
-    return nodes.length;
+    return table.size();
   }
 
   boolean portTaken(int node, int port) {
     Set<Integer> s = ports[node];
-    return s != null && s.contains(port);
+    return s != null ? s.contains(port) : snapshot.portInUse(node, port);
   }
 
   int dynamicPortsFree(int node) {
-    return config.dynamicPortMax() - config.dynamicPortMin() + 1 - dynamicInUse[node];
+    return config.dynamicPortMax() - config.dynamicPortMin() + 1 - portSet(node, false);
+  }
+
+  /**
+   * How many of the node's ports lie in the dynamic range; with {@code copy}, first makes the
+   * node's port set this plan's own, so it can change.
+   */
+  private int portSet(int node, boolean copy) {
+    if (ports[node] != null) {
+      return dynamicInUse[node];
+    }
+    int[] held = snapshot.portsInUse(node);
+    Set<Integer> set = copy ? new HashSet<>() : null;
+    int dynamic = 0;
+    for (int i = 0; i < held.length; i++) {
+      boolean first = set != null ? set.add(held[i]) : indexOf(held, held[i]) == i;
+      if (first && inDynamicRange(held[i])) {
+        dynamic++;
+      }
+    }
+    if (copy) {
+      ports[node] = set;
+      dynamicInUse[node] = dynamic;
+    }
+    return dynamic;
+  }
+
+  private static int indexOf(int[] a, int x) {
+    for (int i = 0; i < a.length; i++) {
+      if (a[i] == x) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   private void takePort(int node, int port) {
-    if (ports[node] == null) {
-      ports[node] = new HashSet<>();
-    }
+    portSet(node, true);
     if (ports[node].add(port) && inDynamicRange(port)) {
       dynamicInUse[node]++;
     }
   }
 
   private void freePort(int node, int port) {
-    if (ports[node] != null && ports[node].remove(port) && inDynamicRange(port)) {
+    portSet(node, true);
+    if (ports[node].remove(port) && inDynamicRange(port)) {
       dynamicInUse[node]--;
     }
   }
@@ -175,7 +186,7 @@ final class PlacementContext {
         }
         if (port < 0) {
           // The ports filter counted free dynamic ports before this placement.
-          throw new IllegalStateException("no dynamic port free on " + nodes[node].id());
+          throw new IllegalStateException("no dynamic port free on " + table.node(node).id());
         }
         takePort(node, port);
         out.add(new PortMapping(p.label(), port, p.to() == 0 ? port : p.to(), true));

@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * What an evaluation decided: for each task group, the allocations to create, those to stop, and
@@ -121,21 +123,78 @@ public record Plan(String evaluationId, String job, long snapshotIndex, List<Gro
   }
 
   /**
-   * Why a node was or was not a candidate, for {@code berth job plan}.
-   *
-   * @param filter the rejecting filter, or null when the node is feasible
-   * @param reason the filter's reason, or for a feasible node what became of it
+   * Why a node was or was not a candidate, for {@code berth job plan}. A value: two explanations
+   * are equal when they say the same of the same node. The reason is kept as the filter saw it
+   * and put into words when first read, since most plans' explanations are never read.
    */
-  public record NodeExplanation(String nodeId, String nodeName, String filter, String reason) {
+  public static final class NodeExplanation {
+    private final String nodeId;
+    private final String nodeName;
+    private final String filter;
+    private final Supplier<String> words;
+    /** The reason once put into words; racing readers compute the same string. */
+    private String reason;
+
+    /**
+     * @param filter the rejecting filter, or null when the node is feasible
+     * @param reason the filter's reason, or for a feasible node what became of it
+     */
+    public NodeExplanation(String nodeId, String nodeName, String filter, String reason) {
+      this(nodeId, nodeName, filter, () -> reason);
+      this.reason = reason;
+    }
+
+    /** As the public constructor, with a reason put into words on first read. */
+    NodeExplanation(String nodeId, String nodeName, String filter, Supplier<String> reason) {
+      this.nodeId = Objects.requireNonNull(nodeId, "nodeId");
+      this.nodeName = Objects.requireNonNull(nodeName, "nodeName");
+      this.filter = filter;
+      this.words = Objects.requireNonNull(reason, "reason");
+    }
+
+    public String nodeId() {
+      return nodeId;
+    }
+
+    public String nodeName() {
+      return nodeName;
+    }
+
+    /** The rejecting filter, or null when the node is feasible. */
+    public String filter() {
+      return filter;
+    }
+
+    /** The filter's reason, or for a feasible node what became of it. */
+    public String reason() {
+      String r = reason;
+      if (r == null) {
+        r = words.get();
+        reason = r;
+      }
+      return r;
+    }
 
     public boolean feasible() {
       return filter == null;
     }
 
     @Override
+    public boolean equals(Object o) {
+      return o instanceof NodeExplanation e && nodeId.equals(e.nodeId)
+          && nodeName.equals(e.nodeName) && Objects.equals(filter, e.filter)
+          && Objects.equals(reason(), e.reason());
+    }
+
+    @Override
+    public int hashCode() {
+      return Objects.hash(nodeId, nodeName, filter, reason());
+    }
+
+    @Override
     public String toString() {
-      return feasible() ? "node " + nodeName + " feasible: " + reason
-          : "node " + nodeName + " rejected by " + filter + ": " + reason;
+      return feasible() ? "node " + nodeName + " feasible: " + reason()
+          : "node " + nodeName + " rejected by " + filter + ": " + reason();
     }
   }
 }

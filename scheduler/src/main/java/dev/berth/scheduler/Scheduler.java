@@ -235,7 +235,7 @@ public final class Scheduler {
         why = "replaced";
       } else if (w.covered.contains(node)) {
         why = "another replica runs on this node";
-      } else if (ctx.nodes[node].ready() && !ctx.nodes[node].draining()) {
+      } else if (ctx.table.node(node).ready() && !ctx.table.node(node).draining()) {
         // A node that is merely not ready keeps its replica: whether it is down is the caller's
         // call; so does a draining one: when its system replicas go (at the drain's deadline, or
         // once the rest has moved) is the caller's call too, made through replace(). One that is
@@ -274,7 +274,7 @@ public final class Scheduler {
     long checks = 0;
     if (!w.toPlace.isEmpty()) {
       int limit = config.candidates(ctx.nodeCount());
-      CandidateSampler sampler = new CandidateSampler(group, bound, ctx.order, limit);
+      CandidateSampler sampler = new CandidateSampler(group, bound, ctx.random, limit);
       int[] candidates = new int[limit];
       for (long[] r : w.toPlace) {
         int index = (int) r[0];
@@ -342,49 +342,75 @@ public final class Scheduler {
     List<PortMapping> ports = ctx.reserve(node, g.resources(), g.ports());
     group.countReplica(node, 1);
     return new Allocation(ctx.newAllocationId(), group.job().name(), g.name(), index,
-        ctx.nodes[node].id(), g.resources(), ports, generation, AllocationStatus.PENDING);
+        ctx.table.node(node).id(), g.resources(), ports, generation, AllocationStatus.PENDING);
   }
 
   private GroupPlan finish(PlacementContext ctx, GroupWork w, List<Allocation> placed,
       List<Integer> pending, long checks) {
     Pipeline.Bound bound = w.bound;
     int n = ctx.nodeCount();
+    // Explanations hold each rejection as its filter recorded it; nothing is put into words here.
+    List<NodeExplanation> explanations;
+    int[] perFilter = new int[bound.names.length];
+    int[] sampleOf = new int[bound.names.length];
     if (config.explainAll()) {
       for (int node = 0; node < n; node++) {
         bound.feasible(node); // records a rejection for every node that has one now
       }
-    }
-    List<NodeExplanation> explanations = new ArrayList<>(bound.rejections);
-    Map<String, int[]> counts = new LinkedHashMap<>();
-    Map<String, Integer> sample = new HashMap<>();
-    Map<Integer, Integer> chosen = new HashMap<>();
-    for (Allocation a : placed) {
-      chosen.merge(ctx.snapshot.position(a.node()), 1, Integer::sum);
-    }
-    for (int node = 0; node < n; node++) {
-      String filter = bound.rejectedBy(node);
-      if (filter != null) {
-        explanations.add(new NodeExplanation(ctx.nodes[node].id(), ctx.nodes[node].name(),
-            filter, bound.reasons[node]));
-        counts.computeIfAbsent(filter, k -> new int[1])[0]++;
-        sample.putIfAbsent(filter, node);
-      } else if (config.explainAll()) {
-        Integer c = chosen.get(node);
-        explanations.add(new NodeExplanation(ctx.nodes[node].id(), ctx.nodes[node].name(), null,
-            c == null ? "not chosen (other nodes scored higher or were sampled instead)"
-                : "chosen for " + c + (c == 1 ? " replica" : " replicas")));
+      Map<Integer, Integer> chosen = new HashMap<>();
+      for (Allocation a : placed) {
+        chosen.merge(ctx.snapshot.position(a.node()), 1, Integer::sum);
+      }
+      explanations = new ArrayList<>(n);
+      for (int node = 0; node < n; node++) {
+        if (bound.rejectingFilter(node) >= 0) {
+          explanations.add(rejected(ctx, bound, node, perFilter, sampleOf));
+        } else {
+          Integer c = chosen.get(node);
+          explanations.add(new NodeExplanation(ctx.table.node(node).id(),
+              ctx.table.node(node).name(), null,
+              c == null ? "not chosen (other nodes scored higher or were sampled instead)"
+                  : "chosen for " + c + (c == 1 ? " replica" : " replicas")));
+        }
+      }
+    } else {
+      int[] rejected = bound.rejectedNodes();
+      explanations = new ArrayList<>(rejected.length);
+      for (int node : rejected) {
+        explanations.add(rejected(ctx, bound, node, perFilter, sampleOf));
       }
     }
     Unplaced unplaced = Unplaced.NONE;
     if (!pending.isEmpty()) {
+      List<Integer> filters = new ArrayList<>();
+      for (int f = 0; f < perFilter.length; f++) {
+        if (perFilter[f] > 0) {
+          filters.add(f);
+        }
+      }
+      // Most frequent first; on a tie, the filter whose first rejected node comes first.
+      filters.sort(Comparator.comparingInt((Integer f) -> -perFilter[f])
+          .thenComparingInt(f -> sampleOf[f]));
       List<FilterTally> tallies = new ArrayList<>();
-      counts.forEach((filter, c) -> {
-        int node = sample.get(filter);
-        tallies.add(new FilterTally(filter, c[0], ctx.nodes[node].name(), bound.reasons[node]));
-      });
-      tallies.sort(Comparator.comparingInt(FilterTally::nodes).reversed());
+      for (int f : filters) {
+        int node = sampleOf[f];
+        tallies.add(new FilterTally(bound.names[f], perFilter[f], ctx.table.node(node).name(),
+            bound.rejection(node).reason()));
+      }
       unplaced = new Unplaced(pending, tallies);
     }
     return new GroupPlan(w.group.group().name(), placed, w.stops, unplaced, explanations, checks);
+  }
+
+  /** The explanation of a rejected node; counts it for its filter. */
+  private static NodeExplanation rejected(PlacementContext ctx, Pipeline.Bound bound, int node,
+      int[] perFilter, int[] sampleOf) {
+    int f = bound.rejectingFilter(node);
+    if (perFilter[f]++ == 0) {
+      sampleOf[f] = node; // the first in position order, as nodes come here in that order
+    }
+    FeasibilityFilter.Rejection r = bound.rejection(node);
+    return new NodeExplanation(ctx.table.node(node).id(), ctx.table.node(node).name(),
+        bound.names[f], r::reason);
   }
 }

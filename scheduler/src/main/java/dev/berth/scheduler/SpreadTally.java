@@ -1,6 +1,6 @@
 package dev.berth.scheduler;
 
-import dev.berth.scheduler.model.Node;
+import dev.berth.scheduler.model.NodeTable;
 import dev.berth.scheduler.model.Spread;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -18,32 +18,46 @@ import java.util.TreeSet;
 public final class SpreadTally {
 
   private final Spread spread;
+  private final NodeTable.Column column;
   private final String[] values;
-  private final int[] nodeValue;
+  /** Value ids by the column's ids, or null when they are the same (no target lacks a node). */
+  private final int[] fromColumn;
   private final double[] desired;
   private final int[] counts;
 
-  SpreadTally(Spread spread, Node[] nodes, int total) {
+  /**
+   * Costs O(values), not O(nodes): which node has which value is the snapshot's column, built
+   * once for every evaluation on it.
+   */
+  SpreadTally(Spread spread, NodeTable.Column column, int total) {
     this.spread = spread;
-    TreeSet<String> seen = new TreeSet<>();
-    String[] raw = new String[nodes.length];
-    for (int i = 0; i < nodes.length; i++) {
-      raw[i] = nodes[i].property(spread.target());
-      if (raw[i] != null) {
-        seen.add(raw[i]);
+    this.column = column;
+    TreeSet<String> extra = new TreeSet<>();
+    for (Spread.SpreadTarget t : spread.targets()) {
+      if (column.id(t.value()) < 0) {
+        extra.add(t.value()); // a named value with no node yet still has its share
+      }
+    }
+    if (extra.isEmpty()) {
+      values = new String[column.valueCount()];
+      for (int v = 0; v < values.length; v++) {
+        values[v] = column.value(v);
+      }
+      fromColumn = null;
+    } else {
+      TreeSet<String> all = new TreeSet<>(extra);
+      for (int v = 0; v < column.valueCount(); v++) {
+        all.add(column.value(v));
+      }
+      values = all.toArray(new String[0]);
+      fromColumn = new int[column.valueCount()];
+      for (int v = 0; v < fromColumn.length; v++) {
+        fromColumn[v] = Arrays.binarySearch(values, column.value(v));
       }
     }
     Map<String, Integer> id = new HashMap<>();
-    for (Spread.SpreadTarget t : spread.targets()) {
-      seen.add(t.value()); // a named value with no node yet still has its share
-    }
-    values = seen.toArray(new String[0]);
     for (int v = 0; v < values.length; v++) {
       id.put(values[v], v);
-    }
-    nodeValue = new int[nodes.length];
-    for (int i = 0; i < nodes.length; i++) {
-      nodeValue[i] = raw[i] == null ? -1 : id.get(raw[i]);
     }
     desired = new double[values.length];
     counts = new int[values.length];
@@ -81,9 +95,20 @@ public final class SpreadTally {
     return values[v];
   }
 
+  /** The column of the snapshot this tally reads. */
+  NodeTable.Column column() {
+    return column;
+  }
+
+  /** The column's id for value {@code v}, or −1 when no node has it (a target's value). */
+  int columnId(int v) {
+    return fromColumn == null ? v : column.id(values[v]);
+  }
+
   /** The value id of the node at {@code node}, or −1 when it lacks the property. */
   public int valueOf(int node) {
-    return nodeValue[node];
+    int v = column.valueOf(node);
+    return v < 0 || fromColumn == null ? v : fromColumn[v];
   }
 
   /** How many of the group's replicas the value should hold (fractional). */
@@ -97,7 +122,7 @@ public final class SpreadTally {
   }
 
   void add(int node, int delta) {
-    int v = nodeValue[node];
+    int v = valueOf(node);
     if (v >= 0) {
       counts[v] += delta;
     }

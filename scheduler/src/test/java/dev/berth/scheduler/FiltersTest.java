@@ -157,7 +157,8 @@ class FiltersTest {
     Job job = Job.of("job", JobType.SERVICE, c.group());
     GroupContext g = context(snap, job, c.group());
     FeasibilityFilter.Check check = c.filter().prepare(g);
-    String reason = check == null ? null : check.reject(0);
+    FeasibilityFilter.Rejection rejection = check == null ? null : check.reject(0);
+    String reason = rejection == null ? null : rejection.reason();
     if (c.rejection() == null) {
       assertNull(reason, c.name());
     } else {

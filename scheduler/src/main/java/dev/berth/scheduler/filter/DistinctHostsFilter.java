@@ -22,7 +22,7 @@ public final class DistinctHostsFilter implements FeasibilityFilter {
       return null;
     }
     String name = group.group().name();
-    return node -> group.replicasOn(node) == 0 ? null
-        : "already runs a replica of \"" + name + "\" (distinct_hosts)";
+    Rejection taken = () -> "already runs a replica of \"" + name + "\" (distinct_hosts)";
+    return node -> group.replicasOn(node) == 0 ? null : taken;
   }
 }

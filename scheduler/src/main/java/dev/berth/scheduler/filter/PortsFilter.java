@@ -32,11 +32,14 @@ public final class PortsFilter implements FeasibilityFilter {
     return node -> {
       for (int port : fixed) {
         if (group.portTaken(node, port)) {
-          return "host port " + port + " already in use";
+          return () -> "host port " + port + " already in use";
         }
       }
-      if (dynamic > 0 && group.dynamicPortsFree(node) < dynamic) {
-        return dynamic + " dynamic ports needed, " + group.dynamicPortsFree(node) + " free";
+      if (dynamic > 0) {
+        int free = group.dynamicPortsFree(node);
+        if (free < dynamic) {
+          return () -> dynamic + " dynamic ports needed, " + free + " free";
+        }
       }
       return null;
     };

@@ -2,7 +2,7 @@ package dev.berth.scheduler.filter;
 
 import dev.berth.scheduler.FeasibilityFilter;
 import dev.berth.scheduler.GroupContext;
-import dev.berth.scheduler.model.Node;
+import dev.berth.scheduler.model.NodeTable;
 
 /** A node takes new work only when it is ready, eligible and not draining. */
 public final class ReadyFilter implements FeasibilityFilter {
@@ -17,20 +17,18 @@ public final class ReadyFilter implements FeasibilityFilter {
     return true;
   }
 
+  private static final Rejection NOT_READY = () -> "node is not ready";
+  private static final Rejection INELIGIBLE = () -> "node is ineligible for scheduling";
+  private static final Rejection DRAINING = () -> "node is draining";
+
   @Override
   public Check prepare(GroupContext group) {
-    return node -> {
-      Node n = group.node(node);
-      if (!n.ready()) {
-        return "node is not ready";
-      }
-      if (!n.eligible()) {
-        return "node is ineligible for scheduling";
-      }
-      if (n.draining()) {
-        return "node is draining";
-      }
-      return null;
+    NodeTable table = group.table();
+    return node -> switch (table.status(node)) {
+      case NodeTable.SCHEDULABLE -> null;
+      case NodeTable.NOT_READY -> NOT_READY;
+      case NodeTable.INELIGIBLE -> INELIGIBLE;
+      default -> DRAINING;
     };
   }
 }

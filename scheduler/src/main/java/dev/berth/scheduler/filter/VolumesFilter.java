@@ -2,6 +2,7 @@ package dev.berth.scheduler.filter;
 
 import dev.berth.scheduler.FeasibilityFilter;
 import dev.berth.scheduler.GroupContext;
+import dev.berth.scheduler.model.NodeTable;
 import dev.berth.scheduler.model.VolumeMount;
 import java.util.List;
 
@@ -27,10 +28,17 @@ public final class VolumesFilter implements FeasibilityFilter {
     if (names.isEmpty()) {
       return null;
     }
+    NodeTable.Holding[] held = new NodeTable.Holding[names.size()];
+    Rejection[] missing = new Rejection[names.size()];
+    for (int i = 0; i < held.length; i++) {
+      String v = names.get(i);
+      held[i] = group.table().volume(v);
+      missing[i] = () -> "host-local volume \"" + v + "\" is not on this node";
+    }
     return node -> {
-      for (String v : names) {
-        if (!group.node(node).volumes().contains(v)) {
-          return "host-local volume \"" + v + "\" is not on this node";
+      for (int i = 0; i < held.length; i++) {
+        if (!held[i].test(node)) {
+          return missing[i];
         }
       }
       return null;

@@ -1,6 +1,7 @@
 package dev.berth.scheduler.model;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
@@ -13,9 +14,11 @@ import java.util.Set;
  * caller wants left unplaced for now.
  *
  * <p>A class rather than a record because it carries lookup tables built once at construction
- * (node positions, allocations by node and by job, resources and ports in use per node), which
- * the scheduler and the applier share and which are no part of its value. Immutable, so it may
- * be shared across threads.
+ * (node positions, allocations by node and by job, resources and ports in use per node, the
+ * {@link NodeTable}), which the scheduler and the applier share and which are no part of its
+ * value. Snapshots derived with {@link #withDecisions} share all of them, and those derived with
+ * {@link #withAllocations} the node positions and table, so the many evaluations of one
+ * scheduling round lay the nodes out once. Immutable, so it may be shared across threads.
  *
  * <p>Down nodes, lost allocations, drain migrations: deciding which allocations must move is the
  * caller's business (the scheduling loop's). It says so by listing their ids in
@@ -33,6 +36,7 @@ public final class ClusterSnapshot {
   private final Set<String> replace;
   private final Set<String> held;
 
+  private final NodeTable table;
   private final Map<String, Integer> nodePosition;
   private final List<List<Allocation>> byNode;
   private final Map<String, List<Allocation>> byJob;
@@ -40,6 +44,8 @@ public final class ClusterSnapshot {
   private final long[] usedCpu;
   private final long[] usedMemory;
   private final long[] usedPids;
+  /** Per node, the host ports its allocations holding resources hold; null for none. */
+  private final int[][] ports;
 
   /**
    * @param index       the replicated store's index the view was read at (plans record it)
@@ -51,21 +57,36 @@ public final class ClusterSnapshot {
    */
   public ClusterSnapshot(long index, List<Node> nodes, List<Allocation> allocations,
       Set<String> replace, Set<String> held) {
+    this(index, List.copyOf(nodes), null, null, allocations, replace, held);
+  }
+
+  /** With {@code table} and {@code positions} of a snapshot with the same nodes, or nulls. */
+  private ClusterSnapshot(long index, List<Node> nodes, NodeTable table,
+      Map<String, Integer> positions, List<Allocation> allocations, Set<String> replace,
+      Set<String> held) {
     this.index = index;
-    this.nodes = List.copyOf(nodes);
+    this.nodes = nodes;
     this.allocations = List.copyOf(allocations);
     this.replace = Set.copyOf(replace == null ? Set.of() : replace);
     this.held = Set.copyOf(held == null ? Set.of() : held);
     int n = this.nodes.size();
-    nodePosition = new HashMap<>(n * 2);
+    if (positions == null) {
+      positions = new HashMap<>(n * 2);
+      for (int i = 0; i < n; i++) {
+        if (positions.put(this.nodes.get(i).id(), i) != null) {
+          throw new IllegalArgumentException("node id " + this.nodes.get(i).id() + " repeated");
+        }
+      }
+      table = new NodeTable(this.nodes);
+    }
+    this.nodePosition = positions;
+    this.table = table;
     byNode = new ArrayList<>(n);
     usedCpu = new long[n];
     usedMemory = new long[n];
     usedPids = new long[n];
+    ports = new int[n][];
     for (int i = 0; i < n; i++) {
-      if (nodePosition.put(this.nodes.get(i).id(), i) != null) {
-        throw new IllegalArgumentException("node id " + this.nodes.get(i).id() + " repeated");
-      }
       byNode.add(new ArrayList<>());
     }
     byJob = new HashMap<>();
@@ -82,9 +103,36 @@ public final class ClusterSnapshot {
           usedCpu[pos] += a.resources().cpuMillis();
           usedMemory[pos] += a.resources().memoryBytes();
           usedPids[pos] += a.resources().pids();
+          if (!a.ports().isEmpty()) {
+            int[] p = ports[pos] == null ? new int[0] : ports[pos];
+            int at = p.length;
+            p = Arrays.copyOf(p, at + a.ports().size());
+            for (PortMapping m : a.ports()) {
+              p[at++] = m.host();
+            }
+            ports[pos] = p;
+          }
         }
       }
     }
+  }
+
+  /** A copy that shares this one's derived tables; the allocations and decisions are the same. */
+  private ClusterSnapshot(ClusterSnapshot s, Set<String> replace, Set<String> held) {
+    this.index = s.index;
+    this.nodes = s.nodes;
+    this.allocations = s.allocations;
+    this.replace = Set.copyOf(replace == null ? Set.of() : replace);
+    this.held = Set.copyOf(held == null ? Set.of() : held);
+    this.table = s.table;
+    this.nodePosition = s.nodePosition;
+    this.byNode = s.byNode;
+    this.byJob = s.byJob;
+    this.byId = s.byId;
+    this.usedCpu = s.usedCpu;
+    this.usedMemory = s.usedMemory;
+    this.usedPids = s.usedPids;
+    this.ports = s.ports;
   }
 
   public ClusterSnapshot(long index, List<Node> nodes, List<Allocation> allocations,
@@ -158,6 +206,33 @@ public final class ClusterSnapshot {
     return usedPids[position];
   }
 
+  /** The nodes laid out for the scheduler; shared with snapshots derived with the same nodes. */
+  public NodeTable nodeTable() {
+    return table;
+  }
+
+  /** Whether an allocation holding resources on the node at {@code position} holds that port. */
+  public boolean portInUse(int position, int port) {
+    int[] p = ports[position];
+    if (p != null) {
+      for (int x : p) {
+        if (x == port) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The host ports allocations holding resources hold on the node at {@code position}, a port
+   * held twice listed twice (a conflict the applier refused to create but a store may hold).
+   */
+  public int[] portsInUse(int position) {
+    int[] p = ports[position];
+    return p == null ? new int[0] : p.clone();
+  }
+
   /** Whether the caller wants the allocation re-placed. */
   public boolean needsReplacement(Allocation a) {
     return a.status() == AllocationStatus.LOST || replace.contains(a.id());
@@ -170,12 +245,12 @@ public final class ClusterSnapshot {
 
   /** The same nodes and allocations, with other allocations to replace and to hold. */
   public ClusterSnapshot withDecisions(Set<String> replace, Set<String> held) {
-    return new ClusterSnapshot(index, nodes, allocations, replace, held);
+    return new ClusterSnapshot(this, replace, held);
   }
 
   /** The same nodes with other allocations, at another index. */
   public ClusterSnapshot withAllocations(long index, List<Allocation> allocations) {
-    return new ClusterSnapshot(index, nodes, allocations, replace, held);
+    return new ClusterSnapshot(index, nodes, table, nodePosition, allocations, replace, held);
   }
 
   /** The same allocations on other nodes, at another index. */

@@ -2,11 +2,13 @@ package dev.berth.scheduler.score;
 
 import dev.berth.scheduler.GroupContext;
 import dev.berth.scheduler.Scorer;
-import java.util.Set;
+import dev.berth.scheduler.model.NodeTable;
 
 /**
  * Prefers nodes that already hold the group's image (known from gossip): 1 when the node lists
  * the image's reference or its digest, else 0. A warm node starts the replica without a pull.
+ * Each node is asked once per snapshot (the snapshot's {@link NodeTable.Holding}), not once per
+ * placement.
  */
 public final class ImageLocalityScorer implements Scorer {
 
@@ -31,12 +33,7 @@ public final class ImageLocalityScorer implements Scorer {
     String image = group.group().image();
     int at = image.indexOf('@');
     String digest = at >= 0 ? image.substring(at + 1) : null;
-    return node -> {
-      Set<String> held = group.node(node).images();
-      if (held.isEmpty()) {
-        return 0;
-      }
-      return held.contains(image) || (digest != null && held.contains(digest)) ? 1 : 0;
-    };
+    NodeTable.Holding held = group.table().image(image, digest);
+    return node -> held.test(node) ? 1 : 0;
   }
 }
