@@ -47,9 +47,6 @@ final class CandidateSampler {
   /** Per walk: {@code [0, drawn)} are in their drawn order, {@code [drawn, live)} not drawn yet. */
   private final int[] drawn;
   private final int[] cursor;
-  /** Per node, the placement it was last sampled for, so no node is a candidate twice. */
-  private final int[] seen;
-  private int stamp;
   long visits;
 
   CandidateSampler(GroupContext group, Pipeline.Bound pipeline, RandomGenerator random,
@@ -93,7 +90,6 @@ final class CandidateSampler {
     for (int w = 0; w < walks.length; w++) {
       live[w] = walks[w].length;
     }
-    seen = new int[n];
   }
 
   /**
@@ -101,7 +97,6 @@ final class CandidateSampler {
    * 0 only when no node at all can take the replica.
    */
   int sample(int[] out) {
-    stamp++;
     if (steer == null) {
       return collect(0, out);
     }
@@ -151,8 +146,7 @@ final class CandidateSampler {
       if (pipeline.feasible(node)) {
         visited++;
         cursor[w]++;
-        if (seen[node] != stamp) {
-          seen[node] = stamp;
+        if (!contains(out, found, node)) { // a walk shorter than the limit comes round again
           out[found++] = node;
         }
       } else {
@@ -166,5 +160,15 @@ final class CandidateSampler {
       }
     }
     return found;
+  }
+
+  /** A scan of the few candidates found so far: cheaper than a per-node array to mark them. */
+  private static boolean contains(int[] a, int n, int x) {
+    for (int i = 0; i < n; i++) {
+      if (a[i] == x) {
+        return true;
+      }
+    }
+    return false;
   }
 }

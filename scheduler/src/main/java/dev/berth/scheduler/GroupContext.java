@@ -1,6 +1,7 @@
 package dev.berth.scheduler;
 
 import dev.berth.scheduler.model.Affinity;
+import dev.berth.scheduler.model.ClusterSnapshot;
 import dev.berth.scheduler.model.Constraint;
 import dev.berth.scheduler.model.Job;
 import dev.berth.scheduler.model.Node;
@@ -34,8 +35,9 @@ public final class GroupContext {
   private final List<SpreadTally> tallies;
   /** Per replica index: positions of the nodes its earlier allocations failed on. */
   private Map<Integer, int[]> failedOn = Map.of();
+  private static final int[] NONE = new int[0];
   /** The nodes the replica being placed now failed on; empty between placements. */
-  private int[] placingFailedOn = new int[0];
+  private int[] placingFailedOn = NONE;
 
   GroupContext(PlacementContext cluster, Job job, TaskGroup group, int replicaTotal) {
     this.cluster = cluster;
@@ -111,28 +113,32 @@ public final class GroupContext {
     return cluster.table;
   }
 
+  private long resource(int node, int offset) {
+    return cluster.resources[node * ClusterSnapshot.RESOURCE_STRIDE + offset];
+  }
+
   public long capacityCpu(int node) {
-    return cluster.table.capacityCpu(node);
+    return resource(node, PlacementContext.CPU_CAPACITY);
   }
 
   public long capacityMemory(int node) {
-    return cluster.table.capacityMemory(node);
+    return resource(node, PlacementContext.MEMORY_CAPACITY);
   }
 
   public long capacityPids(int node) {
-    return cluster.table.capacityPids(node);
+    return resource(node, PlacementContext.PIDS_CAPACITY);
   }
 
   public long usedCpu(int node) {
-    return cluster.usedCpu[node];
+    return resource(node, PlacementContext.CPU_USED);
   }
 
   public long usedMemory(int node) {
-    return cluster.usedMemory[node];
+    return resource(node, PlacementContext.MEMORY_USED);
   }
 
   public long usedPids(int node) {
-    return cluster.usedPids[node];
+    return resource(node, PlacementContext.PIDS_USED);
   }
 
   public boolean portTaken(int node, int port) {
@@ -183,7 +189,7 @@ public final class GroupContext {
 
   /** The replica with this index is placed next. */
   void placing(int index) {
-    placingFailedOn = failedOn.getOrDefault(index, new int[0]);
+    placingFailedOn = failedOn.isEmpty() ? NONE : failedOn.getOrDefault(index, NONE);
   }
 
   void countReplica(int node, int delta) {

@@ -6,10 +6,8 @@ import dev.berth.scheduler.model.NodeTable;
 import dev.berth.scheduler.model.PortMapping;
 import dev.berth.scheduler.model.PortRequest;
 import dev.berth.scheduler.model.Resources;
-import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.random.RandomGenerator;
 
@@ -25,19 +23,33 @@ import java.util.random.RandomGenerator;
  */
 final class PlacementContext {
 
+  /** Offsets in a node's slice of {@link #resources}. */
+  static final int CPU_CAPACITY = 0;
+  static final int MEMORY_CAPACITY = 1;
+  static final int PIDS_CAPACITY = 2;
+  static final int CPU_USED = 3;
+  static final int MEMORY_USED = 4;
+  static final int PIDS_USED = 5;
+
   final ClusterSnapshot snapshot;
   final SchedulerConfig config;
   final NodeTable table;
-  final long[] usedCpu;
-  final long[] usedMemory;
-  final long[] usedPids;
   /**
-   * Host ports in use per node, for a node whose ports this plan changed; null for the others
-   * (most), whose ports are the snapshot's.
+   * Per node, {@link ClusterSnapshot#RESOURCE_STRIDE} longs: cpu, memory, pids capacity, then in
+   * use (see {@link ClusterSnapshot#resourceTable()}).
    */
-  private final Set<Integer>[] ports;
-  /** For a node with a port set: how many of its ports lie in the dynamic range. */
-  private final int[] dynamicInUse;
+  final long[] resources;
+  /**
+   * Host ports in use per node, for a node whose ports this plan changed; null for the other
+   * nodes (most), whose ports are the snapshot's. One array per node, read in one go: at
+   * {@link #COUNT} how many ports it holds, at {@link #DYNAMIC} how many of them lie in the
+   * dynamic range, then the ports, sorted. An array rather than a set of boxed ports: a placement
+   * looks a few up.
+   */
+  private final int[][] ports;
+  private static final int COUNT = 0;
+  private static final int DYNAMIC = 1;
+  private static final int FIRST = 2;
   /**
    * The seeded generator every random choice takes from: the order sampling walks the nodes in
    * and the dynamic ports chosen.
@@ -46,7 +58,6 @@ final class PlacementContext {
   private final String evaluationId;
   private int nextId;
 
-  @SuppressWarnings("unchecked")
   PlacementContext(ClusterSnapshot snapshot, String evaluationId, long seed,
       SchedulerConfig config) {
     this.snapshot = snapshot;
@@ -54,16 +65,8 @@ final class PlacementContext {
     this.evaluationId = evaluationId;
     this.table = snapshot.nodeTable();
     int n = table.size();
-    usedCpu = new long[n];
-    usedMemory = new long[n];
-    usedPids = new long[n];
-    for (int i = 0; i < n; i++) {
-      usedCpu[i] = snapshot.usedCpu(i);
-      usedMemory[i] = snapshot.usedMemory(i);
-      usedPids[i] = snapshot.usedPids(i);
-    }
-    ports = new Set[n];
-    dynamicInUse = new int[n];
+    resources = snapshot.resourceTable();
+    ports = new int[n][];
     random = new SplittableRandom(seed);
   }
 
@@ -72,58 +75,71 @@ final class PlacementContext {
   }
 
   boolean portTaken(int node, int port) {
-    Set<Integer> s = ports[node];
-    return s != null ? s.contains(port) : snapshot.portInUse(node, port);
+    int[] p = ports[node];
+    return p != null ? Arrays.binarySearch(p, FIRST, FIRST + p[COUNT], port) >= 0
+        : snapshot.portInUse(node, port);
   }
 
   int dynamicPortsFree(int node) {
-    return config.dynamicPortMax() - config.dynamicPortMin() + 1 - portSet(node, false);
+    int min = config.dynamicPortMin();
+    int max = config.dynamicPortMax();
+    int[] p = ports[node];
+    int used = p != null ? p[DYNAMIC] : snapshot.portsInUse(node, min, max);
+    return max - min + 1 - used;
   }
 
-  /**
-   * How many of the node's ports lie in the dynamic range; with {@code copy}, first makes the
-   * node's port set this plan's own, so it can change.
-   */
-  private int portSet(int node, boolean copy) {
-    if (ports[node] != null) {
-      return dynamicInUse[node];
+  /** The node's ports as this plan's own, so they can change. */
+  private int[] ownPorts(int node) {
+    int[] p = ports[node];
+    if (p != null) {
+      return p;
     }
     int[] held = snapshot.portsInUse(node);
-    Set<Integer> set = copy ? new HashSet<>() : null;
-    int dynamic = 0;
+    Arrays.sort(held);
+    p = new int[FIRST + Math.max(2, held.length)];
     for (int i = 0; i < held.length; i++) {
-      boolean first = set != null ? set.add(held[i]) : indexOf(held, held[i]) == i;
-      if (first && inDynamicRange(held[i])) {
-        dynamic++;
+      if (i == 0 || held[i] != held[i - 1]) {
+        p[FIRST + p[COUNT]++] = held[i];
+        if (inDynamicRange(held[i])) {
+          p[DYNAMIC]++;
+        }
       }
     }
-    if (copy) {
-      ports[node] = set;
-      dynamicInUse[node] = dynamic;
-    }
-    return dynamic;
-  }
-
-  private static int indexOf(int[] a, int x) {
-    for (int i = 0; i < a.length; i++) {
-      if (a[i] == x) {
-        return i;
-      }
-    }
-    return -1;
+    ports[node] = p;
+    return p;
   }
 
   private void takePort(int node, int port) {
-    portSet(node, true);
-    if (ports[node].add(port) && inDynamicRange(port)) {
-      dynamicInUse[node]++;
+    int[] p = ownPorts(node);
+    int n = p[COUNT];
+    int at = Arrays.binarySearch(p, FIRST, FIRST + n, port);
+    if (at >= 0) {
+      return;
+    }
+    at = -at - 1;
+    if (FIRST + n == p.length) {
+      p = Arrays.copyOf(p, FIRST + n * 2);
+      ports[node] = p;
+    }
+    System.arraycopy(p, at, p, at + 1, FIRST + n - at);
+    p[at] = port;
+    p[COUNT] = n + 1;
+    if (inDynamicRange(port)) {
+      p[DYNAMIC]++;
     }
   }
 
   private void freePort(int node, int port) {
-    portSet(node, true);
-    if (ports[node].remove(port) && inDynamicRange(port)) {
-      dynamicInUse[node]--;
+    int[] p = ownPorts(node);
+    int n = p[COUNT];
+    int at = Arrays.binarySearch(p, FIRST, FIRST + n, port);
+    if (at < 0) {
+      return;
+    }
+    System.arraycopy(p, at + 1, p, at, FIRST + n - at - 1);
+    p[COUNT] = n - 1;
+    if (inDynamicRange(port)) {
+      p[DYNAMIC]--;
     }
   }
 
@@ -137,9 +153,10 @@ final class PlacementContext {
     if (node < 0 || !a.status().holdsResources()) {
       return;
     }
-    usedCpu[node] -= a.resources().cpuMillis();
-    usedMemory[node] -= a.resources().memoryBytes();
-    usedPids[node] -= a.resources().pids();
+    int at = node * ClusterSnapshot.RESOURCE_STRIDE;
+    resources[at + CPU_USED] -= a.resources().cpuMillis();
+    resources[at + MEMORY_USED] -= a.resources().memoryBytes();
+    resources[at + PIDS_USED] -= a.resources().pids();
     for (PortMapping p : a.ports()) {
       freePort(node, p.host());
     }
@@ -151,17 +168,19 @@ final class PlacementContext {
    * start), so replicas on one host do not all contend for the range's first ports.
    */
   List<PortMapping> reserve(int node, Resources r, List<PortRequest> requests) {
-    usedCpu[node] += r.cpuMillis();
-    usedMemory[node] += r.memoryBytes();
-    usedPids[node] += r.pids();
+    int at = node * ClusterSnapshot.RESOURCE_STRIDE;
+    resources[at + CPU_USED] += r.cpuMillis();
+    resources[at + MEMORY_USED] += r.memoryBytes();
+    resources[at + PIDS_USED] += r.pids();
     if (requests.isEmpty()) {
       return List.of();
     }
-    List<PortMapping> out = new ArrayList<>(requests.size());
+    PortMapping[] out = new PortMapping[requests.size()];
+    int taken = 0;
     for (PortRequest p : requests) {
       if (!p.dynamic()) {
         takePort(node, p.fixed());
-        out.add(new PortMapping(p.label(), p.fixed(), p.to(), false));
+        out[taken++] = new PortMapping(p.label(), p.fixed(), p.to(), false);
       }
     }
     int min = config.dynamicPortMin();
@@ -189,10 +208,10 @@ final class PlacementContext {
           throw new IllegalStateException("no dynamic port free on " + table.node(node).id());
         }
         takePort(node, port);
-        out.add(new PortMapping(p.label(), port, p.to() == 0 ? port : p.to(), true));
+        out[taken++] = new PortMapping(p.label(), port, p.to() == 0 ? port : p.to(), true);
       }
     }
-    return out;
+    return List.of(out); // immutable, so the allocation keeps it without a copy
   }
 
   /** A new allocation id: the evaluation's id and a counter, so a replay gives the same ids. */

@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.function.Supplier;
 
 /**
  * What an evaluation decided: for each task group, the allocations to create, those to stop, and
@@ -131,7 +130,7 @@ public record Plan(String evaluationId, String job, long snapshotIndex, List<Gro
     private final String nodeId;
     private final String nodeName;
     private final String filter;
-    private final Supplier<String> words;
+    private final FeasibilityFilter.Rejection words;
     /** The reason once put into words; racing readers compute the same string. */
     private String reason;
 
@@ -145,7 +144,8 @@ public record Plan(String evaluationId, String job, long snapshotIndex, List<Gro
     }
 
     /** As the public constructor, with a reason put into words on first read. */
-    NodeExplanation(String nodeId, String nodeName, String filter, Supplier<String> reason) {
+    NodeExplanation(String nodeId, String nodeName, String filter,
+        FeasibilityFilter.Rejection reason) {
       this.nodeId = Objects.requireNonNull(nodeId, "nodeId");
       this.nodeName = Objects.requireNonNull(nodeName, "nodeName");
       this.filter = filter;
@@ -169,7 +169,7 @@ public record Plan(String evaluationId, String job, long snapshotIndex, List<Gro
     public String reason() {
       String r = reason;
       if (r == null) {
-        r = words.get();
+        r = words.reason();
         reason = r;
       }
       return r;

@@ -33,26 +33,34 @@ public final class ResourcesFilter implements FeasibilityFilter {
       if (mem <= freeMem && cpu <= freeCpu && pids <= freePids) {
         return null;
       }
-      return () -> shortfall(cpu, mem, pids, freeCpu, freeMem, freePids);
+      return new Shortfall(cpu, mem, pids, freeCpu, freeMem, freePids);
     };
   }
 
-  /** Every shortfall named, memory first: "memory 512 MiB needed, 200 MiB free; cpu …". */
-  private static String shortfall(long cpu, long mem, long pids, long freeCpu, long freeMem,
-      long freePids) {
-    StringBuilder b = new StringBuilder();
-    if (mem > freeMem) {
-      b.append("memory ").append(Resources.formatBytes(mem)).append(" needed, ")
-          .append(Resources.formatBytes(Math.max(0, freeMem))).append(" free");
+  /**
+   * What was asked and what was free when the node was checked. A record rather than a capturing
+   * lambda: it is made for every node a busy cluster rejects, and a plain allocation is cheapest.
+   */
+  private record Shortfall(long cpu, long mem, long pids, long freeCpu, long freeMem,
+      long freePids) implements Rejection {
+
+    /** Every shortfall named, memory first: "memory 512 MiB needed, 200 MiB free; cpu …". */
+    @Override
+    public String reason() {
+      StringBuilder b = new StringBuilder();
+      if (mem > freeMem) {
+        b.append("memory ").append(Resources.formatBytes(mem)).append(" needed, ")
+            .append(Resources.formatBytes(Math.max(0, freeMem))).append(" free");
+      }
+      if (cpu > freeCpu) {
+        b.append(b.length() > 0 ? "; " : "").append("cpu ").append(cpu).append("m needed, ")
+            .append(Math.max(0, freeCpu)).append("m free");
+      }
+      if (pids > freePids) {
+        b.append(b.length() > 0 ? "; " : "").append("pids ").append(pids).append(" needed, ")
+            .append(Math.max(0, freePids)).append(" free");
+      }
+      return b.toString();
     }
-    if (cpu > freeCpu) {
-      b.append(b.length() > 0 ? "; " : "").append("cpu ").append(cpu).append("m needed, ")
-          .append(Math.max(0, freeCpu)).append("m free");
-    }
-    if (pids > freePids) {
-      b.append(b.length() > 0 ? "; " : "").append("pids ").append(pids).append(" needed, ")
-          .append(Math.max(0, freePids)).append(" free");
-    }
-    return b.toString();
   }
 }
