@@ -9,17 +9,24 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.berth.scheduler.model.Affinity;
 import dev.berth.scheduler.model.Allocation;
 import dev.berth.scheduler.model.AllocationStatus;
 import dev.berth.scheduler.model.ClusterSnapshot;
+import dev.berth.scheduler.model.Constraint;
 import dev.berth.scheduler.model.Job;
 import dev.berth.scheduler.model.JobType;
 import dev.berth.scheduler.model.Node;
+import dev.berth.scheduler.model.Operator;
+import dev.berth.scheduler.model.PlacementStrategy;
+import dev.berth.scheduler.model.PortMapping;
 import dev.berth.scheduler.model.PortRequest;
+import dev.berth.scheduler.model.Spread;
 import dev.berth.scheduler.model.TaskGroup;
 import dev.berth.scheduler.model.VolumeMount;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
@@ -214,5 +221,63 @@ class SchedulerTest {
     Plan plan = scheduler.schedule(snap, eval(Job.of("j", JobType.SERVICE, small, other)));
     assertEquals(1, plan.placements().size());
     assertEquals(1, plan.stops().size());
+  }
+
+  @Test
+  void aRejectionSaysWhatWasFreeWhenTheNodeWasChecked() {
+    // "big" is placed first and rejected on n1 (1024 MiB free); "small" then takes 512 MiB of
+    // n1. Read afterwards, big's reason still gives the 1024 MiB it saw.
+    TaskGroup big = TaskGroup.of("big", 1, "img:1", res(100, 2048));
+    TaskGroup small = TaskGroup.of("small", 1, "img:1", res(100, 512));
+    ClusterSnapshot snap = snapshot(List.of(node("n1", 4000, 1024)));
+    Plan plan = scheduler.schedule(snap, eval(Job.of("j", JobType.SERVICE, big, small)));
+    assertEquals(1, plan.group("small").placements().size());
+    Plan.NodeExplanation e = plan.group("big").explanations().get(0);
+    assertEquals("resources", e.filter());
+    assertEquals("memory 2 GiB needed, 1 GiB free", e.reason());
+    assertEquals("1 replica pending: 1 node rejected by resources (n1: memory 2 GiB needed, "
+        + "1 GiB free)", plan.group("big").unplaced().summary());
+  }
+
+  @Test
+  void aPlanIsTheSameOnAFreshSnapshotAndOnOneItsTablesWereFilledOn() {
+    List<Node> nodes = SchedulerPropertyTest.randomCluster(new Random(9), 300);
+    TaskGroup g = SchedulerPropertyTest.randomGroup(new Random(10), "g");
+    TaskGroup web = new TaskGroup("web", 40, "img:1", List.of(), Map.of(), res(300, 256),
+        List.of(new PortRequest("http", 0, 80)), List.of(),
+        List.of(new Constraint("attr.kernel.version",
+            Operator.VERSION, ">= 5.10")),
+        List.of(new Spread("label.zone", 50, List.of())),
+        List.of(new Affinity("label.ssd",
+            Operator.EQ, "true", 40)), false);
+    Job job = Job.of("j", JobType.SERVICE, g, web);
+    ClusterSnapshot warm = new ClusterSnapshot(1, nodes, List.of());
+    Plan first = scheduler.schedule(warm, eval(job));
+    Plan again = scheduler.schedule(warm.withDecisions(Set.of(), Set.of()), eval(job));
+    Plan fresh = scheduler.schedule(new ClusterSnapshot(1, nodes, List.of()), eval(job));
+    assertEquals(first, again);
+    assertEquals(first, fresh);
+    assertFalse(first.group("web").placements().isEmpty());
+    assertFalse(first.group("web").explanations().isEmpty());
+  }
+
+  @Test
+  void dynamicPortsAvoidThoseTheSnapshotHoldsAndRunOutCleanly() {
+    Scheduler narrow = new Scheduler(new SchedulerConfig(
+        PlacementStrategy.BINPACK, 2, 10, 20000, 20003, 1, 1, 0.5,
+        0.25, 0.5, false));
+    TaskGroup g = new TaskGroup("g", 4, "img:1", List.of(), Map.of(), res(10, 16),
+        List.of(new PortRequest("http", 0, 80)), List.of(), List.of(), List.of(), List.of(),
+        false);
+    ClusterSnapshot snap = snapshot(List.of(node("n1", 4000, 4096)),
+        alloc("o", "other", "x", 0, "n1", res(10, 16), AllocationStatus.RUNNING,
+            new PortMapping("p", 20001, 80, true)));
+    Plan plan = narrow.schedule(snap, eval(Job.of("j", JobType.SERVICE, g)));
+    List<Integer> ports = plan.placements().stream().map(a -> a.ports().get(0).host()).sorted()
+        .toList();
+    assertEquals(List.of(20000, 20002, 20003), ports);
+    assertEquals(List.of(3), plan.group("g").unplaced().indices());
+    assertTrue(plan.group("g").unplaced().summary().contains("1 dynamic ports needed, 0 free"),
+        plan.group("g").unplaced().summary());
   }
 }
