@@ -409,7 +409,7 @@ public final class Scheduler {
     if (perFilter[f]++ == 0) {
       sampleOf[f] = node; // the first in position order, as nodes come here in that order
     }
-    return new NodeExplanation(ctx.table.node(node).id(), ctx.table.node(node).name(),
-        bound.names[f], bound.rejection(node));
+    return new NodeExplanation(ctx.table.id(node), ctx.table.name(node), bound.names[f],
+        bound.rejection(node));
   }
 }

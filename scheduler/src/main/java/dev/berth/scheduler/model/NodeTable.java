@@ -37,6 +37,8 @@ public final class NodeTable {
   private static final byte YES = 2;
 
   private final Node[] nodes;
+  private final String[] ids;
+  private final String[] names;
   private final long[] capCpu;
   private final long[] capMemory;
   private final long[] capPids;
@@ -48,12 +50,16 @@ public final class NodeTable {
   NodeTable(List<Node> nodes) {
     this.nodes = nodes.toArray(new Node[0]);
     int n = this.nodes.length;
+    ids = new String[n];
+    names = new String[n];
     capCpu = new long[n];
     capMemory = new long[n];
     capPids = new long[n];
     status = new byte[n];
     for (int i = 0; i < n; i++) {
       Node node = this.nodes[i];
+      ids[i] = node.id();
+      names[i] = node.name();
       capCpu[i] = node.capacity().cpuMillis();
       capMemory[i] = node.capacity().memoryBytes();
       capPids[i] = node.capacity().pids();
@@ -68,6 +74,16 @@ public final class NodeTable {
 
   public Node node(int position) {
     return nodes[position];
+  }
+
+  /** The node's id, without reaching into the node: explanations name thousands of nodes. */
+  public String id(int position) {
+    return ids[position];
+  }
+
+  /** The node's name, as {@link #id}. */
+  public String name(int position) {
+    return names[position];
   }
 
   public long capacityCpu(int position) {
