@@ -46,6 +46,8 @@ public final class ClusterSnapshot {
   private final long[] usedPids;
   /** Per node, the host ports its allocations holding resources hold; null for none. */
   private final int[][] ports;
+  /** What {@link #resourceTable()} copies. */
+  private final long[] resources;
 
   /**
    * @param index       the replicated store's index the view was read at (plans record it)
@@ -115,6 +117,16 @@ public final class ClusterSnapshot {
         }
       }
     }
+    resources = new long[n * RESOURCE_STRIDE];
+    for (int i = 0; i < n; i++) {
+      int at = i * RESOURCE_STRIDE;
+      resources[at] = table.capacityCpu(i);
+      resources[at + 1] = table.capacityMemory(i);
+      resources[at + 2] = table.capacityPids(i);
+      resources[at + 3] = usedCpu[i];
+      resources[at + 4] = usedMemory[i];
+      resources[at + 5] = usedPids[i];
+    }
   }
 
   /** A copy that shares this one's derived tables; the allocations and decisions are the same. */
@@ -133,6 +145,7 @@ public final class ClusterSnapshot {
     this.usedMemory = s.usedMemory;
     this.usedPids = s.usedPids;
     this.ports = s.ports;
+    this.resources = s.resources;
   }
 
   public ClusterSnapshot(long index, List<Node> nodes, List<Allocation> allocations,
@@ -213,24 +226,14 @@ public final class ClusterSnapshot {
 
   /**
    * Capacity and use of every node in one array, {@link #RESOURCE_STRIDE} longs per node: cpu,
-   * memory and pids capacity, then cpu, memory and pids in use. A fresh copy each call, for the
-   * scheduler to update as it places: a node's numbers share one or two cache lines rather than
+   * memory and pids capacity, then cpu, memory and pids in use. A fresh copy each call (of an
+   * array built with the snapshot, so a copy at memory speed), for the scheduler to update as it
+   * places: a node's numbers share one or two cache lines rather than
    * one line in each of six arrays, which is what a placement on a large cluster, visiting a few
    * nodes at random, waits for.
    */
   public long[] resourceTable() {
-    int n = nodes.size();
-    long[] r = new long[n * RESOURCE_STRIDE];
-    for (int i = 0; i < n; i++) {
-      int at = i * RESOURCE_STRIDE;
-      r[at] = table.capacityCpu(i);
-      r[at + 1] = table.capacityMemory(i);
-      r[at + 2] = table.capacityPids(i);
-      r[at + 3] = usedCpu[i];
-      r[at + 4] = usedMemory[i];
-      r[at + 5] = usedPids[i];
-    }
-    return r;
+    return resources.clone();
   }
 
   /** Longs per node in {@link #resourceTable()}. */

@@ -3,7 +3,8 @@
  * with their {@link dev.berth.scheduler.model.Resources}, {@link dev.berth.scheduler.model.Job}s
  * and their {@link dev.berth.scheduler.model.TaskGroup}s, the
  * {@link dev.berth.scheduler.model.Allocation}s placed for them, a
- * {@link dev.berth.scheduler.model.ClusterSnapshot} of all of it, and the
+ * {@link dev.berth.scheduler.model.ClusterSnapshot} of all of it (with its
+ * {@link dev.berth.scheduler.model.NodeTable}, the nodes laid out for placement), and the
  * {@link dev.berth.scheduler.model.Evaluation} that asks for a plan.
  *
  * <p>Immutable values (records, and the snapshot with its lookup tables), validated where they
