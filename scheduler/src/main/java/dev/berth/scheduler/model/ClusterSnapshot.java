@@ -226,7 +226,8 @@ public final class ClusterSnapshot {
 
   /**
    * Capacity and use of every node in one array, {@link #RESOURCE_STRIDE} longs per node: cpu,
-   * memory and pids capacity, then cpu, memory and pids in use. A fresh copy each call (of an
+   * memory and pids capacity, then cpu, memory and pids in use, then a zero the caller may use
+   * as a counter of its own per node. A fresh copy each call (of an
    * array built with the snapshot, so a copy at memory speed), for the scheduler to update as it
    * places: a node's numbers share one or two cache lines rather than
    * one line in each of six arrays, which is what a placement on a large cluster, visiting a few
@@ -237,7 +238,7 @@ public final class ClusterSnapshot {
   }
 
   /** Longs per node in {@link #resourceTable()}. */
-  public static final int RESOURCE_STRIDE = 6;
+  public static final int RESOURCE_STRIDE = 7;
 
   /** Whether an allocation holding resources on the node at {@code position} holds that port. */
   public boolean portInUse(int position, int port) {

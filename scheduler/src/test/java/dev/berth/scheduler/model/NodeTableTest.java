@@ -138,7 +138,7 @@ class NodeTableTest {
     assertEquals(0, s.portsInUse(1, 20000, 32000));
     long[] r = s.resourceTable();
     int at = 0 * ClusterSnapshot.RESOURCE_STRIDE;
-    assertArrayEquals(new long[] {2000, 4L << 30, 100, 100, 1 << 20, 1},
+    assertArrayEquals(new long[] {2000, 4L << 30, 100, 100, 1 << 20, 1, 0},
         Arrays.copyOfRange(r, at, at + ClusterSnapshot.RESOURCE_STRIDE));
     r[at + 3] = 0;
     assertEquals(100, s.resourceTable()[at + 3], "each call a fresh copy");
