@@ -1,11 +1,14 @@
 package dev.berth.scheduler;
 
 import dev.berth.scheduler.model.Allocation;
+import dev.berth.scheduler.model.NodeTable;
+import java.util.AbstractList;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.RandomAccess;
 
 /**
  * What an evaluation decided: for each task group, the allocations to create, those to stop, and
@@ -72,7 +75,49 @@ public record Plan(String evaluationId, String job, long snapshotIndex, List<Gro
     public GroupPlan {
       placements = List.copyOf(placements);
       stops = List.copyOf(stops);
-      explanations = List.copyOf(explanations);
+      explanations = explanations instanceof Rejections ? explanations
+          : List.copyOf(explanations);
+    }
+  }
+
+  /**
+   * The explanations of the nodes a task group's filters rejected, kept as the scheduler recorded
+   * them: per node its position, the rejecting filter and the rejection. An explanation is made
+   * when read, and its reason put into words then, so a plan on a large cluster carries thousands
+   * of rejections at the cost of three arrays. Immutable.
+   */
+  static final class Rejections extends AbstractList<NodeExplanation> implements RandomAccess {
+    private final NodeTable table;
+    private final int[] nodes;
+    private final String[] filters;
+    private final byte[] filterOf;
+    private final FeasibilityFilter.Rejection[] rejections;
+
+    /**
+     * @param nodes      positions of the rejected nodes, in position order
+     * @param filters    the filters' names
+     * @param filterOf   per node, the index of its rejecting filter in {@code filters}
+     * @param rejections per node, its rejection
+     */
+    Rejections(NodeTable table, int[] nodes, String[] filters, byte[] filterOf,
+        FeasibilityFilter.Rejection[] rejections) {
+      this.table = table;
+      this.nodes = nodes;
+      this.filters = filters;
+      this.filterOf = filterOf;
+      this.rejections = rejections;
+    }
+
+    @Override
+    public NodeExplanation get(int i) {
+      int node = nodes[i];
+      return new NodeExplanation(table.id(node), table.name(node), filters[filterOf[i]],
+          rejections[i]);
+    }
+
+    @Override
+    public int size() {
+      return nodes.length;
     }
   }
 

@@ -349,7 +349,8 @@ public final class Scheduler {
       List<Integer> pending, long checks) {
     Pipeline.Bound bound = w.bound;
     int n = ctx.nodeCount();
-    // Explanations hold each rejection as its filter recorded it; nothing is put into words here.
+    // Explanations hold each rejection as its filter recorded it; nothing is put into words here,
+    // and without explainAll not even an explanation is made until one is read.
     List<NodeExplanation> explanations;
     int[] perFilter = new int[bound.names.length];
     int[] sampleOf = new int[bound.names.length];
@@ -375,10 +376,18 @@ public final class Scheduler {
       }
     } else {
       int[] rejected = bound.rejectedNodes();
-      explanations = new ArrayList<>(rejected.length);
-      for (int node : rejected) {
-        explanations.add(rejected(ctx, bound, node, perFilter, sampleOf));
+      byte[] filterOf = new byte[rejected.length];
+      FeasibilityFilter.Rejection[] rejections = new FeasibilityFilter.Rejection[rejected.length];
+      for (int i = 0; i < rejected.length; i++) {
+        int node = rejected[i];
+        int f = bound.rejectingFilter(node);
+        if (perFilter[f]++ == 0) {
+          sampleOf[f] = node; // the first in position order
+        }
+        filterOf[i] = (byte) f;
+        rejections[i] = bound.rejection(node);
       }
+      explanations = new Plan.Rejections(ctx.table, rejected, bound.names, filterOf, rejections);
     }
     Unplaced unplaced = Unplaced.NONE;
     if (!pending.isEmpty()) {
