@@ -32,15 +32,18 @@ import java.util.Set;
  * can apply to such a job switched on and every rejection explained. Not a test: run by
  * {@code bench/scheduler.sh}, which writes {@code bench/results/scheduler.md}.
  *
- * <p>Per cluster size: {@code WARMUP} unmeasured evaluations, then {@code ROUNDS} measured ones,
- * each with its own seed. Throughput is placements over the wall time of {@code schedule()}
+ * <p>{@code WARMUP} unmeasured evaluations per cluster size, then {@code ROUNDS} measured ones
+ * per size, each with its own seed, taken round by round across the sizes (one of each size,
+ * then the next round) so that the machine's other load falls on every size alike. Throughput is placements over the wall time of {@code schedule()}
  * (snapshot to plan, set-up included), median over rounds; per-placement latency is the time
  * between consecutive placements as the scheduler reports them, all rounds pooled. Because a
  * shared machine's other load stretches wall time, the thread's CPU time per evaluation is
  * reported too (placements per CPU-second), with the garbage collections the rounds caused.
  *
  * <p>Arguments: none. System properties: {@code sizes} (comma list), {@code count},
- * {@code warmup}, {@code rounds}.
+ * {@code perNode} (when set, each size places that many allocations per node instead of
+ * {@code count}: every node then has the same capacity and fills alike at every size, which
+ * separates the cluster's size from how full its nodes get), {@code warmup}, {@code rounds}.
  */
 public final class SchedulerThroughput {
 
@@ -51,72 +54,91 @@ public final class SchedulerThroughput {
     int[] sizes = Arrays.stream(System.getProperty("sizes", "100,1000,5000,10000").split(","))
         .mapToInt(Integer::parseInt).toArray();
     int count = Integer.getInteger("count", 10_000);
+    int perNode = Integer.getInteger("perNode", 0);
     int warmup = Integer.getInteger("warmup", 5);
-    int rounds = Integer.getInteger("rounds", 11);
+    int rounds = Integer.getInteger("rounds", 21);
     Scheduler scheduler = new Scheduler(SchedulerConfig.DEFAULT);
-
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-    System.out.println("| nodes | placements/s wall (median) | min–max | placements per CPU-s "
-        + "(median) | p50 µs | p99 µs | max µs | evaluation ms wall / CPU (median) "
-        + "| node checks per placement | rejected nodes explained | pending | GCs |");
-    System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (int n : sizes) {
-      ClusterSnapshot snap = cluster(n, count, new Random(n));
-      Job job = job(count);
-      for (int w = 0; w < warmup; w++) {
-        scheduler.schedule(snap, eval(job, "w" + n + "-" + w, w));
+
+    int k = sizes.length;
+    int[] counts = new int[k];
+    ClusterSnapshot[] snaps = new ClusterSnapshot[k];
+    Job[] jobs = new Job[k];
+    for (int i = 0; i < k; i++) {
+      counts[i] = perNode > 0 ? perNode * sizes[i] : count;
+      snaps[i] = cluster(sizes[i], counts[i], new Random(sizes[i]));
+      jobs[i] = job(counts[i]);
+    }
+    for (int w = 0; w < warmup; w++) {
+      for (int i = 0; i < k; i++) {
+        scheduler.schedule(snaps[i], eval(jobs[i], "w" + sizes[i] + "-" + w, w));
       }
-      double[] rates = new double[rounds];
-      double[] millis = new double[rounds];
-      double[] cpuRates = new double[rounds];
-      double[] cpuMillis = new double[rounds];
-      long gcBefore = gcCount();
-      long[] gaps = new long[rounds * count];
-      int g = 0;
-      long checks = 0;
-      int explained = 0;
-      int pending = 0;
-      for (int r = 0; r < rounds; r++) {
+    }
+    double[][] rates = new double[k][rounds];
+    double[][] millis = new double[k][rounds];
+    double[][] cpuRates = new double[k][rounds];
+    double[][] cpuMillis = new double[k][rounds];
+    long[][] gaps = new long[k][];
+    for (int i = 0; i < k; i++) {
+      gaps[i] = new long[rounds * counts[i]];
+    }
+    int[] g = new int[k];
+    long[] checks = new long[k];
+    int[] explained = new int[k];
+    int[] pending = new int[k];
+    long[] gcs = new long[k];
+    // Round by round across the sizes rather than size after size, so that a change in the
+    // machine's other load (other builds on the same cores) falls on every size alike.
+    for (int r = 0; r < rounds; r++) {
+      for (int i = 0; i < k; i++) {
         long[] last = new long[1];
-        long[] local = new long[count];
-        int[] k = new int[1];
+        long[] local = new long[counts[i]];
+        int[] at = new int[1];
+        long gcBefore = gcCount();
         long cpuStart = threads.getCurrentThreadCpuTime();
         long start = System.nanoTime();
         last[0] = start;
-        Plan plan = scheduler.schedule(snap, eval(job, "m" + n + "-" + r, 1000 + r), a -> {
-          long now = System.nanoTime();
-          if (k[0] < local.length) {
-            local[k[0]++] = now - last[0];
-          }
-          last[0] = now;
-        });
+        Plan plan = scheduler.schedule(snaps[i],
+            eval(jobs[i], "m" + sizes[i] + "-" + r, 1000 + r), a -> {
+              long now = System.nanoTime();
+              if (at[0] < local.length) {
+                local[at[0]++] = now - last[0];
+              }
+              last[0] = now;
+            });
         long took = System.nanoTime() - start;
         long cpu = threads.getCurrentThreadCpuTime() - cpuStart;
+        gcs[i] += gcCount() - gcBefore;
         int placed = plan.placements().size();
-        cpuRates[r] = placed / (cpu / 1e9);
-        cpuMillis[r] = cpu / 1e6;
-        rates[r] = placed / (took / 1e9);
-        millis[r] = took / 1e6;
-        System.arraycopy(local, 0, gaps, g, k[0]);
-        g += k[0];
+        cpuRates[i][r] = placed / (cpu / 1e9);
+        cpuMillis[i][r] = cpu / 1e6;
+        rates[i][r] = placed / (took / 1e9);
+        millis[i][r] = took / 1e6;
+        System.arraycopy(local, 0, gaps[i], g[i], at[0]);
+        g[i] += at[0];
         Plan.GroupPlan gp = plan.groups().get(0);
-        checks += gp.nodesChecked();
-        explained = gp.explanations().size();
-        pending = gp.unplaced().indices().size();
+        checks[i] += gp.nodesChecked();
+        explained[i] = gp.explanations().size();
+        pending[i] = gp.unplaced().indices().size();
       }
-      long[] all = Arrays.copyOf(gaps, g);
+    }
+    System.out.println("| nodes | placements per evaluation | placements/s wall (median) | min–max | placements per CPU-s "
+        + "(median) | p50 µs | p99 µs | max µs | evaluation ms wall / CPU (median) "
+        + "| node checks per placement | rejected nodes explained | pending | GCs |");
+    System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (int i = 0; i < k; i++) {
+      long[] all = Arrays.copyOf(gaps[i], g[i]);
       Arrays.sort(all);
-      double[] sortedRates = rates.clone();
-      Arrays.sort(sortedRates);
-      Arrays.sort(millis);
-      Arrays.sort(cpuRates);
-      Arrays.sort(cpuMillis);
-      System.out.printf("| %,d | %,.0f | %,.0f–%,.0f | %,.0f | %.2f | %.2f | %,.0f | %.1f / %.1f "
+      Arrays.sort(rates[i]);
+      Arrays.sort(millis[i]);
+      Arrays.sort(cpuRates[i]);
+      Arrays.sort(cpuMillis[i]);
+      System.out.printf("| %,d | %,d | %,.0f | %,.0f–%,.0f | %,.0f | %.2f | %.2f | %,.0f | %.1f / %.1f "
           + "| %.1f | %,d | %d | %d |%n",
-          n, sortedRates[rounds / 2], sortedRates[0], sortedRates[rounds - 1],
-          cpuRates[rounds / 2], pct(all, 0.50) / 1e3, pct(all, 0.99) / 1e3,
-          all[all.length - 1] / 1e3, millis[rounds / 2], cpuMillis[rounds / 2],
-          (double) checks / ((long) rounds * count), explained, pending, gcCount() - gcBefore);
+          sizes[i], counts[i], rates[i][rounds / 2], rates[i][0], rates[i][rounds - 1],
+          cpuRates[i][rounds / 2], pct(all, 0.50) / 1e3, pct(all, 0.99) / 1e3,
+          all[all.length - 1] / 1e3, millis[i][rounds / 2], cpuMillis[i][rounds / 2],
+          (double) checks[i] / ((long) rounds * counts[i]), explained[i], pending[i], gcs[i]);
     }
   }
 
