@@ -60,8 +60,6 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
    * placed: {@link FeasibilityFilter}), so each node is rejected, and explained, at most once.
    */
   static final class Bound {
-    /** {@link #state}: the node was not checked yet. */
-    private static final byte UNCHECKED = 0;
     /** {@link #state}: the node passed every static filter once already. */
     private static final byte STATIC_PASSED = 1;
     /** {@link #state}: rejected; the rejecting filter's index is the state minus this. */
@@ -73,7 +71,7 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
     final Scorer.NodeScore[] scores;
     final double[] weights;
     final double weightSum;
-    /** Per node, one byte: unchecked, static filters passed, or rejected by which filter. */
+    /** Per node, one byte: 0 not checked yet, static filters passed, or rejected by which. */
     private final byte[] state;
     /** Per node, the rejection, for a rejected node. */
     private final FeasibilityFilter.Rejection[] rejectionOf;
@@ -171,12 +169,6 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
     /** The index in {@link #names} of the filter that rejected the node, or −1. */
     int rejectingFilter(int node) {
       return state[node] >= REJECTED ? state[node] - REJECTED : -1;
-    }
-
-    /** The name of the filter that rejected the node, or null. */
-    String rejectedBy(int node) {
-      int f = rejectingFilter(node);
-      return f < 0 ? null : names[f];
     }
 
     /** The rejection of a rejected node, or null. */
