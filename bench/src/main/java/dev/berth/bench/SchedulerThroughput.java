@@ -32,13 +32,14 @@ import java.util.Set;
  * can apply to such a job switched on and every rejection explained. Not a test: run by
  * {@code bench/scheduler.sh}, which writes {@code bench/results/scheduler.md}.
  *
- * <p>{@code WARMUP} unmeasured evaluations per cluster size, then {@code ROUNDS} measured ones
- * per size, each with its own seed, taken round by round across the sizes (one of each size,
- * then the next round) so that the machine's other load falls on every size alike. Throughput is placements over the wall time of {@code schedule()}
- * (snapshot to plan, set-up included), median over rounds; per-placement latency is the time
- * between consecutive placements as the scheduler reports them, all rounds pooled. Because a
- * shared machine's other load stretches wall time, the thread's CPU time per evaluation is
- * reported too (placements per CPU-second), with the garbage collections the rounds caused.
+ * <p>{@code WARMUP} unmeasured evaluations per cluster size, then {@code ROUNDS} measured ones per
+ * size, each with its own seed, taken round by round across the sizes (one of each size, then the
+ * next round) so that the machine's other load falls on every size alike. Throughput is placements
+ * over the wall time of {@code schedule()} (snapshot to plan, set-up included), median over rounds;
+ * per-placement latency is the time between consecutive placements as the scheduler reports them,
+ * all rounds pooled. Because a shared machine's other load stretches wall time, the thread's CPU
+ * time per evaluation is reported too (placements per CPU-second), with the garbage collections the
+ * rounds caused.
  *
  * <p>Arguments: none. System properties: {@code sizes} (comma list), {@code count},
  * {@code perNode} (when set, each size places that many allocations per node instead of
@@ -122,8 +123,8 @@ public final class SchedulerThroughput {
         pending[i] = gp.unplaced().indices().size();
       }
     }
-    System.out.println("| nodes | placements per evaluation | placements/s wall (median) | min–max | placements per CPU-s "
-        + "(median) | p50 µs | p99 µs | max µs | evaluation ms wall / CPU (median) "
+    System.out.println("| nodes | placements per evaluation | placements/s wall (median) "
+        + "| min–max | placements per CPU-s (median) | p50 µs | p99 µs | max µs | evaluation ms wall / CPU (median) "
         + "| node checks per placement | rejected nodes explained | pending | GCs |");
     System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (int i = 0; i < k; i++) {
@@ -133,8 +134,8 @@ public final class SchedulerThroughput {
       Arrays.sort(millis[i]);
       Arrays.sort(cpuRates[i]);
       Arrays.sort(cpuMillis[i]);
-      System.out.printf("| %,d | %,d | %,.0f | %,.0f–%,.0f | %,.0f | %.2f | %.2f | %,.0f | %.1f / %.1f "
-          + "| %.1f | %,d | %d | %d |%n",
+      System.out.printf("| %,d | %,d | %,.0f | %,.0f–%,.0f | %,.0f | %.2f | %.2f | %,.0f "
+          + "| %.1f / %.1f | %.1f | %,d | %d | %d |%n",
           sizes[i], counts[i], rates[i][rounds / 2], rates[i][0], rates[i][rounds - 1],
           cpuRates[i][rounds / 2], pct(all, 0.50) / 1e3, pct(all, 0.99) / 1e3,
           all[all.length - 1] / 1e3, millis[i][rounds / 2], cpuMillis[i][rounds / 2],

@@ -27,17 +27,17 @@ public record SchedulerConfig(PlacementStrategy defaultStrategy, int minCandidat
     boolean explainAll, double reschedulePenaltyWeight) {
 
   /**
-   * Bin-pack by default (fewer, fuller hosts leave room for big jobs, as Nomad's default); 2 to
-   * 10 candidates: ⌈log2 n⌉ is what Nomad samples, and the cap is its value at 1,000 nodes, so that
-   * a placement's cost stops growing with the cluster there (at 10,000 nodes ⌈log2 n⌉ would be 14,
+   * Bin-pack by default (fewer, fuller hosts leave room for big jobs, as Nomad's default); 2 to 10
+   * candidates: ⌈log2 n⌉ is what Nomad samples, and the cap is its value at 1,000 nodes, so that a
+   * placement's cost stops growing with the cluster there (at 10,000 nodes ⌈log2 n⌉ would be 14,
    * 40% more checks and scores per placement for a best-of-14 instead of a best-of-10, whose
-   * expected rank among the feasible nodes is already in their top 10%); dynamic ports 20000–32000 (Nomad's range, below Linux's
-   * ephemeral range 32768–60999 so they never collide with outgoing connections); the fit and
-   * spread scores weigh as much as the others together, since capacity and a user's spread are
-   * what a placement most visibly gets right or wrong; the reschedule penalty weighs 2, more than
-   * fit, anti-affinity and image locality together (1.75), so that a replica that failed on a node
-   * goes elsewhere whenever another node is feasible and no spread or affinity of the user's says
-   * otherwise.
+   * expected rank among the feasible nodes is already in their top 10%); dynamic ports 20000–32000
+   * (Nomad's range, below Linux's ephemeral range 32768–60999 so they never collide with outgoing
+   * connections); the fit and spread scores weigh as much as the others together, since capacity
+   * and a user's spread are what a placement most visibly gets right or wrong; the reschedule
+   * penalty weighs 2, more than fit, anti-affinity and image locality together (1.75), so that a
+   * replica that failed on a node goes elsewhere whenever another node is feasible and no spread or
+   * affinity of the user's says otherwise.
    */
   public static final SchedulerConfig DEFAULT = new SchedulerConfig(PlacementStrategy.BINPACK,
       2, 10, 20000, 32000, 1.0, 1.0, 0.5, 0.25, 0.5, false, 2.0);

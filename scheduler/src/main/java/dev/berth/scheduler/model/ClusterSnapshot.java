@@ -253,7 +253,7 @@ public final class ClusterSnapshot {
     return false;
   }
 
-  /** How many distinct host ports in {@code [min, max]} are held on the node at {@code position}. */
+  /** How many distinct host ports in {@code [min, max]} the node at {@code position} holds. */
   public int portsInUse(int position, int min, int max) {
     int[] p = ports[position];
     if (p == null) {

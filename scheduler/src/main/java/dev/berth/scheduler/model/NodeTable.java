@@ -98,7 +98,10 @@ public final class NodeTable {
     return capPids[position];
   }
 
-  /** {@link #SCHEDULABLE}, or the first of {@link #NOT_READY}, {@link #INELIGIBLE}, {@link #DRAINING}. */
+  /**
+   * {@link #SCHEDULABLE}, or the first that holds of {@link #NOT_READY}, {@link #INELIGIBLE} and
+   * {@link #DRAINING}.
+   */
   public byte status(int position) {
     return status[position];
   }
