@@ -40,6 +40,10 @@ usage: deploy/cluster.sh COMMAND [ARGS]
   ls                  the clusters on this machine
   status ID           hosts of cluster ID: address, role, pid, socket, running or not
   kill ID HOST        kill -9 the agent of HOST (its containers keep running)
+  crash ID HOST       kill -9 the whole of HOST at once, as a power loss would: its agent, every
+                      process of its containers and their launchers (the agent's cgroups, named by
+                      its prefix) and whatever else runs in its namespace; their mounts and cgroups
+                      stay, for the next start of the agent (or down) to clean
   start ID HOST [--fresh]
                       start HOST's agent again; --fresh first empties its data dir (a new agent
                       under the same name and address, e.g. to replace a dead server)
@@ -443,6 +447,50 @@ cmd_kill() {
   echo "killed $2 (pid $pid)"
 }
 
+# The pids of host dir $1's processes: its agent, those in its agent's cgroups (containers and
+# their launchers), those in its network namespace. Nothing of another host or cluster: the
+# prefix and the namespace are this host's alone.
+host_pids() {
+  h=$1
+  pid=$(cat "$h/pid" 2>/dev/null || true)
+  is_agent "$pid" "$h" && echo "$pid"
+  pre=$(cat "$h/prefix")
+  cat $(find /sys/fs/cgroup/*/"$pre" /sys/fs/cgroup/"$pre" -name cgroup.procs 2>/dev/null) /dev/null 2>/dev/null
+  ip netns pids "$(cat "$h/ns")" 2>/dev/null
+  true
+}
+
+cmd_crash() {
+  [ $# = 2 ] || die "usage: $me crash ID HOST"
+  need_root
+  d=$(dir_of "$1")
+  check_host "$d" "$2"
+  h="$d/$2"
+  [ -f "$h/args" ] || die "$2 is a host without an agent"
+  pid=$(cat "$h/pid" 2>/dev/null || true)
+  is_agent "$pid" "$h" || die "the agent of $2 does not run"
+  # One kill for all that runs, so none of them sees another die first (a launcher recording its
+  # container's exit, the agent restarting it); later rounds catch what forked meanwhile.
+  pids=$(host_pids "$h" | sort -un | paste -sd' ' -)
+  first=$(echo "$pids" | wc -w)
+  set +e
+  # shellcheck disable=SC2086
+  kill -9 $pids 2>/dev/null
+  rounds=1
+  while :; do
+    left=$(host_pids "$h" | sort -un | paste -sd' ' -)
+    kill -0 "$pid" 2>/dev/null && left="$left $pid"
+    [ -z "$(echo $left)" ] && break
+    [ "$rounds" -lt 100 ] || { set -e; die "crash $2: processes still alive after 100 rounds of kill -9: $left"; }
+    # shellcheck disable=SC2086
+    kill -9 $left 2>/dev/null
+    rounds=$((rounds + 1))
+    sleep 0.05
+  done
+  set -e
+  echo "crashed $2: killed the agent (pid $pid) and $((first - 1)) other processes at once ($rounds rounds)"
+}
+
 cmd_start() {
   [ $# -ge 2 ] || die "usage: $me start ID HOST [--fresh]"
   need_root
@@ -583,6 +631,7 @@ case "$c" in
   ls) cmd_ls "$@" ;;
   status) cmd_status "$@" ;;
   kill) cmd_kill "$@" ;;
+  crash) cmd_crash "$@" ;;
   start) cmd_start "$@" ;;
   cut|heal) cmd_link "$c" "$@" ;;
   add) cmd_add "$@" ;;
