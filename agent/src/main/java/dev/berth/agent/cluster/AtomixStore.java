@@ -135,8 +135,11 @@ final class AtomixStore implements ClusterStore {
     if (t instanceof BerthException b) {
       return b;
     }
-    // Atomix reports a missing quorum, a closed session and a timeout as PrimitiveException subclasses.
-    if (t instanceof io.atomix.primitive.PrimitiveException || t instanceof TimeoutException) {
+    // Atomix reports a missing quorum, a closed session and a timeout as PrimitiveException subclasses;
+    // a Raft client whose server just died, until it finds another, as the IOException of its
+    // connection (refused, reset).
+    if (t instanceof io.atomix.primitive.PrimitiveException || t instanceof TimeoutException
+        || t instanceof java.io.IOException) {
       return new BerthException(BerthException.Kind.UNAVAILABLE,
           "the cluster's servers did not answer: " + t.getClass().getSimpleName(), t);
     }
