@@ -151,6 +151,112 @@ public final class ScriptCluster implements AutoCloseable {
     clients.get(host).close();
   }
 
+  /** The host's directory: its agent's data dir, socket, log and the script's files about it. */
+  public Path dir(String host) {
+    return ROOT.resolve(id).resolve(host);
+  }
+
+  /**
+   * The pid of the host's agent if it runs: the one the script started, checked as the script
+   * checks it (its command line names the host's socket), so a recycled pid never counts.
+   */
+  public java.util.OptionalLong agentPid(String host) {
+    try {
+      long pid = Long.parseLong(Files.readString(dir(host).resolve("pid")).trim());
+      String cmdline = Files.readString(Path.of("/proc", String.valueOf(pid), "cmdline")).replace('\0', ' ');
+      return cmdline.contains("--socket " + dir(host).resolve("berthd.sock"))
+          ? java.util.OptionalLong.of(pid) : java.util.OptionalLong.empty();
+    } catch (IOException | NumberFormatException e) {
+      return java.util.OptionalLong.empty();
+    }
+  }
+
+  /** The name the host's agent gives the cgroups it creates in every hierarchy (--prefix). */
+  public String prefix(String host) {
+    try {
+      return Files.readString(dir(host).resolve("prefix")).trim();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("no prefix for " + host + " in " + dir(host), e);
+    }
+  }
+
+  /** The host's agent's cgroup directory in each hierarchy that has one (v1: one per controller; v2: one). */
+  private List<Path> prefixDirs(String host) {
+    String prefix = prefix(host);
+    java.util.Set<Path> dirs = new java.util.LinkedHashSet<>();
+    dirs.add(Path.of("/sys/fs/cgroup", prefix)); // v2 alone: the root is /sys/fs/cgroup
+    try (var tops = Files.list(Path.of("/sys/fs/cgroup"))) {
+      tops.forEach(top -> dirs.add(top.resolve(prefix)));
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return dirs.stream().filter(Files::isDirectory).toList();
+  }
+
+  /**
+   * The cgroups below the host's agent's prefix, by name ("shims", a container's id), every
+   * hierarchy's together: what its agent made there and has not removed.
+   */
+  public java.util.SortedSet<String> cgroups(String host) {
+    java.util.SortedSet<String> out = new java.util.TreeSet<>();
+    for (Path dir : prefixDirs(host)) {
+      try (var subs = Files.list(dir)) {
+        subs.filter(Files::isDirectory).forEach(d -> out.add(d.getFileName().toString()));
+      } catch (IOException e) {
+        // removed meanwhile
+      }
+    }
+    return out;
+  }
+
+  /** The pids in the cgroups below the host's agent's prefix, in any hierarchy: its containers and launchers. */
+  public java.util.SortedSet<Long> cgroupPids(String host) {
+    java.util.SortedSet<Long> out = new java.util.TreeSet<>();
+    for (Path dir : prefixDirs(host)) {
+      try (var walk = Files.walk(dir)) {
+        for (Path procs : (Iterable<Path>) walk.filter(f -> f.getFileName().toString().equals("cgroup.procs"))::iterator) {
+          for (String line : Files.readAllLines(procs)) {
+            if (!line.isBlank()) {
+              out.add(Long.parseLong(line.trim()));
+            }
+          }
+        }
+      } catch (IOException | java.io.UncheckedIOException e) {
+        // a cgroup removed while read: nothing in it
+      }
+    }
+    return out;
+  }
+
+  /** The mount points below the host's directory (its agent's data dir), as this machine's mount table lists them. */
+  public List<String> mounts(String host) {
+    String below = dir(host) + "/";
+    List<String> out = new ArrayList<>();
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        String[] f = line.split(" ");
+        if (f.length > 4 && f[4].startsWith(below)) {
+          out.add(f[4]);
+        }
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return out;
+  }
+
+  /**
+   * Kills the whole host at once, as a power loss would ({@code cluster.sh crash}): its agent and
+   * every process of its containers and launchers. Closes the channel to it first.
+   */
+  public void crash(String host) throws Exception {
+    disconnect(host);
+    Result r = run(60, "crash", host);
+    if (r.code() != 0) {
+      throw new AssertionError("cluster.sh crash " + host + " failed:\n" + r.output());
+    }
+  }
+
   /** Runs deploy/cluster.sh with the berthd of this build (the test's class path and launcher). */
   public Result sh(int seconds, String... args) throws Exception {
     List<String> cmd = new ArrayList<>(List.of("sh", script.toString()));

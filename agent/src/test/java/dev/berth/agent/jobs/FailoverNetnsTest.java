@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -40,6 +41,14 @@ class FailoverNetnsTest {
     assumeTrue(ScriptCluster.available(), "network namespaces and berthd need root and iproute2");
     assumeTrue(BusyboxImage.available(), "needs Debian's busybox-static at /bin/busybox");
     c = NetnsJobs.up(3, 1);
+  }
+
+  /** Whatever the test did, the cluster converges to a state with nothing lost, duplicated or leaked. */
+  @AfterEach
+  void invariants() throws Exception {
+    if (c != null) {
+      ClusterInvariants.check(c);
+    }
   }
 
   @AfterAll

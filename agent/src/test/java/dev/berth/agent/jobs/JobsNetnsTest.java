@@ -31,6 +31,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
@@ -54,6 +55,7 @@ import org.junit.jupiter.api.Timeout;
 class JobsNetnsTest {
   private static final List<String> HOSTS = List.of("n1", "n2", "n3");
 
+  private NetnsJobs c;
   private ScriptCluster cluster;
 
   @BeforeAll
@@ -61,7 +63,16 @@ class JobsNetnsTest {
   void startCluster() throws Exception {
     assumeTrue(ScriptCluster.available(), "network namespaces and berthd need root and iproute2");
     assumeTrue(BusyboxImage.available(), "needs Debian's busybox-static at /bin/busybox");
-    cluster = NetnsJobs.up(3, 1).cluster;
+    c = NetnsJobs.up(3, 1);
+    cluster = c.cluster;
+  }
+
+  /** Whatever the test did, the cluster converges to a state with nothing lost, duplicated or leaked. */
+  @AfterEach
+  void invariants() throws Exception {
+    if (c != null) {
+      ClusterInvariants.check(c);
+    }
   }
 
   @AfterAll

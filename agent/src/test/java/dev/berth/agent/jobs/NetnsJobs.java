@@ -246,6 +246,38 @@ final class NetnsJobs implements AutoCloseable {
     return out;
   }
 
+  /**
+   * The server leading the scheduler now, as the servers' logs say (the last word since its agent
+   * last started: a killed leader's log still ends with its old claim), or null when none does.
+   */
+  String schedulerLeader(List<String> servers) {
+    for (String h : servers) {
+      if (cluster.agentPid(h).isEmpty()) {
+        continue;
+      }
+      String last = null;
+      for (String line : log(h, "")) {
+        if (line.contains("berthd ") && line.contains(" serving on ")) {
+          last = null; // a new start: what the agent said before is of a former life
+        } else if (line.contains("leading the scheduler")) {
+          last = line;
+        }
+      }
+      if (last != null && !last.contains("no longer")) {
+        return h;
+      }
+    }
+    return null;
+  }
+
+  /** Every agent that runs ready again (cluster.sh wait), e.g. after a start. */
+  void awaitReady() throws Exception {
+    ScriptCluster.Result r = cluster.run(START_SECONDS + 30, "wait", String.valueOf(START_SECONDS));
+    if (r.code() != 0) {
+      throw new AssertionError("the agents were not ready again: " + r.output() + cluster.logs());
+    }
+  }
+
   @Override
   public void close() throws Exception {
     cluster.close();

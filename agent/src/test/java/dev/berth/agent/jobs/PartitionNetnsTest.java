@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -42,6 +43,14 @@ class PartitionNetnsTest {
     assumeTrue(ScriptCluster.available(), "network namespaces and berthd need root and iproute2");
     assumeTrue(BusyboxImage.available(), "needs Debian's busybox-static at /bin/busybox");
     c = NetnsJobs.up(4, 3);
+  }
+
+  /** Whatever the test did, the cluster converges to a state with nothing lost, duplicated or leaked. */
+  @AfterEach
+  void invariants() throws Exception {
+    if (c != null) {
+      ClusterInvariants.check(c);
+    }
   }
 
   @AfterAll
