@@ -4,7 +4,10 @@ import dev.berth.proto.v1.AllocationInfo;
 import dev.berth.proto.v1.AllocationState;
 import dev.berth.proto.v1.ClusterServiceGrpc;
 import dev.berth.proto.v1.ClusterStatusRequest;
+import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerStatus;
 import dev.berth.proto.v1.JobStatus;
+import dev.berth.proto.v1.ListContainersRequest;
 import dev.berth.proto.v1.Node;
 import dev.berth.proto.v1.NodeStatus;
 import dev.berth.proto.v1.StopJobRequest;
@@ -29,15 +32,24 @@ import java.util.stream.Collectors;
  * brought up: a service of REPLICAS busybox {@code sleep 3600} replicas, spread; each trial kills
  * one agent with kill -9 (its containers keep running) and times, from the kill, until the
  * servers report it down, until every replica has an allocation on another node, and until every
- * replica runs on a live node as JobService.Status reports it. The victim is either the plain
- * member that holds the most replicas ({@code --victim member}) or the Raft leader ({@code
- * --victim leader}). Between trials the victim's agent is started again and the harness waits
- * until it is ready, every node is ready on every server, and the job is back to steady state:
- * each replica running exactly once on a live node, no other container of the job anywhere
- * (the copies the victim kept running are stopped once it is back). Writes markdown.
+ * replica runs on a live node as JobService.Status reports it. The victim is the plain member
+ * that holds the most replicas ({@code --victim member}), the same member's whole host ({@code
+ * --victim host}: {@code cluster.sh crash}, its agent and every process of its containers and
+ * launchers at once, as a power loss), or the Raft leader ({@code --victim leader}). Between
+ * trials the victim's agent is started again and the harness waits until it is ready, every node
+ * is ready on every server, and the job is back to steady state: each replica running exactly
+ * once on a live node, no other container of the job anywhere (the copies the victim kept running
+ * are stopped once it is back). Writes markdown.
  *
- * <p>Options: root, id, script, servers (n1), members (n2,n3,n4), victim (member | leader),
- * trials (20), replicas (12), poll-ms (50), title, out.
+ * <p>{@code --victim container} kills no agent: each trial kills -9 the main process of one
+ * replica's container on a healthy host and times until that host's agent lists the container
+ * running again, restarted in place by its restart policy. Each trial takes another replica (a
+ * node gives a service up after more than two restarts in 30 min, and a container restarted
+ * within 10 s of its last restart waits a doubled backoff), so trials should not outnumber
+ * replicas.
+ *
+ * <p>Options: root, id, script, servers (n1), members (n2,n3,n4), victim (member | host | leader |
+ * container), trials (20), replicas (12), poll-ms (50), title, out.
  */
 public final class FailoverBench {
   private static final String JOB = """
@@ -104,9 +116,16 @@ public final class FailoverBench {
   record Trial(String victim, int held, String raftLeader, String schedulerBefore, String schedulerAfter, long downMillis,
       long placedMillis, long runningMillis, long recoverMillis, String load) {}
 
+  /** One container kill: which replica, on which node, and the ms until its node listed it running again. */
+  record ContainerTrial(int index, String node, int restartsBefore, long runningMillis, String load) {}
+
   private void run() throws Exception {
     int trials = Integer.parseInt(args.getOrDefault("trials", "20"));
-    boolean leaderVictim = "leader".equals(args.getOrDefault("victim", "member"));
+    String kind = args.getOrDefault("victim", "member");
+    if (!List.of("member", "host", "leader", "container").contains(kind)) {
+      throw new IllegalArgumentException("--victim: member, host, leader or container, not \"" + kind + "\"");
+    }
+    boolean leaderVictim = kind.equals("leader");
     for (String h : hosts) {
       cluster.agent(h).importImage(Path.of(args.get("import")), "busybox");
     }
@@ -114,11 +133,15 @@ public final class FailoverBench {
     cluster.jobs(members.get(0)).submit(SubmitJobRequest.newBuilder().setSource(NAME + ".yaml")
         .setText(String.format(Locale.ROOT, JOB, replicas)).build());
     awaitSteady(null);
+    if (kind.equals("container")) {
+      containerTrials(trials);
+      return;
+    }
     List<Trial> done = new ArrayList<>();
     String failure = null;
     for (int t = 0; t < trials; t++) {
       try {
-        done.add(trial(t, leaderVictim));
+        done.add(trial(t, leaderVictim, kind.equals("host")));
         System.err.println("trial " + (t + 1) + ": " + done.get(done.size() - 1));
       } catch (IllegalStateException e) {
         failure = "trial " + (t + 1) + ": " + e.getMessage();
@@ -126,7 +149,7 @@ public final class FailoverBench {
         break;
       }
     }
-    write(done, failure, leaderVictim);
+    write(done, failure, leaderVictim, kind.equals("host"));
     try {
       cluster.jobs(members.get(0)).stop(StopJobRequest.newBuilder().setName(NAME).setPurge(true).build());
     } catch (StatusRuntimeException e) {
@@ -134,7 +157,7 @@ public final class FailoverBench {
     }
   }
 
-  private Trial trial(int t, boolean leaderVictim) throws Exception {
+  private Trial trial(int t, boolean leaderVictim, boolean wholeHost) throws Exception {
     String leader = raftLeader();
     String scheduler = schedulerLeader();
     String victim;
@@ -160,7 +183,12 @@ public final class FailoverBench {
 
     ProcessHandle p = ProcessHandle.of(cluster.pid(victim)).orElseThrow(() -> new IllegalStateException(victim + " is not running"));
     long t0 = System.nanoTime();
-    p.destroyForcibly();
+    if (wholeHost) {
+      // From before the script starts: its own start-up (tens of ms) counts against Berth.
+      cluster.sh("crash", cluster.id(), victim);
+    } else {
+      p.destroyForcibly();
+    }
     long down = -1;
     long placed = -1;
     long running;
@@ -206,6 +234,79 @@ public final class FailoverBench {
     cluster.sh("wait", cluster.id(), "180");
     awaitSteady(victim);
     return new Trial(victim, count, leader, scheduler, schedulerAfter, down, placed, running, millisSince(r0), load);
+  }
+
+  private void containerTrials(int trials) throws Exception {
+    List<ContainerTrial> done = new ArrayList<>();
+    String failure = null;
+    for (int t = 0; t < trials; t++) {
+      try {
+        done.add(containerTrial(t % replicas));
+        System.err.println("trial " + (t + 1) + ": " + done.get(done.size() - 1));
+      } catch (IllegalStateException e) {
+        failure = "trial " + (t + 1) + ": " + e.getMessage();
+        System.err.println(failure);
+        break;
+      }
+    }
+    writeContainers(done, failure);
+  }
+
+  /**
+   * Kills -9 the main process of replica {@code index}'s container and times until its node lists
+   * the same container running again (a later start, one restart more). Fails if the replica was
+   * given up on or placed elsewhere instead: that is not a restart in place.
+   */
+  private ContainerTrial containerTrial(int index) throws Exception {
+    awaitSteady(null);
+    Container target = cluster.jobContainers(hosts, NAME).stream()
+        .filter(x -> String.valueOf(index).equals(x.getLabelsMap().get("berth.index")) && x.getStatus() == ContainerStatus.RUNNING)
+        .findFirst().orElseThrow(() -> new IllegalStateException("replica " + index + " runs nowhere"));
+    String node = target.getNode();
+    ProcessHandle init = ProcessHandle.of(target.getPid())
+        .orElseThrow(() -> new IllegalStateException("replica " + index + "'s pid " + target.getPid() + " is gone"));
+    String load = LocalCluster.load1();
+    long t0 = System.nanoTime();
+    init.destroyForcibly();
+    while (true) {
+      Optional<Container> now = cluster.agent(node).containers().list(ListContainersRequest.newBuilder().setAll(true).build())
+          .getContainersList().stream().filter(x -> x.getId().equals(target.getId())).findFirst();
+      if (now.isEmpty()) {
+        throw new IllegalStateException("replica " + index + "'s container " + target.getName() + " is gone from " + node);
+      }
+      Container x = now.get();
+      if (x.getStatus() == ContainerStatus.RUNNING && x.getStartedAtUnixNanos() > target.getStartedAtUnixNanos()
+          && x.getPid() != target.getPid()) {
+        long running = millisSince(t0);
+        return new ContainerTrial(index, node, target.getRestartCount(), running, load);
+      }
+      if (millisSince(t0) > 60_000) {
+        throw new IllegalStateException("replica " + index + "'s container on " + node + " not running again within 60 s: "
+            + x.getStatus() + " restarts " + x.getRestartCount() + " " + x.getError());
+      }
+      Thread.sleep(Math.min(pollMillis, 10));
+    }
+  }
+
+  private void writeContainers(List<ContainerTrial> ts, String failure) throws Exception {
+    StringBuilder o = new StringBuilder();
+    o.append("## ").append(args.getOrDefault("title", "Crash of a container on a healthy host")).append("\n\n");
+    if (!ts.isEmpty()) {
+      o.append("| from kill -9 of a replica's main process until | trials | p50 | p99 (nearest rank) | max | min |\n"
+          + "|---|---:|---:|---:|---:|---:|\n");
+      o.append(row("**its node lists it running again** (restarted in place, `ContainerService.List` of that node)",
+          ts.stream().map(ContainerTrial::runningMillis).toList()));
+      o.append("\nTrials (replica, node, its restarts before, 1-minute load at the kill; **running** ms):\n\n");
+      for (ContainerTrial t : ts) {
+        o.append(String.format(Locale.ROOT, "- %d, %s, %d, load %s; **%d**%n", t.index(), t.node(), t.restartsBefore(),
+            t.load(), t.runningMillis()));
+      }
+    }
+    if (failure != null) {
+      o.append("\n**The run stopped early.** ").append(failure).append('\n');
+    }
+    Files.writeString(Path.of(args.get("out")), o.toString());
+    System.err.println(o);
   }
 
   /** The replica indices with a live allocation (desired running) that also passes {@code test}. */
@@ -306,12 +407,12 @@ public final class FailoverBench {
 
   // --- output
 
-  private void write(List<Trial> ts, String failure, boolean leaderVictim) throws Exception {
+  private void write(List<Trial> ts, String failure, boolean leaderVictim, boolean wholeHost) throws Exception {
     StringBuilder o = new StringBuilder();
     o.append("## ").append(args.getOrDefault("title", leaderVictim ? "Death of the Raft leader" : "Death of a plain member"))
         .append("\n\n");
     if (!ts.isEmpty()) {
-      o.append("| from kill -9 until | trials | p50 | p99 (nearest rank) | max | min |\n|---|---:|---:|---:|---:|---:|\n");
+      o.append(wholeHost ? "| from `cluster.sh crash` (host power loss) until | trials" : "| from kill -9 until | trials | p50 | p99 (nearest rank) | max | min |\n|---|---:|---:|---:|---:|---:|\n");
       o.append(row("a server (other than the victim) reports the victim down", ts.stream().map(Trial::downMillis).toList()));
       o.append(row("every replica has an allocation on another node", ts.stream().map(Trial::placedMillis).toList()));
       o.append(row("**every replica runs on a live node** (`JobService.Status`)", ts.stream().map(Trial::runningMillis).toList()));
