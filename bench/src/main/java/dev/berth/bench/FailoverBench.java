@@ -249,7 +249,11 @@ public final class FailoverBench {
         break;
       }
     }
-    writeContainers(done, failure);
+    // A kill its node reported as a failure of the allocation (not as a restart): placed again elsewhere.
+    List<String> failed = cluster.job(members.get(0), NAME).map(s -> s.getAllocationsList().stream()
+        .filter(a -> a.getState() == AllocationState.ALLOCATION_FAILED)
+        .map(a -> a.getIndex() + "@" + a.getNode() + " (" + a.getMessage() + ")").toList()).orElse(List.of());
+    writeContainers(done, failure, failed);
   }
 
   /**
@@ -288,7 +292,7 @@ public final class FailoverBench {
     }
   }
 
-  private void writeContainers(List<ContainerTrial> ts, String failure) throws Exception {
+  private void writeContainers(List<ContainerTrial> ts, String failure, List<String> failed) throws Exception {
     StringBuilder o = new StringBuilder();
     o.append("## ").append(args.getOrDefault("title", "Crash of a container on a healthy host")).append("\n\n");
     if (!ts.isEmpty()) {
@@ -296,6 +300,9 @@ public final class FailoverBench {
           + "|---|---:|---:|---:|---:|---:|\n");
       o.append(row("**its node lists it running again** (restarted in place, `ContainerService.List` of that node)",
           ts.stream().map(ContainerTrial::runningMillis).toList()));
+      o.append("\nAllocations their node reported failed after a kill, instead of restarting (each placed again elsewhere): ")
+          .append(failed.size()).append(" of ").append(ts.size()).append(failed.isEmpty() ? "" : ": " + String.join(", ", failed))
+          .append(".\n");
       o.append("\nTrials (replica, node, its restarts before, 1-minute load at the kill; **running** ms):\n\n");
       for (ContainerTrial t : ts) {
         o.append(String.format(Locale.ROOT, "- %d, %s, %d, load %s; **%d**%n", t.index(), t.node(), t.restartsBefore(),
@@ -320,8 +327,10 @@ public final class FailoverBench {
     return out;
   }
 
+  /** An allocation that stands for its replica: one to run, not lost with its node nor failed (replaced). */
   private static boolean live(AllocationInfo a) {
-    return a.getDesiredRunning() && a.getState() != AllocationState.ALLOCATION_LOST;
+    return a.getDesiredRunning() && a.getState() != AllocationState.ALLOCATION_LOST
+        && a.getState() != AllocationState.ALLOCATION_FAILED;
   }
 
   /**
