@@ -421,7 +421,8 @@ public final class FailoverBench {
     o.append("## ").append(args.getOrDefault("title", leaderVictim ? "Death of the Raft leader" : "Death of a plain member"))
         .append("\n\n");
     if (!ts.isEmpty()) {
-      o.append(wholeHost ? "| from `cluster.sh crash` (host power loss) until | trials" : "| from kill -9 until | trials | p50 | p99 (nearest rank) | max | min |\n|---|---:|---:|---:|---:|---:|\n");
+      o.append(wholeHost ? "| from `cluster.sh crash` (host power loss) until" : "| from kill -9 until")
+          .append(" | trials | p50 | p99 (nearest rank) | max | min |\n|---|---:|---:|---:|---:|---:|\n");
       o.append(row("a server (other than the victim) reports the victim down", ts.stream().map(Trial::downMillis).toList()));
       o.append(row("every replica has an allocation on another node", ts.stream().map(Trial::placedMillis).toList()));
       o.append(row("**every replica runs on a live node** (`JobService.Status`)", ts.stream().map(Trial::runningMillis).toList()));
