@@ -11,8 +11,15 @@ import dev.berth.agent.it.ScriptCluster;
 import dev.berth.proto.v1.AllocationInfo;
 import dev.berth.proto.v1.AllocationState;
 import dev.berth.proto.v1.Container;
+import dev.berth.proto.v1.ContainerRef;
+import dev.berth.proto.v1.ContainerServiceGrpc;
+import dev.berth.proto.v1.ContainerSpec;
 import dev.berth.proto.v1.ContainerStatus;
+import dev.berth.proto.v1.CreateContainerRequest;
+import dev.berth.proto.v1.RemoveContainerRequest;
 import dev.berth.proto.v1.JobStatus;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -89,6 +96,50 @@ class ChaosNetnsTest {
   private static String service(String name, int count, String more) {
     return "name: " + name + "\ntype: service\nstrategy: spread\ngroups:\n  - name: " + name + "\n    count: " + count
         + "\n    image: busybox\n    command: " + NetnsJobs.SERVICE + "\n    resources: {cpu: 10m, memory: 8m}\n" + more;
+  }
+
+  @Test
+  @Order(0)
+  void theInvariantCheckSeesADuplicateAndWhatNoContainerOwns() throws Exception {
+    c.submit("n1", "pair", service("pair", 2, ""));
+    c.await(60, () -> NetnsJobs.running(c.status("n1", "pair")).size() == 2, () -> "pair running: " + c.describe("n1", "pair"));
+    assertEquals(List.of(), ClusterInvariants.violations(c));
+    AllocationInfo first = NetnsJobs.running(c.status("n1", "pair")).stream().filter(a -> a.getIndex() == 0).findFirst()
+        .orElseThrow();
+    String elsewhere = c.hosts.stream().filter(h -> !h.equals(first.getNode())).findFirst().orElseThrow();
+    // A second copy of pair[0], as a lost node's would be; a mount and a cgroup of no container.
+    var containers = ContainerServiceGrpc.newBlockingStub(c.cluster.channel(elsewhere)).withDeadlineAfter(30, TimeUnit.SECONDS);
+    Container copy = containers.create(CreateContainerRequest.newBuilder().setSpec(ContainerSpec.newBuilder()
+        .setImage("busybox").setName("pair-copy").addAllCmd(List.of("sleep", "3600"))
+        .putLabels("berth.alloc", first.getId()).putLabels("berth.job", "pair").putLabels("berth.group", "pair")
+        .putLabels("berth.index", "0").putLabels("berth.generation", String.valueOf(first.getGeneration()))).build());
+    Path mount = c.cluster.dir(elsewhere).resolve("data/containers/0123456789ab/rootfs");
+    Path v1 = Path.of("/sys/fs/cgroup/memory", c.cluster.prefix(elsewhere));
+    Path cgroup = (Files.isDirectory(v1) ? v1 : Path.of("/sys/fs/cgroup", c.cluster.prefix(elsewhere))).resolve("strayed");
+    try {
+      containers.start(ContainerRef.newBuilder().setId(copy.getId()).build());
+      Files.createDirectories(mount);
+      assertEquals(0, new ProcessBuilder("mount", "-t", "tmpfs", "stray", mount.toString()).inheritIO().start().waitFor());
+      Files.createDirectories(cgroup);
+      List<String> off = ClusterInvariants.violations(c);
+      String all = String.join("\n", off);
+      assertTrue(all.contains("pair/pair[0] runs 2 times"), all);
+      assertTrue(all.contains(elsewhere + " runs pair-copy of pair/pair[0]"), all);
+      assertTrue(all.contains(elsewhere + " has " + mount + " mounted"), all);
+      assertTrue(all.contains(c.cluster.prefix(elsewhere) + "/strayed, which belongs to no running container"), all);
+    } finally {
+      try {
+        ContainerServiceGrpc.newBlockingStub(c.cluster.channel(elsewhere)).withDeadlineAfter(30, TimeUnit.SECONDS)
+            .remove(RemoveContainerRequest.newBuilder().setId(copy.getId()).setForce(true).build());
+      } catch (io.grpc.StatusRuntimeException e) {
+        assertEquals(io.grpc.Status.Code.NOT_FOUND, e.getStatus().getCode(), "removing pair-copy: " + e.getStatus());
+      }
+      new ProcessBuilder("umount", mount.toString()).inheritIO().start().waitFor();
+      Files.deleteIfExists(mount);
+      Files.deleteIfExists(mount.getParent());
+      Files.deleteIfExists(cgroup);
+    }
+    c.purge("n1", "pair");
   }
 
   @Test

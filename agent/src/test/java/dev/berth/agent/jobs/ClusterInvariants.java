@@ -88,8 +88,12 @@ final class ClusterInvariants {
         + String.join("\n  - ", off) + c.cluster.logs());
   }
 
-  /** Everything that is off now; empty when the cluster is as it should be. */
-  List<String> violations() {
+  /** Everything that is off now on {@code c}'s cluster; empty when it is as it should be. */
+  static List<String> violations(NetnsJobs c) {
+    return new ClusterInvariants(c).violations();
+  }
+
+  private List<String> violations() {
     List<String> off = new ArrayList<>();
     Set<String> agents = new TreeSet<>();
     for (String h : c.cluster.hosts()) {
@@ -279,9 +283,12 @@ final class ClusterInvariants {
     return off;
   }
 
-  /** A batch replica that completed: it is meant not to run. */
+  /**
+   * An allocation that has ended for good (a batch replica that completed, one that failed): it
+   * keeps desired_running, but no longer stands for its replica; a failed one's replacement does.
+   */
   private static boolean isFinished(AllocationInfo a) {
-    return a.getState() == AllocationState.ALLOCATION_COMPLETE;
+    return a.getState() == AllocationState.ALLOCATION_COMPLETE || a.getState() == AllocationState.ALLOCATION_FAILED;
   }
 
   private static String describe(List<AllocationInfo> as) {
