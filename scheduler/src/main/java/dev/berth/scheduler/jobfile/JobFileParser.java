@@ -16,6 +16,7 @@ import dev.berth.scheduler.model.PlacementStrategy;
 import dev.berth.scheduler.model.PortRequest;
 import dev.berth.scheduler.model.ReschedulePolicy;
 import dev.berth.scheduler.model.Resources;
+import dev.berth.scheduler.model.RestartRules;
 import dev.berth.scheduler.model.Spread;
 import dev.berth.scheduler.model.TaskGroup;
 import dev.berth.scheduler.model.UpdatePolicy;
@@ -54,7 +55,7 @@ public final class JobFileParser {
       "stop_after_disconnect", "health");
   private static final List<String> GROUP_KEYS = List.of("name", "count", "image", "command",
       "env", "resources", "ports", "volumes", "constraints", "spreads", "affinities",
-      "distinct_hosts", "stop_after_disconnect", "health");
+      "distinct_hosts", "stop_after_disconnect", "health", "restart");
   private static final List<String> RESOURCE_KEYS = List.of("cpu", "memory", "pids");
   private static final List<String> PORT_KEYS = List.of("name", "host", "to");
   private static final List<String> VOLUME_KEYS = List.of("name", "path", "read_only");
@@ -63,7 +64,8 @@ public final class JobFileParser {
       List.of("attribute", "operator", "value", "weight");
   private static final List<String> SPREAD_KEYS = List.of("attribute", "weight", "targets");
   private static final List<String> UPDATE_KEYS =
-      List.of("max_parallel", "min_healthy_time", "healthy_deadline", "auto_revert");
+      List.of("max_parallel", "min_healthy_time", "healthy_deadline", "auto_revert", "order");
+  private static final List<String> RESTART_KEYS = List.of("attempts", "interval", "delay", "mode");
   private static final List<String> RESCHEDULE_KEYS = List.of("attempts", "interval", "delay",
       "delay_function", "max_delay", "unlimited");
   private static final List<String> HEALTH_KEYS =
@@ -344,8 +346,9 @@ public final class JobFileParser {
       }
       HealthCheck health = o.fields().containsKey("health")
           ? health(o.fields().get("health"), where) : jobHealth;
+      RestartRules restart = restart(o.fields().get("restart"), type, where);
       return new TaskGroup(name, count, image, command, env, resources, ports, volumes,
-          constraints, spreads, affinities, distinct, stopAfter, health);
+          constraints, spreads, affinities, distinct, stopAfter, health, restart);
     }
 
     Resources resources(Field f, String path, String where) {
@@ -606,8 +609,18 @@ public final class JobFileParser {
       Duration minHealthy = duration(o, "min_healthy_time", d.minHealthyTime(), where);
       Duration deadline = duration(o, "healthy_deadline", d.healthyDeadline(), where);
       boolean revert = bool(o, "auto_revert", d.autoRevert(), where);
+      UpdatePolicy.Order order = d.order();
+      Field of = o.fields().get("order");
+      if (of != null) {
+        String text = string(of, where);
+        order = UpdatePolicy.Order.parse(text);
+        if (order == null) {
+          throw error(of.value().at(), "unknown update order \"" + text + "\" in " + where
+              + " (known: stop-first, start-first)");
+        }
+      }
       try {
-        return new UpdatePolicy(maxParallel, minHealthy, deadline, revert);
+        return new UpdatePolicy(maxParallel, minHealthy, deadline, revert, order);
       } catch (IllegalArgumentException e) {
         throw error(f.value().at(), e.getMessage() + " in \"update\" of " + where);
       }
@@ -649,6 +662,43 @@ public final class JobFileParser {
         return new ReschedulePolicy(attempts, interval, delay, function, maxDelay, unlimited);
       } catch (IllegalArgumentException e) {
         throw error(f.value().at(), e.getMessage() + " in \"reschedule\" of " + where);
+      }
+    }
+
+    /**
+     * {@code restart: {attempts, interval, delay, mode: fail|delay}}; absent keys take the job
+     * type's defaults; null when the group has no block (the type's defaults apply where it runs).
+     */
+    RestartRules restart(Field f, JobType type, String where) {
+      if (f == null) {
+        return null;
+      }
+      RestartRules d = RestartRules.defaultFor(type);
+      Obj o = object(f.value(), "\"restart\" in " + where);
+      keys(o, RESTART_KEYS, "\"restart\" of " + where);
+      int attempts = integer(o, "attempts", d.attempts(), 0, 10_000, where);
+      Duration interval = o.fields().containsKey("interval")
+          ? positiveDuration(o, "interval", where) : d.interval();
+      Duration delay = o.fields().containsKey("delay") ? positiveDuration(o, "delay", where) : d.delay();
+      RestartRules.Mode mode = d.mode();
+      Field mf = o.fields().get("mode");
+      if (mf != null) {
+        String text = string(mf, where);
+        try {
+          mode = RestartRules.Mode.valueOf(text.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+          throw error(mf.value().at(), "unknown restart mode \"" + text + "\" in " + where
+              + " (known: fail, delay)");
+        }
+      }
+      if (delay != null && delay.compareTo(interval) >= 0 && attempts > 0) {
+        throw error(f.value().at(), "\"delay\" (" + delay.toMillis() + " ms) must be shorter than"
+            + " \"interval\" (" + interval.toMillis() + " ms) in \"restart\" of " + where);
+      }
+      try {
+        return new RestartRules(attempts, interval, delay, mode);
+      } catch (IllegalArgumentException e) {
+        throw error(f.value().at(), e.getMessage() + " in \"restart\" of " + where);
       }
     }
 

@@ -23,12 +23,14 @@ import java.util.Objects;
  * @param stopAfterDisconnect a node that cannot reach the servers for this long stops its
  *                      replicas of this group (they are placed elsewhere meanwhile); null: never
  * @param health        the health check each replica runs; null: none
+ * @param restart       how its container is restarted on its node before the node gives up on
+ *                      it; null: the job type's default ({@link RestartRules#defaultFor})
  */
 public record TaskGroup(String name, int count, String image, List<String> command,
     Map<String, String> env, Resources resources, List<PortRequest> ports,
     List<VolumeMount> volumes, List<Constraint> constraints, List<Spread> spreads,
     List<Affinity> affinities, boolean distinctHosts, Duration stopAfterDisconnect,
-    HealthCheck health) {
+    HealthCheck health, RestartRules restart) {
 
   public TaskGroup {
     Objects.requireNonNull(name, "name");
@@ -50,33 +52,48 @@ public record TaskGroup(String name, int count, String image, List<String> comma
     }
   }
 
+  /** A group with the job type's restart rules. */
+  public TaskGroup(String name, int count, String image, List<String> command,
+      Map<String, String> env, Resources resources, List<PortRequest> ports,
+      List<VolumeMount> volumes, List<Constraint> constraints, List<Spread> spreads,
+      List<Affinity> affinities, boolean distinctHosts, Duration stopAfterDisconnect,
+      HealthCheck health) {
+    this(name, count, image, command, env, resources, ports, volumes, constraints, spreads,
+        affinities, distinctHosts, stopAfterDisconnect, health, null);
+  }
+
   /** A group without stop_after_disconnect and health check. */
   public TaskGroup(String name, int count, String image, List<String> command,
       Map<String, String> env, Resources resources, List<PortRequest> ports,
       List<VolumeMount> volumes, List<Constraint> constraints, List<Spread> spreads,
       List<Affinity> affinities, boolean distinctHosts) {
     this(name, count, image, command, env, resources, ports, volumes, constraints, spreads,
-        affinities, distinctHosts, null, null);
+        affinities, distinctHosts, null, null, null);
   }
 
   /** A group with only what placement needs; the rest empty. */
   public static TaskGroup of(String name, int count, String image, Resources resources) {
     return new TaskGroup(name, count, image, List.of(), Map.of(), resources, List.of(), List.of(),
-        List.of(), List.of(), List.of(), false, null, null);
+        List.of(), List.of(), List.of(), false, null, null, null);
   }
 
   public TaskGroup withCount(int count) {
     return new TaskGroup(name, count, image, command, env, resources, ports, volumes, constraints,
-        spreads, affinities, distinctHosts, stopAfterDisconnect, health);
+        spreads, affinities, distinctHosts, stopAfterDisconnect, health, restart);
   }
 
   public TaskGroup withStopAfterDisconnect(Duration d) {
     return new TaskGroup(name, count, image, command, env, resources, ports, volumes, constraints,
-        spreads, affinities, distinctHosts, d, health);
+        spreads, affinities, distinctHosts, d, health, restart);
   }
 
   public TaskGroup withHealth(HealthCheck h) {
     return new TaskGroup(name, count, image, command, env, resources, ports, volumes, constraints,
-        spreads, affinities, distinctHosts, stopAfterDisconnect, h);
+        spreads, affinities, distinctHosts, stopAfterDisconnect, h, restart);
+  }
+
+  public TaskGroup withRestart(RestartRules r) {
+    return new TaskGroup(name, count, image, command, env, resources, ports, volumes, constraints,
+        spreads, affinities, distinctHosts, stopAfterDisconnect, health, r);
   }
 }

@@ -1,6 +1,7 @@
 package dev.berth.scheduler.model;
 
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -11,18 +12,48 @@ import java.util.Objects;
  * within {@code healthyDeadline} of its placement fails the update, which {@code autoRevert}
  * answers by going back to the job's last stable version. A node drain moves allocations at the
  * same pace. The scheduling loop applies it; the placement engine replaces what it is told to.
+ *
+ * <p>{@code order} says whether a replica's old allocation is stopped before its new one is
+ * placed ({@link Order#STOP_FIRST}: healthy capacity dips by up to {@code maxParallel}), or the new
+ * one is placed and must become healthy before the old one is stopped ({@link Order#START_FIRST}:
+ * capacity never drops below the count, at the price of room for a second copy).
  */
 public record UpdatePolicy(int maxParallel, Duration minHealthyTime, Duration healthyDeadline,
-    boolean autoRevert) {
+    boolean autoRevert, Order order) {
 
-  /** One at a time, 10 s healthy, 5 min deadline, no auto revert: Nomad's defaults. */
+  /** Which copy of a replica goes first during a rolling update. */
+  public enum Order {
+    STOP_FIRST, START_FIRST;
+
+    /** As a job file spells it: {@code stop-first}, {@code start-first}. */
+    public String word() {
+      return name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    /** The order a job file names, or null for an unknown word. */
+    public static Order parse(String word) {
+      for (Order o : values()) {
+        if (o.word().equals(word)) {
+          return o;
+        }
+      }
+      return null;
+    }
+  }
+
+  /**
+   * One at a time, 10 s healthy, 5 min deadline, no auto revert: Nomad's defaults; stop-first,
+   * because start-first needs room for a second copy of the replica, which a full cluster or a
+   * fixed host port does not give.
+   */
   public static final UpdatePolicy DEFAULT =
-      new UpdatePolicy(1, Duration.ofSeconds(10), Duration.ofMinutes(5), false);
+      new UpdatePolicy(1, Duration.ofSeconds(10), Duration.ofMinutes(5), false, Order.STOP_FIRST);
 
   /** @throws IllegalArgumentException with the reason when a field is unusable */
   public UpdatePolicy {
     Objects.requireNonNull(minHealthyTime, "minHealthyTime");
     Objects.requireNonNull(healthyDeadline, "healthyDeadline");
+    order = order == null ? Order.STOP_FIRST : order;
     if (maxParallel < 1) {
       throw new IllegalArgumentException("max_parallel " + maxParallel + " must be at least 1");
     }
@@ -33,5 +64,11 @@ public record UpdatePolicy(int maxParallel, Duration minHealthyTime, Duration he
       throw new IllegalArgumentException("healthy_deadline (" + healthyDeadline.toMillis()
           + " ms) must be longer than min_healthy_time (" + minHealthyTime.toMillis() + " ms)");
     }
+  }
+
+  /** A stop-first policy. */
+  public UpdatePolicy(int maxParallel, Duration minHealthyTime, Duration healthyDeadline,
+      boolean autoRevert) {
+    this(maxParallel, minHealthyTime, healthyDeadline, autoRevert, Order.STOP_FIRST);
   }
 }

@@ -11,8 +11,10 @@ import dev.berth.scheduler.model.JobType;
 import dev.berth.scheduler.model.Node;
 import dev.berth.scheduler.model.Operator;
 import dev.berth.scheduler.model.ReschedulePolicy;
+import dev.berth.scheduler.model.RestartRules;
 import dev.berth.scheduler.model.Resources;
 import dev.berth.scheduler.model.TaskGroup;
+import dev.berth.scheduler.model.UpdatePolicy;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -183,7 +185,54 @@ class JobFileParserTest {
             + "      retries: 0\n", 7, 16, "\"retries\" in task group \"web\" is 0, out of range"),
         Arguments.of("healthy deadline not after min healthy time", head
             + "update: {min_healthy_time: 1m, healthy_deadline: 30s}\n", 5, 9,
-            "healthy_deadline (30000 ms) must be longer than min_healthy_time (60000 ms)"));
+            "healthy_deadline (30000 ms) must be longer than min_healthy_time (60000 ms)"),
+        Arguments.of("unknown update order", head + "update: {order: blue-green}\n", 5, 17,
+            "unknown update order \"blue-green\" in job \"web\" (known: stop-first, start-first)"),
+        Arguments.of("update order not a string", head + "update: {order: 1}\n", 5, 17,
+            "\"order\" in job \"web\" must be a string"),
+        Arguments.of("unknown key in restart", head + "    restart: {tries: 3}\n", 5, 15,
+            "unknown key \"tries\" in \"restart\" of task group \"web\" (known: attempts, interval, delay, mode)"),
+        Arguments.of("negative restart attempts", head + "    restart: {attempts: -1}\n", 5, 25,
+            "\"attempts\" in task group \"web\" is -1, out of range"),
+        Arguments.of("zero restart interval", head + "    restart: {interval: 0s}\n", 5, 25,
+            "\"interval\" in task group \"web\" must be more than 0"),
+        Arguments.of("bad restart delay", head + "    restart: {delay: soon}\n", 5, 22,
+            "bad duration \"soon\" for \"delay\" in task group \"web\""),
+        Arguments.of("unknown restart mode", head + "    restart: {mode: retry}\n", 5, 21,
+            "unknown restart mode \"retry\" in task group \"web\" (known: fail, delay)"),
+        Arguments.of("restart delay not shorter than its interval", head
+            + "    restart: {interval: 10s, delay: 10s}\n", 5, 14,
+            "\"delay\" (10000 ms) must be shorter than \"interval\" (10000 ms) in \"restart\" of task group"));
+  }
+
+  @Test
+  void updateOrderDefaultsToStopFirst() {
+    String head = "name: web\ngroups:\n  - name: web\n    image: nginx\n";
+    assertEquals(UpdatePolicy.Order.STOP_FIRST, JobFileParser.parse("j.yaml", head).job().update().order());
+    assertEquals(UpdatePolicy.Order.STOP_FIRST,
+        JobFileParser.parse("j.yaml", head + "update: {max_parallel: 2}\n").job().update().order());
+    UpdatePolicy u = JobFileParser.parse("j.yaml", head + "update: {order: start-first, auto_revert: true}\n")
+        .job().update();
+    assertEquals(new UpdatePolicy(1, Duration.ofSeconds(10), Duration.ofMinutes(5), true,
+        UpdatePolicy.Order.START_FIRST), u);
+    assertEquals(UpdatePolicy.Order.STOP_FIRST,
+        JobFileParser.parse("j.yaml", head + "update: {order: stop-first}\n").job().update().order());
+  }
+
+  @Test
+  void restartBlockTakesNomadsKeysWithTheTypesDefaults() {
+    String head = "name: web\ngroups:\n  - name: web\n    image: nginx\n";
+    // No block: the node applies the type's defaults.
+    assertEquals(null, JobFileParser.parse("j.yaml", head).job().groups().get(0).restart());
+    assertEquals(new RestartRules(5, Duration.ofMinutes(30), null, RestartRules.Mode.FAIL),
+        JobFileParser.parse("j.yaml", head + "    restart: {attempts: 5}\n").job().groups().get(0).restart());
+    assertEquals(new RestartRules(1, Duration.ofMinutes(2), Duration.ofSeconds(3), RestartRules.Mode.DELAY),
+        JobFileParser.parse("j.yaml", head + "    restart: {attempts: 1, interval: 2m, delay: 3s, mode: delay}\n")
+            .job().groups().get(0).restart());
+    // A batch group's absent keys are the batch defaults.
+    assertEquals(new RestartRules(3, Duration.ofHours(24), null, RestartRules.Mode.DELAY),
+        JobFileParser.parse("j.yaml", "type: batch\n" + head + "    restart: {mode: delay}\n")
+            .job().groups().get(0).restart());
   }
 
   @Test
