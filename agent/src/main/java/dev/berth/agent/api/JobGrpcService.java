@@ -146,7 +146,8 @@ public final class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
 
   /**
    * A job's status: per group the latest generation of each replica counted by state (older
-   * generations are history), and every allocation, newest generation first.
+   * generations are history, except that a replica whose new copy starts beside its running old
+   * one, start-first, counts as running), and every allocation, newest generation first.
    */
   static JobStatus status(Jobs.Status s) {
     JobStatus.Builder b = JobStatus.newBuilder()
@@ -166,11 +167,25 @@ public final class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
           latest.merge(a.getIndex(), a, (x, y) -> y.getGeneration() > x.getGeneration() ? y : x);
         }
       }
+      // A start-first update runs an older copy of a replica until its new one is healthy: that
+      // replica is served, and counts as running, while the new one starts.
+      Map<Integer, Boolean> olderRuns = new HashMap<>();
+      for (StoredAllocation a : s.allocations()) {
+        if (a.getGroup().equals(g.name()) && latest.get(a.getIndex()) != a && !a.getDesiredStop()
+            && a.getState() == AllocationState.ALLOCATION_RUNNING_VALUE) {
+          olderRuns.put(a.getIndex(), true);
+        }
+      }
       int[] by = new int[AllocationState.values().length];
       for (StoredAllocation a : latest.values()) {
         // One being stopped (scaled down, replaced) is on its way out: not counted.
         if (!a.getDesiredStop() || JobCodec.terminal(a)) {
-          by[Math.max(0, Math.min(a.getState(), AllocationState.ALLOCATION_STOPPED_VALUE))]++;
+          int state = Math.max(0, Math.min(a.getState(), AllocationState.ALLOCATION_STOPPED_VALUE));
+          if (state != AllocationState.ALLOCATION_RUNNING_VALUE && olderRuns.containsKey(a.getIndex())
+              && !JobCodec.terminal(a)) {
+            state = AllocationState.ALLOCATION_RUNNING_VALUE;
+          }
+          by[state]++;
         }
       }
       int running = by[AllocationState.ALLOCATION_RUNNING_VALUE];

@@ -78,16 +78,21 @@ public final class JobCodec {
 
   /**
    * A digest of what a task group's containers are made of (image, command, env, resources,
-   * ports, volumes, health check): two versions of a job with the same digest for a group need no
+   * ports, volumes, health check, restart rules): two versions of a job with the same digest for a group need no
    * replacement of its allocations; placement rules, counts, stop_after_disconnect and the
-   * update and reschedule policies are not part of it. (A group without a health check digests as
-   * it did before health checks existed, so an upgrade replaces nothing.)
+   * update and reschedule policies are not part of it. (A group without a health check or restart block digests
+   * as it did before those existed, so an upgrade replaces nothing.)
    */
   public static String spec(TaskGroup g) {
     String canonical = String.join("\u0000", g.image(), String.join("\u0001", g.command()),
         new TreeMap<>(g.env()).toString(), g.resources().toString(), g.ports().toString(), g.volumes().toString());
     if (g.health() != null) {
       canonical += "\u0000" + g.health();
+    }
+    if (g.restart() != null) {
+      // A node applies the restart rules of the version an allocation was placed by: a change
+      // takes effect through a replacement.
+      canonical += "\u0000restart " + g.restart();
     }
     try {
       byte[] d = MessageDigest.getInstance("SHA-256").digest(canonical.getBytes(StandardCharsets.UTF_8));

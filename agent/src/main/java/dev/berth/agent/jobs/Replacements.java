@@ -33,7 +33,13 @@ import java.util.Set;
  *       drain's deadline passed, all of them at once. System allocations stay until the deadline,
  *       or until nothing else is left on the node (they go last, as Nomad's).
  *   <li><b>Rolling update.</b> Then allocations of an older spec, at that pace, unless this
- *       version's rollout failed ({@code halted}).
+ *       version's rollout failed ({@code halted}). With {@code update.order: start-first} (service
+ *       and batch jobs) such a replacement is {@linkplain Decision#startFirst start-first}: the new
+ *       allocation is placed beside the old one, which is {@linkplain Decision#keep kept} running
+ *       while the replica's latest allocation is not running healthy (pending, starting, failed and
+ *       waiting to be placed again), and {@linkplain Decision#retire retired} once it is. So two
+ *       allocations of one replica index run for a while on purpose; the older generation is the
+ *       one that goes. Drains and system jobs stay stop-first.
  *   <li><b>Reschedule.</b> A replica whose latest allocation failed is placed again when the job's
  *       {@link ReschedulePolicy} says so; until then the allocation is held. One that failed with
  *       an older spec (the job changed since, or was reverted) is placed again at once.
@@ -52,8 +58,19 @@ public final class Replacements {
    * @param held ids of failed allocations whose replica is not placed again yet (or ever)
    * @param notes what waits and why, for the evaluation's summary
    * @param rollout the state of the current version's rollout
+   * @param startFirst of {@code replace}, the ids whose new allocation is to be placed while they
+   *     keep running (they are stopped later, through {@code retire})
+   * @param keep live allocations a newer generation of their replica superseded, to keep running
+   *     (start-first: the newer one is not running healthy yet); the engine must not stop them
+   * @param retire live allocations a newer generation superseded that are to be stopped now (it
+   *     runs healthy), with why
    */
-  public record Decision(Map<String, String> replace, Set<String> held, List<String> notes, Rollout rollout) {}
+  public record Decision(Map<String, String> replace, Set<String> held, List<String> notes, Rollout rollout,
+      Set<String> startFirst, Set<String> keep, Map<String, String> retire) {
+    public Decision(Map<String, String> replace, Set<String> held, List<String> notes, Rollout rollout) {
+      this(replace, held, notes, rollout, Set.of(), Set.of(), Map.of());
+    }
+  }
 
   /**
    * @param complete every replica runs the current spec and is healthy
@@ -76,13 +93,17 @@ public final class Replacements {
     Map<String, String> replace = new LinkedHashMap<>();
     Set<String> held = new LinkedHashSet<>();
     List<String> notes = new ArrayList<>();
+    Set<String> startFirst = new LinkedHashSet<>();
+    Set<String> keep = new LinkedHashSet<>();
+    Map<String, String> retire = new LinkedHashMap<>();
     if (job.stopped()) {
-      return new Decision(replace, held, notes, new Rollout(false, null));
+      return new Decision(replace, held, notes, new Rollout(false, null), startFirst, keep, retire);
     }
     boolean system = job.type() == JobType.SYSTEM;
     boolean complete = true;
     String failure = null;
     UpdatePolicy update = job.update();
+    boolean startsFirst = !system && update.order() == UpdatePolicy.Order.START_FIRST;
     for (TaskGroup g : job.groups()) {
       String spec = JobCodec.spec(g);
       List<StoredAllocation> mine = allocations.stream().filter(a -> a.getGroup().equals(g.name())).toList();
@@ -91,6 +112,21 @@ public final class Replacements {
       for (StoredAllocation a : mine) {
         Object key = system ? a.getNode() : (Object) a.getIndex();
         latest.merge(key, a, (x, y) -> newer(y, x, system) ? y : x);
+      }
+      if (startsFirst) {
+        // Old copies of replicas replaced start-first: kept until the newest copy runs healthy.
+        for (StoredAllocation a : sorted(mine)) {
+          StoredAllocation newest = latest.get(a.getIndex());
+          if (!live(a) || newest == a || a.getIndex() >= g.count()) {
+            continue;
+          }
+          if (live(newest) && newest.getHealthy() && newest.getState() == AllocationState.ALLOCATION_RUNNING_VALUE) {
+            retire.put(a.getId(), "replaced by generation " + newest.getGeneration() + ", which runs healthy"
+                + " (start-first)");
+          } else {
+            keep.add(a.getId());
+          }
+        }
       }
       int inTransition = 0;
       List<StoredAllocation> drainNow = new ArrayList<>();
@@ -179,8 +215,12 @@ public final class Replacements {
           break;
         }
         budget--;
-        replace.put(a.getId(), drains.containsKey(a.getNode()) ? "node " + a.getNode() + " is draining"
+        boolean draining = drains.containsKey(a.getNode());
+        replace.put(a.getId(), draining ? "node " + a.getNode() + " is draining"
             : "rolling update to version " + jobVersion);
+        if (startsFirst && !draining) {
+          startFirst.add(a.getId());
+        }
       }
       if (system) {
         for (StoredAllocation a : drainPaced) {
@@ -195,7 +235,7 @@ public final class Replacements {
             + " in transition (max_parallel " + update.maxParallel() + ")");
       }
     }
-    return new Decision(replace, held, notes, new Rollout(complete, failure));
+    return new Decision(replace, held, notes, new Rollout(complete, failure), startFirst, keep, retire);
   }
 
   /** Holds resources and nobody asked it to stop. */

@@ -11,6 +11,7 @@ import dev.berth.scheduler.Plan;
 import dev.berth.scheduler.PlanApplier;
 import dev.berth.scheduler.Scheduler;
 import dev.berth.scheduler.model.Allocation;
+import dev.berth.scheduler.model.AllocationStatus;
 import dev.berth.scheduler.model.ClusterSnapshot;
 import dev.berth.scheduler.model.Evaluation;
 import dev.berth.scheduler.model.Job;
@@ -366,14 +367,34 @@ public final class SchedulingLoop implements AutoCloseable {
     Replacements.Decision decision = Replacements.decide(job, stored.getVersion(),
         Deployments.FAILED.equals(stored.getDeployment()), mine, read.drains(),
         read.drains().isEmpty() ? Set.of() : othersLeft(read), now);
-    ClusterSnapshot snapshot = read.snapshot().withDecisions(decision.replace().keySet(), decision.held());
     String id = isPending ? eval.evaluation().getId() : java.util.UUID.randomUUID().toString();
     Evaluation.Trigger trigger = isPending ? trigger(eval.evaluation().getTrigger()) : Evaluation.Trigger.PENDING_RETRY;
-    Plan plan = scheduler.schedule(snapshot, Evaluation.of(id, job, trigger));
+    List<String> notes = new ArrayList<>(decision.notes());
+    Set<String> startFirst = new LinkedHashSet<>(decision.startFirst());
+    Plan plan = scheduler.schedule(engineView(read.snapshot(), decision, startFirst), Evaluation.of(id, job, trigger));
+    // A start-first replica with no room for its new copy beside the old one (a fixed host port the
+    // old copy holds, a full cluster) is replaced stop-first: its old copy goes, then the new one
+    // is placed where the old one was if need be.
+    Set<String> fallback = new LinkedHashSet<>();
+    for (String old : startFirst) {
+      Allocation a = read.snapshot().allocation(old);
+      if (a != null && plan.groups().stream().anyMatch(g -> g.taskGroup().equals(a.taskGroup())
+          && g.unplaced().indices().contains(a.index()))) {
+        fallback.add(old);
+        notes.add(a.taskGroup() + "[" + a.index() + "]: no node has room for its new copy while the old one runs on "
+            + a.node() + fixedPorts(a) + "; replaced stop-first");
+      }
+    }
+    if (!fallback.isEmpty()) {
+      startFirst.removeAll(fallback);
+      plan = scheduler.schedule(engineView(read.snapshot(), decision, startFirst), Evaluation.of(id, job, trigger));
+    }
+    Map<String, String> reasons = new HashMap<>(decision.replace());
+    reasons.putAll(decision.retire());
     int refused = 0;
     boolean wrote = false;
     if (!plan.placements().isEmpty() || !plan.stops().isEmpty()) {
-      Commit c = commit(plan, stored, job, read, decision.replace());
+      Commit c = commit(plan, stored, job, read, reasons);
       refused = c.refused;
       wrote = c.wrote;
     }
@@ -388,11 +409,50 @@ public final class SchedulingLoop implements AutoCloseable {
       return wrote;
     }
     String summary = summary(plan);
-    if (!decision.notes().isEmpty()) {
-      summary = summary + "; " + String.join("; ", decision.notes());
+    if (!notes.isEmpty()) {
+      summary = summary + "; " + String.join("; ", notes);
     }
     record(stored, eval, plan.complete() ? Evaluations.COMPLETE : Evaluations.BLOCKED, summary);
     return wrote;
+  }
+
+  /**
+   * The cluster as the placement engine is to see it for one job's evaluation. The engine knows
+   * one live allocation per replica index (the newest generation; any older live one it stops as
+   * superseded), so the copies a start-first update runs beside each other are shown to it as
+   * follows: an old copy whose replacement is to be placed now ({@code startFirst}) appears
+   * stopped, so that the engine places the next generation without stopping it; an old copy that
+   * is {@linkplain Replacements.Decision#keep kept} while its replacement is not yet healthy does
+   * not appear as the job's. Both still hold their resources and host ports on their node, as an
+   * allocation of no job, so that nothing is placed into room they hold. The commit checks the
+   * plan against the allocations as stored, as always.
+   */
+  static ClusterSnapshot engineView(ClusterSnapshot snapshot, Replacements.Decision decision, Set<String> startFirst) {
+    Set<String> replace = new LinkedHashSet<>(decision.replace().keySet());
+    replace.removeAll(startFirst);
+    if (startFirst.isEmpty() && decision.keep().isEmpty()) {
+      return snapshot.withDecisions(replace, decision.held());
+    }
+    List<Allocation> shown = new ArrayList<>(snapshot.allocations().size() + startFirst.size());
+    for (Allocation a : snapshot.allocations()) {
+      boolean first = startFirst.contains(a.id());
+      if ((first || decision.keep().contains(a.id())) && a.status().holdsResources()) {
+        shown.add(new Allocation(a.id() + "\u0000held", "\u0000held by " + a.job(), a.taskGroup(), a.index(), a.node(),
+            a.resources(), a.ports(), a.generation(), a.status()));
+        if (first) {
+          shown.add(a.withStatus(AllocationStatus.STOPPED));
+        }
+      } else {
+        shown.add(a);
+      }
+    }
+    return snapshot.withAllocations(snapshot.index(), shown).withDecisions(replace, decision.held());
+  }
+
+  private static String fixedPorts(Allocation a) {
+    List<String> fixed = a.ports().stream().filter(p -> !p.dynamic()).map(p -> Integer.toString(p.host())).toList();
+    return fixed.isEmpty() ? "" : " (its fixed host port" + (fixed.size() > 1 ? "s " : " ") + String.join(", ", fixed)
+        + " there)";
   }
 
   /**

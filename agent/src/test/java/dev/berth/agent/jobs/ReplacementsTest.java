@@ -168,4 +168,80 @@ class ReplacementsTest {
     assertTrue(Replacements.decide(job, 2, false, List.of(a("0@n1:run/h", spec(job)), a("1@n2:run/h", spec(job))),
         Map.of(), Set.of(), NOW).rollout().complete());
   }
+
+  static Job startFirst(int count, int maxParallel) {
+    return JobFileParser.parse("j.yaml", "name: j\ngroups:\n  - name: g\n    count: " + count + "\n"
+        + "    image: busybox\nupdate: {max_parallel: " + maxParallel + ", min_healthy_time: 1s,"
+        + " healthy_deadline: 60s, order: start-first}\n").job();
+  }
+
+  /** "gen:INDEX@NODE:STATE/FLAGS" with a generation in front; without one, generation 0. */
+  static StoredAllocation g(String text, String currentSpec) {
+    int colon = text.indexOf(':');
+    boolean hasGen = colon > 0 && text.substring(0, colon).indexOf('@') < 0;
+    long gen = hasGen ? Long.parseLong(text.substring(0, colon)) : 0;
+    StoredAllocation a = a(hasGen ? text.substring(colon + 1) : text, currentSpec);
+    return a.toBuilder().setGeneration(gen).setId(a.getId() + "g" + gen).build();
+  }
+
+  /**
+   * Start-first: which old copies are replaced (and placed first), kept beside their new copy, or
+   * retired, by replica index ("0" for index 0's allocation of generation 0).
+   */
+  static Stream<Arguments> startFirstCases() {
+    return Stream.of(
+        Arguments.of("an update replaces max_parallel old copies, start-first", 3, 1,
+            List.of("0@n1:run/ho", "1@n2:run/ho", "2@n3:run/ho"), Map.of(),
+            Set.of("0/0"), Set.of("0/0"), Set.of(), Set.of()),
+        Arguments.of("the old copy is kept while its new one is pending", 3, 1,
+            List.of("0@n1:run/ho", "1:0@n4:pend/n", "1@n2:run/ho", "2@n3:run/ho"), Map.of(),
+            Set.of(), Set.of(), Set.of("0/0"), Set.of()),
+        Arguments.of("or runs and is not healthy yet", 3, 1,
+            List.of("0@n1:run/ho", "1:0@n4:run/n", "1@n2:run/ho", "2@n3:run/ho"), Map.of(),
+            Set.of(), Set.of(), Set.of("0/0"), Set.of()),
+        Arguments.of("or failed: the old copy serves while the replica is placed again", 3, 1,
+            List.of("0@n1:run/ho", "1:0@n4:fail/n", "1@n2:run/ho", "2@n3:run/ho"), Map.of(),
+            Set.of(), Set.of(), Set.of("0/0"), Set.of()),
+        Arguments.of("it is retired once the new one runs healthy, and the next goes", 3, 1,
+            List.of("0@n1:run/ho", "1:0@n4:run/hn", "1@n2:run/ho", "2@n3:run/ho"), Map.of(),
+            Set.of("1/0"), Set.of("1/0"), Set.of(), Set.of("0/0")),
+        Arguments.of("a scaled-down index's old copy is the engine's to stop", 1, 1,
+            List.of("0@n1:run/h", "1@n2:run/ho", "1:1@n4:run/n"), Map.of(),
+            Set.of(), Set.of(), Set.of(), Set.of()),
+        Arguments.of("a drain stays stop-first", 2, 1,
+            List.of("0@n1:run/h", "1@n2:run/h"), Map.of("n2", 0L),
+            Set.of("1/0"), Set.of(), Set.of(), Set.of()));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("startFirstCases")
+  void startFirstPlacesTheNewCopyBeforeTheOldOneGoes(String name, int count, int maxParallel, List<String> allocs,
+      Map<String, Long> drains, Set<String> replaced, Set<String> first, Set<String> kept, Set<String> retired) {
+    Job job = startFirst(count, maxParallel);
+    List<StoredAllocation> stored = allocs.stream().map(t -> g(t, spec(job))).toList();
+    Replacements.Decision d = Replacements.decide(job, 2, false, stored, drains, Set.of(), NOW);
+    assertEquals(new TreeSet<>(replaced), replicas(stored, d.replace().keySet()), name + ": " + d);
+    assertEquals(new TreeSet<>(first), replicas(stored, d.startFirst()), name + ": " + d);
+    assertEquals(new TreeSet<>(kept), replicas(stored, d.keep()), name + ": " + d);
+    assertEquals(new TreeSet<>(retired), replicas(stored, d.retire().keySet()), name + ": " + d);
+  }
+
+  @Test
+  void stopFirstKeepsNoOldCopy() {
+    Job job = job("service", 2, 1, "busybox");
+    List<StoredAllocation> stored = List.of(g("0@n1:run/ho", spec(job)), g("1:0@n4:run/n", spec(job)),
+        g("1@n2:run/ho", spec(job)));
+    Replacements.Decision d = Replacements.decide(job, 2, false, stored, Map.of(), Set.of(), NOW);
+    assertTrue(d.keep().isEmpty() && d.retire().isEmpty() && d.startFirst().isEmpty(), d.toString());
+  }
+
+  private static Set<String> replicas(List<StoredAllocation> stored, Set<String> ids) {
+    Set<String> out = new TreeSet<>();
+    for (StoredAllocation a : stored) {
+      if (ids.contains(a.getId())) {
+        out.add(a.getIndex() + "/" + a.getGeneration());
+      }
+    }
+    return out;
+  }
 }

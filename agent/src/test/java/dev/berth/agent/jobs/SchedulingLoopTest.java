@@ -211,6 +211,104 @@ class SchedulingLoopTest {
     assertTrue(after.stream().allMatch(StoredAllocation::getDesiredStop));
   }
 
+  private static final String START_FIRST =
+      "update: {min_healthy_time: 1s, healthy_deadline: 60s, order: start-first, auto_revert: true}\n";
+
+  /** Live (not asked to stop) allocations of a job by replica index, as "index/generation". */
+  private Set<String> live(String job) {
+    return allocations(job).stream().filter(a -> !a.getDesiredStop() && !JobCodec.terminal(a))
+        .map(a -> a.getIndex() + "/" + a.getGeneration()).collect(Collectors.toCollection(java.util.TreeSet::new));
+  }
+
+  @Test
+  void startFirstPlacesEachNewCopyAndStopsTheOldOneOnlyOnceTheNewOneIsHealthy() {
+    jobs.submit("w.yaml", service("w", 2, START_FIRST), List.of());
+    loop.round(false);
+    nodes.nodesReport(true);
+    loop.round(true);
+    assertEquals(Set.of("0/0", "1/0"), live("w"));
+
+    jobs.submit("w.yaml", service("w", 2, START_FIRST).replace("image: busybox", "image: busybox:1.36"), List.of());
+    loop.round(false);
+    assertEquals(Set.of("0/0", "0/1", "1/0"), live("w"), "the new copy of replica 0 is placed beside the old one");
+    nodes.nodesReport(false);
+    loop.round(true);
+    loop.round(true);
+    assertEquals(Set.of("0/0", "0/1", "1/0"), live("w"), "nothing stopped while the new copy is not healthy");
+    assertEquals(2, jobs.status("w").allocations().stream()
+        .filter(a -> a.getIndex() == 0 && !a.getDesiredStop()).count(), "two copies of replica 0 on purpose");
+
+    nodes.nodesReport(true);
+    loop.round(true);
+    assertEquals(Set.of("0/1", "1/0", "1/1"), live("w"), "old 0 retired; replica 1's new copy placed first");
+    StoredAllocation retired = allocations("w").stream().filter(a -> a.getIndex() == 0 && a.getGeneration() == 0)
+        .findFirst().orElseThrow();
+    assertTrue(retired.getDesiredReason().contains("start-first"), retired.getDesiredReason());
+    nodes.nodesReport(true);
+    loop.round(true);
+    nodes.nodesReport(true);
+    loop.round(true);
+    assertEquals(Set.of("0/1", "1/1"), live("w"));
+    assertEquals(Deployments.SUCCESSFUL, nodes.jobs.job("w").orElseThrow().getDeployment());
+  }
+
+  @Test
+  void startFirstPlacesElsewhereOrFallsBackToStopFirstWhenTheOldCopyHoldsTheOnlyFreeFixedPort() {
+    String ports = "    ports: [\"8080:80\"]\n" + START_FIRST;
+    // Two replicas on three nodes: the third node takes the new copy.
+    jobs.submit("p.yaml", service("p", 2, ports), List.of());
+    loop.round(false);
+    nodes.nodesReport(true);
+    jobs.submit("p.yaml", service("p", 2, ports).replace("image: busybox", "image: busybox:1.36"), List.of());
+    loop.round(false);
+    assertEquals(Set.of("0/0", "0/1", "1/0"), live("p"));
+    Set<String> used = allocations("p").stream().filter(a -> !a.getDesiredStop()).map(StoredAllocation::getNode)
+        .collect(Collectors.toSet());
+    assertEquals(Set.of("a", "b", "c"), used, "the new copy went to the node without the port taken");
+
+    // Three replicas on three nodes: the port is free nowhere else, so the old copy goes first.
+    jobs.submit("q.yaml", service("q", 3, ports.replace("8080", "9090")), List.of());
+    loop.round(false);
+    nodes.nodesReport(true);
+    jobs.submit("q.yaml", service("q", 3, ports.replace("8080", "9090")).replace("image: busybox",
+        "image: busybox:1.36"), List.of());
+    loop.round(false);
+    List<StoredAllocation> q = allocations("q");
+    assertEquals(1, q.stream().filter(StoredAllocation::getDesiredStop).count(), q.toString());
+    assertEquals(1, q.stream().filter(a -> a.getGeneration() == 1).count(), q.toString());
+    String summary = nodes.jobs.evaluation("q").orElseThrow().evaluation().getSummary();
+    assertTrue(summary.contains("no node has room for its new copy while the old one runs on")
+        && summary.contains("fixed host port 9090") && summary.contains("replaced stop-first"), summary);
+  }
+
+  @Test
+  void aFailedStartFirstCopyIsRevertedWhileTheOldCopyKeepsServing() {
+    jobs.submit("r.yaml", service("r", 1, START_FIRST), List.of());
+    loop.round(false);
+    nodes.nodesReport(true);
+    loop.round(true);
+    assertEquals(Deployments.SUCCESSFUL, nodes.jobs.job("r").orElseThrow().getDeployment());
+
+    jobs.submit("r.yaml", service("r", 1, START_FIRST).replace("image: busybox", "image: broken"), List.of());
+    loop.round(false);
+    assertEquals(Set.of("0/0", "0/1"), live("r"));
+    for (String node : List.of("a", "b", "c")) {
+      nodes.jobs.updateNode(node, list -> list.stream().map(a -> a.getGeneration() == 1
+          ? a.toBuilder().setState(AllocationState.ALLOCATION_FAILED_VALUE).setMessage("exited with code 1").build()
+          : a).toList());
+    }
+    loop.round(true);
+    var job = nodes.jobs.job("r").orElseThrow();
+    assertEquals(3, job.getVersion(), "reverted as a new version");
+    assertTrue(job.getDeploymentMessage().contains("reverted to version 1"), job.getDeploymentMessage());
+    assertTrue(live("r").contains("0/0"), "the old copy kept serving: " + live("r"));
+    loop.round(true);
+    assertEquals(Set.of("0/0", "0/2"), live("r"), "the stable spec placed again beside it");
+    nodes.nodesReport(true);
+    loop.round(true);
+    assertEquals(Set.of("0/2"), live("r"));
+  }
+
   private List<StoredAllocation> allocations(String job) {
     List<StoredAllocation> out = new ArrayList<>();
     nodes.jobs.allAllocations().values().forEach(n -> n.allocations().stream()
