@@ -127,6 +127,8 @@ final class Commands {
             .addSubcommand("run", new JobCommands.Run(cli))
             .addSubcommand("plan", new JobCommands.Plan(cli))
             .addSubcommand("status", new JobCommands.Status(cli))
+            .addSubcommand("history", new JobCommands.History(cli))
+            .addSubcommand("rollback", new JobCommands.Rollback(cli))
             .addSubcommand("ls", new JobCommands.Ls(cli), "list")
             .addSubcommand("stop", new JobCommands.Stop(cli));
       case "service":

@@ -5,10 +5,12 @@ import dev.berth.proto.v1.AllocationPort;
 import dev.berth.proto.v1.AllocationState;
 import dev.berth.proto.v1.GroupPlan;
 import dev.berth.proto.v1.GroupStatus;
+import dev.berth.proto.v1.JobHistory;
 import dev.berth.proto.v1.JobRef;
 import dev.berth.proto.v1.JobServiceGrpc;
 import dev.berth.proto.v1.JobStatus;
 import dev.berth.proto.v1.JobSummary;
+import dev.berth.proto.v1.JobVersionInfo;
 import dev.berth.proto.v1.ListJobsRequest;
 import dev.berth.proto.v1.NodeVerdict;
 import dev.berth.proto.v1.PlanJobRequest;
@@ -16,6 +18,8 @@ import dev.berth.proto.v1.PlanJobResponse;
 import dev.berth.proto.v1.PlannedAllocation;
 import dev.berth.proto.v1.PlannedStop;
 import dev.berth.proto.v1.RegistryCredential;
+import dev.berth.proto.v1.RollbackJobRequest;
+import dev.berth.proto.v1.RollbackJobResponse;
 import dev.berth.proto.v1.StopJobRequest;
 import dev.berth.proto.v1.SubmitJobRequest;
 import dev.berth.proto.v1.SubmitJobResponse;
@@ -42,7 +46,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * `job run|plan|status|ls|stop`: jobs as Nomad shows them, through the agent's JobService. Any
+ * `job run|plan|status|history|rollback|ls|stop`: jobs as Nomad shows them, through the agent's JobService. Any
  * agent answers; the helpers here (submitting and following a job, printing replicas and their
  * ports) are shared with {@link ServiceCommands}.
  */
@@ -290,6 +294,9 @@ final class JobCommands {
       cli.out.println("Version:    " + s.getVersion());
       cli.out.println("Status:     " + s.getStatus() + (s.getStopped() ? " (stopped)" : ""));
       cli.out.println("Submitted:  " + when(s.getSubmittedAtUnixMillis(), cli.clock));
+      cli.out.println("Deployment: " + (s.getDeployment().isEmpty() ? "-" : s.getDeployment())
+          + (s.getDeploymentMessage().isEmpty() ? "" : " (" + s.getDeploymentMessage() + ")"));
+      cli.out.println("Stable:     " + (s.getStableVersion() == 0 ? "none yet" : "version " + s.getStableVersion()));
       cli.out.println();
       Table groups = new Table("GROUP", "DESIRED", "PENDING", "RUNNING", "COMPLETE", "FAILED", "LOST", "PENDING REASON");
       for (GroupStatus g : s.getGroupsList()) {
@@ -298,13 +305,81 @@ final class JobCommands {
       }
       print(groups, cli.out);
       cli.out.println();
-      Table allocations = new Table("ID", "REPLICA", "NODE", "STATE", "DESIRED", "PORTS", "UPDATED", "MESSAGE");
+      Table allocations = new Table("ID", "REPLICA", "NODE", "VERSION", "STATE", "HEALTHY", "DESIRED", "PORTS", "UPDATED",
+          "MESSAGE");
       for (AllocationInfo a : sorted(s.getAllocationsList())) {
-        allocations.add(Format.shortId(a.getId()), JobMonitor.replica(a), a.getNode().isEmpty() ? "-" : a.getNode(), state(a.getState()),
+        allocations.add(Format.shortId(a.getId()), JobMonitor.replica(a), a.getNode().isEmpty() ? "-" : a.getNode(),
+            a.getJobVersion() == 0 ? "-" : Long.toString(a.getJobVersion()), state(a.getState()),
+            a.getHealthy() ? "yes" : "no",
             a.getDesiredRunning() ? "run" : "stop", a.getPortsCount() == 0 ? "-" : ports(a.getPortsList(), false),
             age(a.getUpdatedAtUnixMillis(), cli.clock), a.getMessage());
       }
       print(allocations, cli.out);
+      return 0;
+    }
+  }
+
+  /** `job history NAME [--format table|json]`: the job's kept versions, newest first. */
+  @Command(name = "history", description = "Show a job's kept versions: when each was submitted, whether it rolled out,"
+      + " and what it changed")
+  static final class History extends BaseCommand {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--format", paramLabel = "FORMAT", description = "Output format: table (default) or json (the agent's answer as it is)")
+    String format = "table";
+
+    @Parameters(index = "0", paramLabel = "JOB")
+    String name;
+
+    History(Cli cli) {
+      super(cli);
+    }
+
+    @Override
+    int run() {
+      checkFormat(spec, format);
+      JobHistory h = stub(cli).history(JobRef.newBuilder().setName(name).build());
+      if (format.equals("json")) {
+        cli.out.println(Json.pretty(ProtoJson.of(h)));
+        return 0;
+      }
+      Table t = new Table("VERSION", "SUBMITTED", "STABLE", "ROLLOUT", "CHANGES", "MESSAGE");
+      for (JobVersionInfo v : h.getVersionsList()) {
+        t.add(v.getVersion() + (v.getCurrent() ? " (current)" : ""), age(v.getSubmittedAtUnixMillis(), cli.clock),
+            v.getStable() ? "yes" : "no", v.getDeployment().isEmpty() ? "-" : v.getDeployment(),
+            v.getChanges().isEmpty() ? "-" : v.getChanges(), v.getDeploymentMessage());
+      }
+      print(t, cli.out);
+      return 0;
+    }
+  }
+
+  /** `job rollback NAME [--version N]`: a kept version's job file submitted again, as a new version. */
+  @Command(name = "rollback", description = "Submit a kept version of a job again, as a new version"
+      + " (default: the latest stable version older than the current one)")
+  static final class Rollback extends BaseCommand {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--version", paramLabel = "N", description = "The kept version to go back to (see job history)")
+    long version;
+
+    @Parameters(index = "0", paramLabel = "JOB")
+    String name;
+
+    Rollback(Cli cli) {
+      super(cli);
+    }
+
+    @Override
+    int run() {
+      if (version < 0) {
+        throw new ParameterException(spec.commandLine(), "--version must be a version number (1 or more), not " + version);
+      }
+      RollbackJobResponse r = stub(cli).rollback(RollbackJobRequest.newBuilder().setName(name).setVersion(version).build());
+      cli.out.println("Job \"" + r.getJob() + "\" rolled back to version " + r.getRolledBackTo() + ": now version "
+          + r.getVersion() + " (evaluation " + Format.shortId(r.getEvaluationId()) + ")");
       return 0;
     }
   }

@@ -5,6 +5,7 @@ import dev.berth.proto.v1.AllocationInfo;
 import dev.berth.proto.v1.AllocationPort;
 import dev.berth.proto.v1.AllocationState;
 import dev.berth.proto.v1.GroupStatus;
+import dev.berth.proto.v1.JobHistory;
 import dev.berth.proto.v1.JobRef;
 import dev.berth.proto.v1.JobServiceGrpc;
 import dev.berth.proto.v1.JobStatus;
@@ -13,6 +14,8 @@ import dev.berth.proto.v1.ListJobsRequest;
 import dev.berth.proto.v1.ListJobsResponse;
 import dev.berth.proto.v1.PlanJobRequest;
 import dev.berth.proto.v1.PlanJobResponse;
+import dev.berth.proto.v1.RollbackJobRequest;
+import dev.berth.proto.v1.RollbackJobResponse;
 import dev.berth.proto.v1.ScaleJobRequest;
 import dev.berth.proto.v1.StopJobRequest;
 import dev.berth.proto.v1.SubmitJobRequest;
@@ -137,6 +140,32 @@ final class FakeJobService extends JobServiceGrpc.JobServiceImplBase implements 
     unary(r, o, () -> {
       find(r.getName());
       return JobStatus.newBuilder().setName(r.getName()).setVersion(4).setStopped(true).setStatus("dead").build();
+    });
+  }
+
+  /** What History answers for a known job. */
+  volatile JobHistory history = JobHistory.getDefaultInstance();
+
+  @Override
+  public void history(JobRef r, StreamObserver<JobHistory> o) {
+    unary(r, o, () -> {
+      find(r.getName());
+      return history.toBuilder().setName(r.getName()).build();
+    });
+  }
+
+  /** Rollback without a version fails as an agent without an older stable version does. */
+  @Override
+  public void rollback(RollbackJobRequest r, StreamObserver<RollbackJobResponse> o) {
+    unary(r, o, () -> {
+      find(r.getName());
+      if (r.getVersion() == 0) {
+        throw Status.FAILED_PRECONDITION.withDescription("job " + r.getName() + " has no stable version older than"
+            + " its current version 4 to roll back to (versions kept: 1..4); name one with --version")
+            .asRuntimeException();
+      }
+      return RollbackJobResponse.newBuilder().setJob(r.getName()).setVersion(5).setRolledBackTo(r.getVersion())
+          .setEvaluationId("ev-0123456789abcdef").build();
     });
   }
 

@@ -15,8 +15,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.berth.proto.v1.GroupPlan;
+import dev.berth.proto.v1.JobHistory;
 import dev.berth.proto.v1.JobRef;
 import dev.berth.proto.v1.JobSummary;
+import dev.berth.proto.v1.JobVersionInfo;
 import dev.berth.proto.v1.NodeVerdict;
 import dev.berth.proto.v1.PlanJobRequest;
 import dev.berth.proto.v1.PlanJobResponse;
@@ -24,6 +26,7 @@ import dev.berth.proto.v1.PlannedAllocation;
 import dev.berth.proto.v1.PlannedStop;
 import dev.berth.proto.v1.RegistryAuth;
 import dev.berth.proto.v1.RegistryCredential;
+import dev.berth.proto.v1.RollbackJobRequest;
 import dev.berth.proto.v1.StopJobRequest;
 import dev.berth.proto.v1.SubmitJobRequest;
 import dev.berth.proto.v1.SubmitJobResponse;
@@ -366,8 +369,10 @@ class JobCommandsTest {
         allocation("0123456789abcdef0123", 0, "n1", ALLOCATION_RUNNING, 3)
             .addPorts(port("10.0.0.1", 8080, 80)).addPorts(port("10.0.0.1", 23456, 9100)),
         allocation("b1", 1, "n2", ALLOCATION_FAILED, 3).setDesiredRunning(false).setMessage("exit code 1"),
-        allocation("b2", 1, "n3", ALLOCATION_RUNNING, 3).setGeneration(2)
-            .setUpdatedAtUnixMillis(CliRunner.NOW.toEpochMilli() - 5_000)).build());
+        allocation("b2", 1, "n3", ALLOCATION_RUNNING, 3).setGeneration(2).setHealthy(true)
+            .setUpdatedAtUnixMillis(CliRunner.NOW.toEpochMilli() - 5_000),
+        allocation("c1", 2, "n1", ALLOCATION_RUNNING, 2).setHealthy(true))
+        .setDeployment("running").setStableVersion(2).build());
 
     CliRunner.Result r = cli.run("job", "status", "web");
 
@@ -379,15 +384,75 @@ class JobCommandsTest {
         Version:    3
         Status:     running
         Submitted:  2024-05-01T11:58:00Z (2 minutes ago)
+        Deployment: running
+        Stable:     version 2
 
         GROUP     DESIRED   PENDING   RUNNING   COMPLETE   FAILED    LOST      PENDING REASON
         web       3         1         2         0          0         0         no node has 2 free cpus
 
-        ID             REPLICA   NODE      STATE     DESIRED   PORTS                                     UPDATED              MESSAGE
-        0123456789ab   web[0]    n1        running   run       10.0.0.1:8080->80, 10.0.0.1:23456->9100   About a minute ago
-        b2             web[1]    n3        running   run       -                                         5 seconds ago
-        b1             web[1]    n2        failed    stop      -                                         About a minute ago   exit code 1
+        ID             REPLICA   NODE      VERSION   STATE     HEALTHY   DESIRED   PORTS                                     UPDATED              MESSAGE
+        0123456789ab   web[0]    n1        3         running   no        run       10.0.0.1:8080->80, 10.0.0.1:23456->9100   About a minute ago
+        b2             web[1]    n3        3         running   yes       run       -                                         5 seconds ago
+        b1             web[1]    n2        3         failed    no        stop      -                                         About a minute ago   exit code 1
+        c1             web[2]    n1        2         running   yes       run       -                                         About a minute ago
         """, r.out());
+  }
+
+  @Test
+  void statusShowsAFailedRolloutWithItsMessageAndNoStableVersion() {
+    jobs.known.add("web");
+    jobs.statuses.add(job(2, group("web", 1, 0, 1, ""), allocation("a0", 0, "n1", ALLOCATION_FAILED, 2))
+        .setDeployment("failed").setDeploymentMessage("web[0] failed on n1: exited with code 1").build());
+    String out = cli.run("job", "status", "web").out();
+    assertTrue(out.contains("Deployment: failed (web[0] failed on n1: exited with code 1)\nStable:     none yet\n"), out);
+  }
+
+  @Test
+  void historyListsTheKeptVersionsNewestFirst() throws Exception {
+    jobs.known.add("web");
+    long now = CliRunner.NOW.toEpochMilli();
+    jobs.history = JobHistory.newBuilder().setVersion(3)
+        .addVersions(JobVersionInfo.newBuilder().setVersion(3).setCurrent(true).setSubmittedAtUnixMillis(now - 5_000)
+            .setDeployment("running").setChanges("count web: 2 \u2192 3"))
+        .addVersions(JobVersionInfo.newBuilder().setVersion(2).setSubmittedAtUnixMillis(now - 120_000)
+            .setDeployment("failed").setDeploymentMessage("web[0] failed on n1: exited with code 1")
+            .setChanges("image web: busybox \u2192 busybox:broken"))
+        .addVersions(JobVersionInfo.newBuilder().setVersion(1).setStable(true).setSubmittedAtUnixMillis(now - 180_000)
+            .setDeployment("successful").setChanges("first kept version").setText(WEB_YAML))
+        .build();
+
+    CliRunner.Result r = cli.run("job", "history", "web");
+
+    assertEquals(0, r.code(), r.err());
+    assertEquals("""
+        VERSION       SUBMITTED       STABLE    ROLLOUT      CHANGES                               MESSAGE
+        3 (current)   5 seconds ago   no        running      count web: 2 \u2192 3
+        2             2 minutes ago   no        failed       image web: busybox \u2192 busybox:broken   web[0] failed on n1: exited with code 1
+        1             3 minutes ago   yes       successful   first kept version
+        """, r.out());
+    assertEquals(List.of(JobRef.newBuilder().setName("web").build()), jobs.requests(JobRef.class));
+
+    JsonNode json = new ObjectMapper().readTree(cli.run("job", "history", "--format", "json", "web").out());
+    assertEquals(3, json.get("versions").size());
+    assertEquals(WEB_YAML, json.get("versions").get(2).get("text").asText());
+    assertEquals(1, cli.run("job", "history", "nope").code());
+  }
+
+  @Test
+  void rollbackSendsTheVersionAndSaysWhatItBecame() {
+    jobs.known.add("web");
+    CliRunner.Result r = cli.run("job", "rollback", "--version", "2", "web");
+    assertEquals(0, r.code(), r.err());
+    assertEquals("Job \"web\" rolled back to version 2: now version 5 (evaluation ev-012345678)\n", r.out());
+    assertEquals(List.of(RollbackJobRequest.newBuilder().setName("web").setVersion(2).build()),
+        jobs.requests(RollbackJobRequest.class));
+
+    CliRunner.Result none = cli.run("job", "rollback", "web");
+    assertEquals(1, none.code());
+    assertEquals("Error response from daemon: job web has no stable version older than its current version 4 to roll"
+        + " back to (versions kept: 1..4); name one with --version\n", none.err());
+    assertEquals(2, cli.run("job", "rollback", "--version", "-1", "web").code());
+    assertEquals(2, cli.run("job", "rollback", "--version", "two", "web").code());
   }
 
   @Test

@@ -8,10 +8,12 @@ import dev.berth.proto.v1.AllocationPort;
 import dev.berth.proto.v1.AllocationState;
 import dev.berth.proto.v1.GroupPlan;
 import dev.berth.proto.v1.GroupStatus;
+import dev.berth.proto.v1.JobHistory;
 import dev.berth.proto.v1.JobRef;
 import dev.berth.proto.v1.JobServiceGrpc;
 import dev.berth.proto.v1.JobStatus;
 import dev.berth.proto.v1.JobSummary;
+import dev.berth.proto.v1.JobVersionInfo;
 import dev.berth.proto.v1.ListJobsRequest;
 import dev.berth.proto.v1.ListJobsResponse;
 import dev.berth.proto.v1.NodeVerdict;
@@ -20,10 +22,13 @@ import dev.berth.proto.v1.PlanJobResponse;
 import dev.berth.proto.v1.PlannedAllocation;
 import dev.berth.proto.v1.PlannedStop;
 import dev.berth.proto.v1.RegistryCredential;
+import dev.berth.proto.v1.RollbackJobRequest;
+import dev.berth.proto.v1.RollbackJobResponse;
 import dev.berth.proto.v1.ScaleJobRequest;
 import dev.berth.proto.v1.StopJobRequest;
 import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.proto.v1.StoredCredential;
+import dev.berth.proto.v1.StoredJobVersion;
 import dev.berth.proto.v1.StoredPort;
 import dev.berth.proto.v1.SubmitJobRequest;
 import dev.berth.proto.v1.SubmitJobResponse;
@@ -141,6 +146,35 @@ public final class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
   @Override
   public void scale(ScaleJobRequest req, StreamObserver<JobStatus> out) {
     out.onNext(status(jobs.scale(requireName(req.getName()), req.getGroup(), req.getCount())));
+    out.onCompleted();
+  }
+
+  @Override
+  public void history(JobRef req, StreamObserver<JobHistory> out) {
+    String name = requireName(req.getName());
+    JobHistory.Builder b = JobHistory.newBuilder().setName(name);
+    for (Jobs.Version v : jobs.history(name)) {
+      StoredJobVersion s = v.version();
+      if (v.current()) {
+        b.setVersion(s.getVersion());
+      }
+      b.addVersions(JobVersionInfo.newBuilder().setVersion(s.getVersion())
+          .setSubmittedAtUnixMillis(s.getSubmittedAtMillis()).setStable(s.getStable()).setDeployment(s.getDeployment())
+          .setDeploymentMessage(s.getDeploymentMessage()).setSource(s.getSource()).setText(s.getText())
+          .putAllCounts(s.getCountsMap()).setStopped(s.getStopped()).setChanges(v.changes()).setCurrent(v.current()));
+    }
+    out.onNext(b.build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void rollback(RollbackJobRequest req, StreamObserver<RollbackJobResponse> out) {
+    if (req.getVersion() < 0) {
+      throw BerthException.invalid("a job version is at least 1, not " + req.getVersion());
+    }
+    Jobs.RolledBack r = jobs.rollback(requireName(req.getName()), req.getVersion());
+    out.onNext(RollbackJobResponse.newBuilder().setJob(r.job()).setVersion(r.version()).setRolledBackTo(r.to())
+        .setEvaluationId(r.evaluationId()).build());
     out.onCompleted();
   }
 

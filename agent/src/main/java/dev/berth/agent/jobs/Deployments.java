@@ -8,6 +8,8 @@ public final class Deployments {
   public static final String SUCCESSFUL = "successful";
   /** An allocation of the version failed or was not healthy in time: the rollout is halted. */
   public static final String FAILED = "failed";
+  /** A newer version was registered while this one rolled out (kept versions only). */
+  public static final String SUPERSEDED = "superseded";
   /** What listeners are told when a failed rollout went back to the stable version. */
   public static final String REVERTED = "reverted";
 

@@ -5,6 +5,7 @@ import dev.berth.agent.cluster.ClusterStore;
 import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.proto.v1.StoredEvaluation;
 import dev.berth.proto.v1.StoredJob;
+import dev.berth.proto.v1.StoredJobVersion;
 import dev.berth.proto.v1.StoredNodeAllocations;
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.ArrayList;
@@ -55,14 +56,30 @@ public final class JobStore {
   }
 
   /**
+   * How many versions of a job are kept for {@code job history} and {@code job rollback}, the
+   * current one included: Nomad's six. Older ones are dropped as new ones come, so a job's record
+   * stays bounded however often it is submitted.
+   */
+  public static final int HISTORY = 6;
+
+  /**
    * Applies {@code change} to the job (given {@code null} when there is none; returning
    * {@code null} removes it). Returns the job as stored afterwards (empty if removed).
+   *
+   * <p>The job's {@linkplain StoredJob#getHistoryList history} is this method's to keep: a new
+   * version is added (the oldest dropped beyond {@link #HISTORY}; one still rolling out is marked
+   * superseded), and the current version's entry follows the job's rollout state. A {@code change}
+   * that builds the job anew (no history) gets the history read; one that keeps it may amend
+   * older entries.
    */
   public Optional<StoredJob> updateJob(String name, UnaryOperator<StoredJob> change) {
     for (int i = 0; i < CAS_ATTEMPTS; i++) {
       Optional<ClusterStore.Entry> cur = store.get(JOBS, name);
       StoredJob before = cur.map(e -> parse(e.value(), StoredJob.parser(), JOBS, name)).orElse(null);
       StoredJob after = change.apply(before);
+      if (after != null) {
+        after = withHistory(before, after);
+      }
       if (after == null) {
         if (cur.isEmpty() || store.remove(JOBS, name, cur.get().version())) {
           return Optional.empty();
@@ -78,6 +95,50 @@ public final class JobStore {
       }
     }
     throw contention("job " + name);
+  }
+
+  /** {@code after} with the history of {@code before} carried on and its own version recorded. */
+  static StoredJob withHistory(StoredJob before, StoredJob after) {
+    // A change that kept the history may have amended older entries; one that built the job anew
+    // gets the history read.
+    List<StoredJobVersion> history = new ArrayList<>(after.getHistoryCount() > 0 || before == null
+        ? after.getHistoryList() : before.getHistoryList());
+    long stable = after.hasStable() ? after.getStable().getVersion() : 0;
+    int at = -1;
+    for (int i = 0; i < history.size(); i++) {
+      if (history.get(i).getVersion() == after.getVersion()) {
+        at = i;
+      }
+    }
+    StoredJobVersion.Builder entry = at >= 0 ? history.get(at).toBuilder()
+        : StoredJobVersion.newBuilder().setVersion(after.getVersion()).setSource(after.getSource())
+            .setText(after.getText()).putAllCounts(after.getCountsMap())
+            .setSubmittedAtMillis(after.getSubmittedAtMillis()).setStopped(after.getStopped());
+    entry.setDeployment(after.getDeployment()).setDeploymentMessage(after.getDeploymentMessage());
+    if (at >= 0) {
+      history.set(at, entry.build());
+    } else {
+      // The version it replaces no longer rolls out.
+      for (int i = 0; i < history.size(); i++) {
+        if (history.get(i).getDeployment().equals(Deployments.RUNNING)) {
+          history.set(i, history.get(i).toBuilder().setDeployment(Deployments.SUPERSEDED)
+              .setDeploymentMessage("superseded by version " + after.getVersion()).build());
+        }
+      }
+      history.add(entry.build());
+    }
+    for (int i = 0; i < history.size(); i++) {
+      if (history.get(i).getVersion() == stable && !history.get(i).getStable()) {
+        history.set(i, history.get(i).toBuilder().setStable(true).build());
+      }
+    }
+    if (history.size() > HISTORY) {
+      history = history.subList(history.size() - HISTORY, history.size());
+    }
+    if (history.equals(after.getHistoryList())) {
+      return after;
+    }
+    return after.toBuilder().clearHistory().addAllHistory(history).build();
   }
 
   // ---- allocations

@@ -5,6 +5,7 @@ import dev.berth.agent.cluster.CredentialVault;
 import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.proto.v1.StoredCredential;
 import dev.berth.proto.v1.StoredJob;
+import dev.berth.proto.v1.StoredJobVersion;
 import dev.berth.scheduler.Plan;
 import dev.berth.scheduler.Scheduler;
 import dev.berth.scheduler.jobfile.JobFile;
@@ -23,7 +24,7 @@ import java.util.UUID;
 
 /**
  * What {@code berth job} does, over the replicated store: submit, plan (a dry run), status, list,
- * stop and scale. Every change bumps the job's version and leaves a pending evaluation for the
+ * stop, scale, history and rollback. Every change bumps the job's version and leaves a pending evaluation for the
  * scheduler, which {@code onChange} is told of (the local loop, if it leads, starts at once).
  *
  * <p>Thread-safe; blocks as the store does; {@code INVALID_ARGUMENT} for a job file that does not
@@ -181,6 +182,124 @@ public final class Jobs {
         clock.millis());
     onChange.run();
     return status(name);
+  }
+
+  /**
+   * A kept version of a job, with what changed from the version kept before it.
+   *
+   * @param changes a short summary ("image web: busybox → busybox:1.36; count web: 2 → 3"), or
+   *     "first kept version" for the oldest
+   */
+  public record Version(StoredJobVersion version, boolean current, String changes) {}
+
+  /** The job's kept versions, newest first. */
+  public List<Version> history(String name) {
+    StoredJob job = store.job(name).orElseThrow(() -> BerthException.notFound("No such job: " + name));
+    List<StoredJobVersion> kept = job.getHistoryList();
+    List<Version> out = new ArrayList<>();
+    for (int i = kept.size() - 1; i >= 0; i--) {
+      StoredJobVersion v = kept.get(i);
+      out.add(new Version(v, v.getVersion() == job.getVersion(), i == 0 ? "first kept version" : changes(kept.get(i - 1), v)));
+    }
+    return out;
+  }
+
+  /**
+   * Submits a kept version's job file again as a new version, as Nomad's {@code job revert}: the
+   * given one, or with {@code version} 0 the latest stable version older than the current one.
+   *
+   * @throws BerthException NOT_FOUND for an unknown job or a version not kept; FAILED_PRECONDITION
+   *     when no stable version older than the current one is kept, or the version is the current one
+   */
+  public RolledBack rollback(String name, long version) {
+    long now = clock.millis();
+    StoredJobVersion[] target = new StoredJobVersion[1];
+    StoredJob after = store.updateJob(name, cur -> {
+      if (cur == null) {
+        throw BerthException.notFound("No such job: " + name);
+      }
+      target[0] = rollbackTarget(cur, version);
+      StoredJobVersion t = target[0];
+      return cur.toBuilder().setText(t.getText()).setSource(t.getSource()).clearCounts().putAllCounts(t.getCountsMap())
+          .setVersion(cur.getVersion() + 1).setSubmittedAtMillis(now).setStopped(false).setPurge(false)
+          .setDeployment(Deployments.RUNNING).setDeploymentMessage("rolled back to version " + t.getVersion())
+          .build();
+    }).orElseThrow();
+    Job job = JobCodec.job(after);
+    String eval = store.trigger(name, Evaluation.Trigger.JOB_REGISTER.name(), job.priority(), after.getVersion(), now);
+    onChange.run();
+    return new RolledBack(name, after.getVersion(), target[0].getVersion(), eval);
+  }
+
+  /** What a rollback did: the new version, and the kept one whose job file it has. */
+  public record RolledBack(String job, long version, long to, String evaluationId) {}
+
+  private static StoredJobVersion rollbackTarget(StoredJob cur, long version) {
+    List<StoredJobVersion> kept = cur.getHistoryList();
+    String keptText = kept.isEmpty() ? "none" : kept.get(0).getVersion() == kept.get(kept.size() - 1).getVersion()
+        ? Long.toString(kept.get(0).getVersion())
+        : kept.get(0).getVersion() + ".." + kept.get(kept.size() - 1).getVersion();
+    if (version == 0) {
+      for (int i = kept.size() - 1; i >= 0; i--) {
+        StoredJobVersion v = kept.get(i);
+        if (v.getStable() && v.getVersion() < cur.getVersion()) {
+          return v;
+        }
+      }
+      throw BerthException.failedPrecondition("job " + cur.getName() + " has no stable version older than its current"
+          + " version " + cur.getVersion() + " to roll back to (versions kept: " + keptText + "); name one with --version");
+    }
+    if (version == cur.getVersion()) {
+      throw BerthException.failedPrecondition("job " + cur.getName() + ": version " + version
+          + " is the current version; nothing to roll back to");
+    }
+    return kept.stream().filter(v -> v.getVersion() == version).findFirst()
+        .orElseThrow(() -> BerthException.notFound("job " + cur.getName() + " has no version " + version
+            + " kept (versions kept: " + keptText + ")"));
+  }
+
+  /** What differs between two versions: images, counts, other container changes, groups, the stop. */
+  static String changes(StoredJobVersion before, StoredJobVersion after) {
+    if (before.getText().equals(after.getText()) && before.getCountsMap().equals(after.getCountsMap())) {
+      return before.getStopped() == after.getStopped() ? "no change" : after.getStopped() ? "stopped" : "started";
+    }
+    Job a;
+    Job b;
+    try {
+      a = JobCodec.job(job(before));
+      b = JobCodec.job(job(after));
+    } catch (RuntimeException e) {
+      return "job file changed";
+    }
+    List<String> out = new ArrayList<>();
+    for (TaskGroup g : b.groups()) {
+      TaskGroup old = a.groups().stream().filter(x -> x.name().equals(g.name())).findFirst().orElse(null);
+      if (old == null) {
+        out.add("group " + g.name() + " added");
+        continue;
+      }
+      boolean other = !JobCodec.spec(old).equals(JobCodec.spec(g));
+      if (!old.image().equals(g.image())) {
+        out.add("image " + g.name() + ": " + old.image() + " \u2192 " + g.image());
+        other = !JobCodec.spec(old.withImage(g.image())).equals(JobCodec.spec(g));
+      }
+      if (old.count() != g.count()) {
+        out.add("count " + g.name() + ": " + old.count() + " \u2192 " + g.count());
+      }
+      if (other) {
+        out.add("containers of " + g.name() + " changed");
+      }
+    }
+    a.groups().stream().filter(g -> b.groups().stream().noneMatch(x -> x.name().equals(g.name())))
+        .forEach(g -> out.add("group " + g.name() + " removed"));
+    if (before.getStopped() != after.getStopped()) {
+      out.add(after.getStopped() ? "stopped" : "started");
+    }
+    return out.isEmpty() ? "job file changed (placement or policies)" : String.join("; ", out);
+  }
+
+  private static StoredJob job(StoredJobVersion v) {
+    return StoredJob.newBuilder().setSource(v.getSource()).setText(v.getText()).putAllCounts(v.getCountsMap()).build();
   }
 
   private static String groupOf(Job job, String group) {

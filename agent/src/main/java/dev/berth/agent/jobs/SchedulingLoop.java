@@ -493,7 +493,13 @@ public final class SchedulingLoop implements AutoCloseable {
           && stable.getCountsMap().equals(cur.getCountsMap());
       if (job.update().autoRevert() && stable != null && !same && !cur.getStopped()) {
         reverted[0] = true;
-        return cur.toBuilder().setText(stable.getText()).setSource(stable.getSource()).clearCounts()
+        List<StoredJobVersion> history = new ArrayList<>(cur.getHistoryList());
+        for (int i = 0; i < history.size(); i++) {
+          if (history.get(i).getVersion() == version) {
+            history.set(i, history.get(i).toBuilder().setDeployment(Deployments.FAILED).setDeploymentMessage(why).build());
+          }
+        }
+        return cur.toBuilder().clearHistory().addAllHistory(history).setText(stable.getText()).setSource(stable.getSource()).clearCounts()
             .putAllCounts(stable.getCountsMap()).setVersion(version + 1).setSubmittedAtMillis(now)
             .setDeployment(Deployments.RUNNING)
             .setDeploymentMessage("version " + version + " failed (" + why + "); reverted to version "

@@ -92,6 +92,11 @@ public record TaskGroup(String name, int count, String image, List<String> comma
         spreads, affinities, distinctHosts, stopAfterDisconnect, h, restart);
   }
 
+  public TaskGroup withImage(String image) {
+    return new TaskGroup(name, count, image, command, env, resources, ports, volumes, constraints,
+        spreads, affinities, distinctHosts, stopAfterDisconnect, health, restart);
+  }
+
   public TaskGroup withRestart(RestartRules r) {
     return new TaskGroup(name, count, image, command, env, resources, ports, volumes, constraints,
         spreads, affinities, distinctHosts, stopAfterDisconnect, health, r);
