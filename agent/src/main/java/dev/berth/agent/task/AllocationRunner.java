@@ -19,13 +19,12 @@ import dev.berth.proto.v1.StoredPort;
 import dev.berth.scheduler.model.HealthCheck;
 import dev.berth.scheduler.model.Job;
 import dev.berth.scheduler.model.JobType;
+import dev.berth.scheduler.model.RestartRules;
 import dev.berth.scheduler.model.TaskGroup;
 import dev.berth.scheduler.model.VolumeMount;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -48,14 +47,17 @@ import java.util.logging.Logger;
  * write per round — the batched status the store is meant for.
  *
  * <p>An allocation's container is labelled with its allocation ({@value #LABEL_ALLOC}), job,
- * group and index, so a restarted agent finds them again. Services run with restart policy
- * {@code always} (kept running on the node, with backoff), batch replicas {@code on-failure} up
- * to {@value #BATCH_RETRIES} times; an allocation whose container ended for good is reported
- * complete (batch, exit 0) or failed, and the scheduler decides what comes next (a reschedule,
- * elsewhere when it can). So is a service whose container was restarted more than
- * {@value #SERVICE_RESTARTS} times within {@link #SERVICE_RESTART_INTERVAL} (Nomad's restart
- * defaults: a crash loop is given up on this node), and one whose group's health check turned it
- * unhealthy. One that ran (and passed its health check) for its job's {@code min_healthy_time} is
+ * group and index, so a restarted agent finds them again. Its container is restarted on the node
+ * by its group's {@code restart} rules ({@link RestartRules}; absent, the job type's defaults:
+ * services {@value #SERVICE_RESTARTS} restarts within {@link #SERVICE_RESTART_INTERVAL}, batch 3
+ * within 24 h): services with restart policy {@code always}, batch replicas {@code on-failure},
+ * each restart after a backoff whose base is the rules' {@code delay} (else the node's). Once the
+ * attempts within the interval are used up, mode {@code fail} reports the allocation failed (a
+ * crash loop is given up on this node, and the scheduler places it again under the job's
+ * reschedule policy, elsewhere when it can), mode {@code delay} stops the container until the
+ * interval has passed since the first of those restarts and then starts it again here with its
+ * attempts anew. An allocation whose container ended for good is reported complete (batch,
+ * exit 0) or failed, and so is one whose group's health check turned it unhealthy. One that ran (and passed its health check) for its job's {@code min_healthy_time} is
  * reported healthy, which rolling updates and drains wait for.
  *
  * <p><b>Disconnected.</b> A node that cannot read its allocations (the servers do not answer:
@@ -76,11 +78,10 @@ public final class AllocationRunner implements AutoCloseable {
   public static final String LABEL_GROUP = "berth.group";
   public static final String LABEL_INDEX = "berth.index";
   public static final String LABEL_GENERATION = "berth.generation";
-  static final int BATCH_RETRIES = 3;
   /** Restarts of a service's container on this node before it is reported failed: Nomad's default attempts. */
-  static final int SERVICE_RESTARTS = 2;
+  static final int SERVICE_RESTARTS = RestartRules.SERVICE_DEFAULT.attempts();
   /** The window those restarts are counted over: Nomad's default interval. */
-  static final Duration SERVICE_RESTART_INTERVAL = Duration.ofMinutes(30);
+  static final Duration SERVICE_RESTART_INTERVAL = RestartRules.SERVICE_DEFAULT.interval();
   private static final int WORKERS = 4;
   /**
    * Stops run apart from starts and mostly wait (a container that ignores SIGTERM is killed after
@@ -119,8 +120,12 @@ public final class AllocationRunner implements AutoCloseable {
   private final Map<String, Job> jobCache = new ConcurrentHashMap<>();
   /** Since when (nanos) each running allocation has been running and passing its check. */
   private final Map<String, Long> okSince = new ConcurrentHashMap<>();
-  /** Per allocation: the restart count last seen and when each restart was seen (nanos). */
-  private final Map<String, Restarts> restarts = new ConcurrentHashMap<>();
+  /** Per allocation: its restarts on this node, counted against its group's restart rules. */
+  private final Map<String, RestartWindow> restarts = new ConcurrentHashMap<>();
+  /** Allocations whose restarts wait out their interval (restart mode delay): until when (nanos) and why. */
+  private final Map<String, Paused> paused = new ConcurrentHashMap<>();
+
+  private record Paused(long untilNanos, String why) {}
   /** Allocations stopped for stop_after_disconnect, with what to report once the servers answer. */
   private final Map<String, String> disconnectStopped = new ConcurrentHashMap<>();
   /** The allocations to stop after a disconnect, as of the last read. */
@@ -135,26 +140,6 @@ public final class AllocationRunner implements AutoCloseable {
 
   /** An allocation whose group has stop_after_disconnect. */
   private record Guard(String allocation, String name, Duration after) {}
-
-  /** The restarts seen of one allocation's container. */
-  private static final class Restarts {
-    int lastCount = -1;
-    final Deque<Long> seen = new ArrayDeque<>();
-
-    /** Notes the container's restart count now; returns the restarts within the window. */
-    synchronized int observe(int count, long nowNanos) {
-      if (lastCount >= 0) {
-        for (int i = lastCount; i < count; i++) {
-          seen.addLast(nowNanos);
-        }
-      }
-      lastCount = count;
-      while (!seen.isEmpty() && nowNanos - seen.peekFirst() > SERVICE_RESTART_INTERVAL.toNanos()) {
-        seen.removeFirst();
-      }
-      return seen.size();
-    }
-  }
 
   public AllocationRunner(String node, JobStore jobs, ContainerRuntime runtime, Supervisor supervisor, Images images,
       BooleanSupplier ready, Clock clock, Duration interval) {
@@ -269,6 +254,15 @@ public final class AllocationRunner implements AutoCloseable {
         reports.put(a.getId(), new Report(AllocationState.ALLOCATION_FAILED, a.getContainerId(), why));
         continue;
       }
+      Paused p = paused.get(a.getId());
+      if (p != null && c != null) {
+        if (System.nanoTime() - p.untilNanos() >= 0) {
+          resume(a, c);
+        } else {
+          reports.put(a.getId(), new Report(AllocationState.ALLOCATION_PENDING, c.id(), p.why(), a.getHealthy()));
+        }
+        continue;
+      }
       if (c == null) {
         if (a.getState() == AllocationState.ALLOCATION_RUNNING_VALUE && !a.getContainerId().isEmpty()) {
           reports.put(a.getId(), new Report(AllocationState.ALLOCATION_FAILED, a.getContainerId(),
@@ -291,6 +285,7 @@ public final class AllocationRunner implements AutoCloseable {
     disconnectStopped.keySet().retainAll(known);
     okSince.keySet().retainAll(known);
     restarts.keySet().retainAll(known);
+    paused.keySet().retainAll(known);
     report(mine, reports);
   }
 
@@ -315,11 +310,20 @@ public final class AllocationRunner implements AutoCloseable {
     ContainerState s = c.state();
     long now = System.nanoTime();
     boolean batch = job(a).map(j -> j.type() == JobType.BATCH).orElse(false);
-    if (!batch && s.status() != ContainerState.Status.REMOVING) {
-      int recent = restarts.computeIfAbsent(a.getId(), k -> new Restarts()).observe(s.restartCount(), now);
-      if (recent > SERVICE_RESTARTS) {
-        return new Report(AllocationState.ALLOCATION_FAILED, c.id(), "restarted " + recent + " times within "
-            + SERVICE_RESTART_INTERVAL.toMinutes() + "m (last: " + exitText(s) + "): given up on this node");
+    if (s.status() != ContainerState.Status.REMOVING) {
+      RestartRules rules = rules(job(a).map(Job::type).orElse(JobType.SERVICE), g);
+      RestartWindow.Verdict v = restarts.computeIfAbsent(a.getId(), k -> new RestartWindow(rules))
+          .observe(s.restartCount(), now);
+      String within = "restarted " + v.restarts() + " times within " + human(rules.interval());
+      if (v.failed()) {
+        return new Report(AllocationState.ALLOCATION_FAILED, c.id(), within + " (last: " + exitText(s)
+            + "): given up on this node");
+      }
+      if (v.paused()) {
+        String why = within + " (last: " + exitText(s) + "): restarts wait "
+            + human(Duration.ofMillis(Math.max(1, (v.pauseUntilNanos() - now) / 1_000_000))) + " (restart mode delay)";
+        pause(a, c, new Paused(v.pauseUntilNanos(), why));
+        return new Report(AllocationState.ALLOCATION_PENDING, c.id(), why, a.getHealthy());
       }
     }
     return switch (s.status()) {
@@ -357,6 +361,56 @@ public final class AllocationRunner implements AutoCloseable {
             a.getHealthy());
       }
     };
+  }
+
+  /** The group's restart rules, or the job type's defaults. */
+  static RestartRules rules(JobType type, TaskGroup g) {
+    return g != null && g.restart() != null ? g.restart() : RestartRules.defaultFor(type);
+  }
+
+  /** Stops a container whose restarts wait out their interval (restart mode delay). */
+  private void pause(StoredAllocation a, ContainerView c, Paused p) {
+    if (paused.putIfAbsent(a.getId(), p) != null || !busy.add(a.getId())) {
+      return;
+    }
+    LOG.info("allocation " + describe(a) + ": " + p.why());
+    stoppers.execute(() -> {
+      try {
+        if (c.state().running() || supervisor.restarting(c.id())) {
+          runtime.stop(c.id(), STOP_TIMEOUT_SECONDS);
+        }
+      } catch (BerthException e) {
+        LOG.warning("stopping allocation " + describe(a) + " until its restarts may go on: " + e.getMessage());
+      } finally {
+        busy.remove(a.getId());
+        wake();
+      }
+    });
+  }
+
+  /** The interval was waited out: the container starts again, with its attempts anew. */
+  private void resume(StoredAllocation a, ContainerView c) {
+    if (!busy.add(a.getId())) {
+      return;
+    }
+    workers.execute(() -> {
+      try {
+        RestartWindow w = restarts.get(a.getId());
+        if (w != null) {
+          w.reset();
+        }
+        runtime.start(c.id());
+        paused.remove(a.getId());
+        LOG.info("allocation " + describe(a) + ": its restart interval passed; started again");
+      } catch (RuntimeException e) {
+        String why = e.getMessage() == null ? e.toString() : e.getMessage();
+        paused.remove(a.getId());
+        failed.put(a.getId(), "failed to start again after its restart delay: " + why);
+      } finally {
+        busy.remove(a.getId());
+        wake();
+      }
+    });
   }
 
   private static String exitText(ContainerState s) {
@@ -511,10 +565,25 @@ public final class AllocationRunner implements AutoCloseable {
     }
     String cpus = a.getCpuMillis() > 0 ? java.math.BigDecimal.valueOf(a.getCpuMillis(), 3).toPlainString() : "";
     String memory = a.getMemoryBytes() > 0 ? Long.toString(a.getMemoryBytes()) : "";
-    boolean batch = job.type() == JobType.BATCH;
+    RestartRules rules = rules(job.type(), g);
+    if (rules.delay() != null) {
+      labels.put(Supervisor.LABEL_RESTART_DELAY, Long.toString(rules.delay().toMillis()));
+    }
+    String policy;
+    int retries = 0;
+    if (rules.attempts() == 0 && rules.mode() == RestartRules.Mode.FAIL) {
+      policy = "no"; // no restart here: its first exit is the allocation's failure
+    } else if (job.type() == JobType.BATCH) {
+      // A batch run that succeeded is done. In fail mode the runtime stops after the attempts by
+      // itself; in delay mode this runner pauses the restarts once the attempts are used up.
+      policy = "on-failure";
+      retries = rules.mode() == RestartRules.Mode.FAIL ? rules.attempts() : 0;
+    } else {
+      policy = "always";
+    }
     return new CreateRequest(g.image(), containerName(a), List.of(), false, g.command(), env, "", "", "", memory, cpus,
         a.getPids(), false, false, false, List.of(), labels, "", 0, "", 0, mounts, "", ports, false, List.of(),
-        batch ? "on-failure" : "always", batch ? BATCH_RETRIES : 0, healthcheck(g.health()));
+        policy, retries, healthcheck(g.health()));
   }
 
   /** The group's health check as the runtime runs it; null (the image's, if any) when the group has none. */

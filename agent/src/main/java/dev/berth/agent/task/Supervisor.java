@@ -117,7 +117,7 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
 
   @Override
   public void started(ContainerView v, Start cause) {
-    Task t = task(v.id());
+    Task t = task(v);
     HealthState before;
     HealthState after;
     synchronized (t) {
@@ -135,7 +135,7 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
 
   @Override
   public void adopted(ContainerView v) {
-    Task t = task(v.id());
+    Task t = task(v);
     if (v.state().running()) {
       HealthState after;
       synchronized (t) {
@@ -156,7 +156,7 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
 
   @Override
   public void exited(ContainerView v) {
-    Task t = task(v.id());
+    Task t = task(v);
     synchronized (t) {
       t.run++;
       t.cancelProbe();
@@ -190,6 +190,40 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
 
   private Task task(String id) {
     return tasks.computeIfAbsent(id, k -> new Task(k, new Backoff(backoff, clock)));
+  }
+
+  /** As {@link #task(String)}; a new one's backoff as the container's labels ask. */
+  private Task task(ContainerView v) {
+    return tasks.computeIfAbsent(v.id(), k -> new Task(k, new Backoff(settings(backoff, v.config().labels()), clock)));
+  }
+
+  /**
+   * The label that sets a container's restart backoff base, in milliseconds, over the node's: how
+   * a job's {@code restart.delay} reaches the restarts of its allocations' containers.
+   */
+  public static final String LABEL_RESTART_DELAY = "berth.restart.delay";
+
+  /**
+   * The node's backoff settings with the base a container's {@value #LABEL_RESTART_DELAY} label
+   * gives (the cap raised to it if need be); the node's for a container without one, or with a
+   * label that is no positive number of milliseconds.
+   */
+  static Backoff.Settings settings(Backoff.Settings node, Map<String, String> labels) {
+    String delay = labels == null ? null : labels.get(LABEL_RESTART_DELAY);
+    if (delay == null) {
+      return node;
+    }
+    long ms;
+    try {
+      ms = Long.parseLong(delay);
+    } catch (NumberFormatException e) {
+      return node;
+    }
+    if (ms <= 0) {
+      return node;
+    }
+    Duration base = Duration.ofMillis(ms);
+    return new Backoff.Settings(base, node.cap().compareTo(base) < 0 ? base : node.cap(), node.resetAfter());
   }
 
   private static RestartPolicy policy(ContainerView v) {
