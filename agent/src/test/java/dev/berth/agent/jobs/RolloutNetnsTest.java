@@ -7,9 +7,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.berth.agent.it.BusyboxImage;
 import dev.berth.agent.it.ScriptCluster;
 import dev.berth.proto.v1.AllocationInfo;
+import dev.berth.proto.v1.AllocationState;
+import dev.berth.proto.v1.JobHistory;
+import dev.berth.proto.v1.JobRef;
 import dev.berth.proto.v1.JobStatus;
+import dev.berth.proto.v1.JobVersionInfo;
 import dev.berth.proto.v1.Node;
 import dev.berth.proto.v1.NodeRef;
+import dev.berth.proto.v1.RollbackJobRequest;
+import dev.berth.proto.v1.RollbackJobResponse;
 import dev.berth.proto.v1.UpdateNodeRequest;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -26,7 +32,9 @@ import org.junit.jupiter.api.Timeout;
  * members n2 and n3): a drained node's allocations move one at a time ({@code update.max_parallel}
  * 1), each once the one before is healthy elsewhere, and the node ends ineligible; a rolling update
  * with max_parallel 1 never has fewer than count − 1 replicas running; a version whose allocations
- * crash is rolled back to the stable one. One cluster for the class.
+ * crash is rolled back to the stable one; a start-first update never has fewer than count replicas
+ * running, and {@code job rollback} brings the old version back the same way. One cluster for the
+ * class.
  */
 @Tag("cluster")
 @Timeout(300)
@@ -131,5 +139,61 @@ class RolloutNetnsTest {
         + "reverted to version 2"), st.getDeploymentMessage());
     assertEquals(3, NetnsJobs.running(st).size());
     c.purge("n1", "roll");
+  }
+
+  /** Replica indices with an allocation that should run and runs (old or new copy alike). */
+  private static long served(JobStatus s) {
+    return s.getAllocationsList().stream().filter(a -> a.getDesiredRunning() && a.getState() == AllocationState.ALLOCATION_RUNNING)
+        .map(a -> a.getGroup() + "/" + a.getIndex()).distinct().count();
+  }
+
+  @Test
+  void aStartFirstUpdateKeepsCountRunningAndARollbackBringsTheOldVersionBack() throws Exception {
+    String v1 = """
+        name: sf
+        type: service
+        update: {max_parallel: 3, min_healthy_time: 1s, healthy_deadline: 1m, order: start-first}
+        groups:
+          - name: sf
+            count: 3
+            image: busybox
+            command: [sh, -c, "trap 'exit 0' TERM; while :; do sleep 1; done"]
+            env: {V: "1"}
+            resources: {cpu: 10m, memory: 8m}
+        """;
+    c.submit("n2", "sf", v1);
+    c.cluster.await(60, () -> c.status("n1", "sf").getDeployment().equals("successful"), "version 1 rolled out");
+
+    JobStatus[] s = new JobStatus[1];
+    int[] most = new int[1];
+    c.submit("n2", "sf", v1.replace("V: \"1\"", "V: \"2\""));
+    long millis = watch(60, () -> {
+      s[0] = c.status("n1", "sf");
+      most[0] = Math.max(most[0], (int) s[0].getAllocationsList().stream().filter(a -> a.getDesiredRunning()).count());
+      return s[0].getStableVersion() == 2 && s[0].getAllocationsList().stream().filter(AllocationInfo::getDesiredRunning)
+          .allMatch(a -> a.getJobVersion() == 2 && a.getState() == AllocationState.ALLOCATION_RUNNING);
+    }, () -> served(s[0]) >= 3 && s[0].getGroups(0).getRunning() >= 3,
+        () -> "never fewer than 3 of 3 running: " + c.describe("n1", "sf"));
+    System.out.println("start-first update of 3 replicas, max_parallel 3: " + millis + " ms, at most " + most[0]
+        + " allocations desired running at once");
+    assertTrue(most[0] > 3, "new copies ran beside the old ones: at most " + most[0]);
+    c.cluster.await(30, () -> c.copies("sf").values().stream().mapToInt(Integer::intValue).sum() == 3,
+        "the old copies' containers stopped: " + c.copies("sf"));
+
+    RollbackJobResponse r = c.jobs("n3").rollback(RollbackJobRequest.newBuilder().setName("sf").build());
+    assertEquals(1, r.getRolledBackTo());
+    assertEquals(3, r.getVersion());
+    long back = watch(60, () -> {
+      s[0] = c.status("n1", "sf");
+      return s[0].getStableVersion() == 3 && s[0].getAllocationsList().stream().filter(AllocationInfo::getDesiredRunning)
+          .allMatch(a -> a.getJobVersion() == 3 && a.getState() == AllocationState.ALLOCATION_RUNNING);
+    }, () -> served(s[0]) >= 3, () -> "never fewer than 3 of 3 running: " + c.describe("n1", "sf"));
+    System.out.println("rollback to version 1 as version 3, start-first: " + back + " ms");
+    assertTrue(s[0].getSource().contains("V: \"1\""), s[0].getSource());
+    assertEquals("rolled back to version 1", s[0].getDeploymentMessage());
+    JobHistory h = c.jobs("n1").history(JobRef.newBuilder().setName("sf").build());
+    assertEquals(List.of(3L, 2L, 1L), h.getVersionsList().stream().map(JobVersionInfo::getVersion).toList());
+    assertTrue(h.getVersionsList().stream().allMatch(JobVersionInfo::getStable), h.toString());
+    c.purge("n1", "sf");
   }
 }
