@@ -1,0 +1,176 @@
+package dev.berth.agent.task;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.berth.agent.cluster.InMemoryClusterStore;
+import dev.berth.agent.image.ImageStore;
+import dev.berth.agent.image.ImportRequest;
+import dev.berth.agent.image.LayerLimits;
+import dev.berth.agent.it.BusyboxImage;
+import dev.berth.agent.jobs.JobCodec;
+import dev.berth.agent.jobs.JobStore;
+import dev.berth.agent.runtime.ContainerRuntime;
+import dev.berth.agent.runtime.ContainerView;
+import dev.berth.agent.runtime.RecordingSyscalls;
+import dev.berth.agent.runtime.cgroup.Cgroups;
+import dev.berth.agent.runtime.net.NetworkManager;
+import dev.berth.agent.runtime.net.NetworkStore;
+import dev.berth.agent.runtime.net.PortReservations;
+import dev.berth.agent.runtime.net.RecordingFirewall;
+import dev.berth.agent.runtime.net.RecordingNetworkDriver;
+import dev.berth.agent.runtime.net.RouteTable;
+import dev.berth.agent.runtime.net.Subnet;
+import dev.berth.proto.v1.AllocationState;
+import dev.berth.proto.v1.StoredAllocation;
+import dev.berth.proto.v1.StoredJob;
+import dev.berth.scheduler.jobfile.JobFileParser;
+import java.io.ByteArrayInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A node running an allocation whose container crash-loops, by its group's restart block: the real
+ * runtime and supervisor over recording syscalls (the launcher is a script whose "container" is
+ * gone at once, an exit nobody saw: a failure), an in-memory store, and the runner's rounds driven
+ * by the test. The node's own backoff base is long (5 s), so restarts come at the block's delay or
+ * not in time at all.
+ */
+@Timeout(60)
+class AllocationRunnerRestartTest {
+  @TempDir
+  Path tmp;
+
+  private Supervisor supervisor;
+  private ContainerRuntime runtime;
+  private PortReservations ports;
+  private JobStore jobs;
+  private AllocationRunner runner;
+
+  @BeforeEach
+  void start() throws Exception {
+    assumeTrue(BusyboxImage.available(), "needs Debian's busybox-static at /bin/busybox");
+    RecordingSyscalls syscalls = new RecordingSyscalls();
+    Path cgroupRoot = Files.createDirectories(tmp.resolve("cgroup"));
+    Files.writeString(cgroupRoot.resolve("cgroup.controllers"), "cpuset cpu io memory pids\n");
+    Files.writeString(cgroupRoot.resolve("cgroup.subtree_control"), "");
+    Path launcher = tmp.resolve("launcher");
+    Files.writeString(launcher, "#!/bin/sh\necho \"ok $$ $$\"\n");
+    Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwx------"));
+    Path data = Files.createDirectories(tmp.resolve("data"));
+    Cgroups cgroups = Cgroups.detect(cgroupRoot, syscalls);
+    ImageStore images = new ImageStore(data.resolve("images"), syscalls, LayerLimits.DEFAULT);
+    images.importTar(new ByteArrayInputStream(BusyboxImage.tar()),
+        new ImportRequest("busybox", List.of("/bin/sh"), null, null, null, null, null));
+    ports = new PortReservations();
+    NetworkManager networks = new NetworkManager(new NetworkStore(data.resolve("networks"), "bt-test",
+        new NetworkStore.DefaultBridge("", Subnet.parse("172.17.0.0/16")), () -> new RouteTable(List.of())),
+        new RecordingNetworkDriver(), new RecordingFirewall(), ports, "bt-test");
+    supervisor = new Supervisor(new Backoff.Settings(Duration.ofSeconds(5), Duration.ofSeconds(20), Duration.ofSeconds(10)),
+        Clock.systemUTC());
+    runtime = new ContainerRuntime(new ContainerRuntime.Settings(data, "bt-test", launcher, 1 << 20, 2), syscalls, cgroups,
+        images, new dev.berth.agent.runtime.VolumeStore(data.resolve("volumes")), networks, supervisor);
+    supervisor.bind(runtime);
+    networks.start();
+    jobs = new JobStore(new InMemoryClusterStore());
+    runner = new AllocationRunner("n1", jobs, runtime, supervisor, (ref, creds) -> { }, () -> true, Clock.systemUTC(),
+        Duration.ofMillis(50));
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    if (runner != null) {
+      runner.close();
+    }
+    if (supervisor != null) {
+      supervisor.close();
+    }
+    if (runtime != null) {
+      runtime.close();
+    }
+    if (ports != null) {
+      ports.close();
+    }
+  }
+
+  /** Stores a one-replica service with the given restart block and places its allocation on n1. */
+  private StoredAllocation place(String restart) {
+    String text = "name: crash\ngroups:\n  - name: crash\n    image: busybox\n    restart: " + restart + "\n";
+    jobs.updateJob("crash", cur -> StoredJob.newBuilder().setName("crash").setSource("crash.yaml").setText(text)
+        .setVersion(1).build());
+    StoredAllocation a = StoredAllocation.newBuilder().setId("alloc-crash-0").setJob("crash").setGroup("crash")
+        .setIndex(0).setNode("n1").setJobVersion(1).setState(AllocationState.ALLOCATION_PENDING_VALUE)
+        .setSpec(JobCodec.spec(JobFileParser.parse("crash.yaml", text).job().groups().get(0))).build();
+    jobs.updateNode("n1", list -> List.of(a));
+    return a;
+  }
+
+  private StoredAllocation allocation() {
+    return jobs.nodeAllocations("n1").allocations().get(0);
+  }
+
+  /** Runs the runner's rounds every 50 ms until the stored allocation matches; returns it. */
+  private StoredAllocation until(Predicate<StoredAllocation> p, long seconds, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(seconds).toNanos();
+    while (true) {
+      runner.sync();
+      StoredAllocation a = allocation();
+      if (p.test(a)) {
+        return a;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("not within " + seconds + " s: " + what + "; the allocation: " + a);
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  private ContainerView container() {
+    return runtime.list(true).stream().filter(c -> "alloc-crash-0".equals(c.config().labels().get(
+        AllocationRunner.LABEL_ALLOC))).findFirst().orElseThrow();
+  }
+
+  @Test
+  void failModeReportsTheAllocationFailedOnceTheAttemptsWithinTheIntervalAreUsedUp() throws Exception {
+    place("{attempts: 3, interval: 1m, delay: 20ms, mode: fail}");
+    StoredAllocation failed = until(a -> a.getState() == AllocationState.ALLOCATION_FAILED_VALUE, 20,
+        "failed after 3 restarts (each 20 ms apart, not the node's 5 s)");
+    assertTrue(failed.getMessage().matches("restarted [4-9] times within 1m \\(last: .*\\): given up on this node"),
+        failed.getMessage());
+    assertEquals("20", container().config().labels().get(Supervisor.LABEL_RESTART_DELAY));
+  }
+
+  @Test
+  void delayModeWaitsOutTheIntervalThenRestartsOnTheSameNode() throws Exception {
+    place("{attempts: 1, interval: 2s, delay: 20ms, mode: delay}");
+    StoredAllocation paused = until(a -> a.getMessage().contains("restart mode delay"), 20, "restarts paused");
+    long pausedAt = System.nanoTime();
+    assertEquals(AllocationState.ALLOCATION_PENDING_VALUE, paused.getState());
+    assertTrue(paused.getMessage().matches("restarted 2 times within 2s \\(last: .*\\): restarts wait \\d+m?s"
+        + " \\(restart mode delay\\)"), paused.getMessage());
+    String id = container().id();
+    // While paused the container stays down: no restarts by its policy.
+    Thread.sleep(300);
+    runner.sync();
+    assertTrue(!container().state().running() && !supervisor.restarting(id), container().state().toString());
+
+    // Once the interval has passed it starts again, on this node, crash-loops again, and pauses again.
+    until(a -> !a.getMessage().contains("restart mode delay"), 10, "started again after the interval");
+    assertTrue(System.nanoTime() - pausedAt >= Duration.ofMillis(1000).toNanos(),
+        "not before the interval since the first counted restart passed");
+    StoredAllocation again = until(a -> a.getMessage().contains("restart mode delay"), 20, "paused again");
+    assertTrue(again.getState() != AllocationState.ALLOCATION_FAILED_VALUE);
+    assertEquals(id, container().id(), "the same container, on the same node");
+  }
+}
