@@ -314,13 +314,14 @@ public final class AllocationRunner implements AutoCloseable {
       RestartRules rules = rules(job(a).map(Job::type).orElse(JobType.SERVICE), g);
       RestartWindow.Verdict v = restarts.computeIfAbsent(a.getId(), k -> new RestartWindow(rules))
           .observe(s.restartCount(), now);
-      String within = "restarted " + v.restarts() + " times within " + human(rules.interval());
+      // The last exit is known while the container is down; once restarted, its state is the new run's.
+      String within = "restarted " + v.restarts() + " times within " + human(rules.interval())
+          + (s.status() == ContainerState.Status.EXITED ? " (last: " + exitText(s) + ")" : "");
       if (v.failed()) {
-        return new Report(AllocationState.ALLOCATION_FAILED, c.id(), within + " (last: " + exitText(s)
-            + "): given up on this node");
+        return new Report(AllocationState.ALLOCATION_FAILED, c.id(), within + ": given up on this node");
       }
       if (v.paused()) {
-        String why = within + " (last: " + exitText(s) + "): restarts wait "
+        String why = within + ": restarts wait "
             + human(Duration.ofMillis(Math.max(1, (v.pauseUntilNanos() - now) / 1_000_000))) + " (restart mode delay)";
         pause(a, c, new Paused(v.pauseUntilNanos(), why));
         return new Report(AllocationState.ALLOCATION_PENDING, c.id(), why, a.getHealthy());
