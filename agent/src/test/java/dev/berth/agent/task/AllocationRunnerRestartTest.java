@@ -84,7 +84,7 @@ class AllocationRunnerRestartTest {
     supervisor.bind(runtime);
     networks.start();
     jobs = new JobStore(new InMemoryClusterStore());
-    runner = new AllocationRunner("n1", jobs, runtime, supervisor, (ref, creds) -> { }, () -> true, Clock.systemUTC(),
+    runner = new AllocationRunner("n1", jobs, runtime, supervisor, (ref, alloc, creds) -> { }, () -> true, Clock.systemUTC(),
         Duration.ofMillis(50));
   }
 
