@@ -91,10 +91,13 @@ public final class AgentMetrics implements AutoCloseable {
   /**
    * Writes the exposition, Prometheus text format 0.0.4, to {@code out}: the agent's meters, then
    * the per-container families (no name is in both, so the two parts make one valid exposition).
+   * The containers are read first, so that {@code berth_metrics_collect_seconds} in this
+   * exposition is the time of the reading it carries, not of the one before.
    */
   public void scrape(OutputStream out) throws IOException {
+    byte[] perContainer = containers.collect();
     registry.scrape(out, CONTENT_TYPE);
-    containers.write(out);
+    out.write(perContainer);
   }
 
   /** The content type of {@link #scrape(OutputStream)}. */
