@@ -71,7 +71,7 @@ public final class ContainerCollector {
     if (cached != null && start - cachedAt < ttlNanos) {
       return cached;
     }
-    cached = read().getBytes(StandardCharsets.UTF_8);
+    cached = read();
     cachedAt = start;
     lastCollectNanos = nanoTime.getAsLong() - start;
     return cached;
@@ -149,29 +149,30 @@ public final class ContainerCollector {
     return names;
   }
 
-  private String read() {
+  private byte[] read() {
     List<ContainerTarget> all = targets.get();
     List<ContainerSample> samples = sampler.sampleRunning(all);
-    Map<String, String> labels = new java.util.HashMap<>();
+    // Each container's labels, escaped and encoded once for all its series.
+    Map<String, byte[]> labels = new java.util.HashMap<>();
     for (ContainerTarget t : all) {
       labels.put(t.id(), labels(t));
     }
-    StringBuilder b = new StringBuilder(samples.size() * 6000 + 4096);
+    Text b = new Text(samples.size() * 4000 + 4096);
     for (Family f : RUNNING) {
-      String name = header(b, f.name(), f.counter());
+      byte[] name = header(b, f.name(), f.counter());
       for (ContainerSample s : samples) {
         sample(b, name, labels.get(s.target().id()), null, f.value().applyAsDouble(s));
       }
     }
-    header(b, START_TIME, false);
+    byte[] startTime = header(b, START_TIME, false);
     for (ContainerSample s : samples) {
       if (s.target().startedAt() != null) {
         var at = s.target().startedAt();
-        sample(b, START_TIME, labels.get(s.target().id()), null, at.getEpochSecond() + at.getNano() / 1e9);
+        sample(b, startTime, labels.get(s.target().id()), null, at.getEpochSecond() + at.getNano() / 1e9);
       }
     }
     for (NetFamily f : NETWORK) {
-      String name = header(b, f.name(), true);
+      byte[] name = header(b, f.name(), true);
       for (ContainerSample s : samples) {
         for (NetDev.Interface i : s.interfaces()) {
           sample(b, name, labels.get(s.target().id()), i.name(), f.value().applyAsDouble(i));
@@ -188,7 +189,7 @@ public final class ContainerCollector {
       history.observe(t, oomSeen.getOrDefault(t.id(), -1L));
     }
     history.retain(live);
-    String name = header(b, RESTARTS, true);
+    byte[] name = header(b, RESTARTS, true);
     for (ContainerTarget t : all) {
       sample(b, name, labels.get(t.id()), null, t.restartCount());
     }
@@ -196,35 +197,37 @@ public final class ContainerCollector {
     for (ContainerTarget t : all) {
       sample(b, name, labels.get(t.id()), null, history.oomEvents(t.id()));
     }
-    return b.toString();
+    return b.toByteArray();
   }
 
-  /** The HELP and TYPE lines; returns the sample name (counters end in _total). */
-  private static String header(StringBuilder b, String family, boolean counter) {
+  /** The HELP and TYPE lines; returns the sample name (counters end in _total), encoded. */
+  private static byte[] header(Text b, String family, boolean counter) {
     String name = counter ? family + "_total" : family;
-    b.append("# HELP ").append(name).append(' ').append(HELP.get(family)).append('\n');
-    b.append("# TYPE ").append(name).append(counter ? " counter\n" : " gauge\n");
-    return name;
+    b.append("# HELP " + name + ' ' + HELP.get(family) + "\n# TYPE " + name + (counter ? " counter\n" : " gauge\n"));
+    return name.getBytes(StandardCharsets.UTF_8);
   }
 
-  private static void sample(StringBuilder b, String name, String labels, String iface, double value) {
-    b.append(name).append('{').append(labels);
+  private static void sample(Text b, byte[] name, byte[] labels, String iface, double value) {
+    b.append(name);
+    b.append((byte) '{');
+    b.append(labels);
     if (iface != null) {
-      b.append(",interface=\"");
-      escape(b, iface);
-      b.append('"');
+      StringBuilder i = new StringBuilder(",interface=\"");
+      escape(i, iface);
+      b.append(i.append('"').toString());
     }
-    b.append("} ");
+    b.append((byte) '}');
+    b.append((byte) ' ');
     if (value == Math.rint(value) && Math.abs(value) < 1e15) {
       b.append((long) value);
     } else {
-      b.append(value);
+      b.append(Double.toString(value));
     }
-    b.append('\n');
+    b.append((byte) '\n');
   }
 
-  /** {@code id="…",name="…",image="…",berth_job="…",node="…"}, escaped, without the braces. */
-  private String labels(ContainerTarget t) {
+  /** {@code id="…",name="…",image="…",berth_job="…",node="…"}, escaped, without the braces, in UTF-8. */
+  private byte[] labels(ContainerTarget t) {
     StringBuilder b = new StringBuilder(160);
     String[] values = {"/" + t.cgroupPath(), t.name(), t.image(), t.job(), node};
     List<String> names = CONTAINER_LABELS;
@@ -236,7 +239,67 @@ public final class ContainerCollector {
       escape(b, values[i]);
       b.append('"');
     }
-    return b.toString();
+    return b.toString().getBytes(StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The exposition as it is written: UTF-8 bytes straight into one growing array, so that the
+   * thousands of lines of a large scrape are neither a String first nor copied to be encoded.
+   */
+  private static final class Text {
+    private byte[] buf;
+    private int size;
+
+    Text(int capacity) {
+      buf = new byte[capacity];
+    }
+
+    private void room(int n) {
+      if (size + n > buf.length) {
+        buf = java.util.Arrays.copyOf(buf, Math.max(buf.length * 2, size + n));
+      }
+    }
+
+    void append(byte c) {
+      room(1);
+      buf[size++] = c;
+    }
+
+    void append(byte[] b) {
+      room(b.length);
+      System.arraycopy(b, 0, buf, size, b.length);
+      size += b.length;
+    }
+
+    void append(String s) {
+      append(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** A long in decimal, without a String in between. */
+    void append(long v) {
+      if (v == Long.MIN_VALUE) {
+        append(Long.toString(v));
+        return;
+      }
+      room(20);
+      if (v < 0) {
+        buf[size++] = '-';
+        v = -v;
+      }
+      int digits = 1;
+      for (long x = v; x >= 10; x /= 10) {
+        digits++;
+      }
+      for (int i = size + digits - 1; i >= size; i--) {
+        buf[i] = (byte) ('0' + v % 10);
+        v /= 10;
+      }
+      size += digits;
+    }
+
+    byte[] toByteArray() {
+      return java.util.Arrays.copyOf(buf, size);
+    }
   }
 
   /** Label value escaping of the text format: backslash, double quote and line feed. */
