@@ -58,6 +58,8 @@ public final class ScrapeE2E {
   private final int scrapes;
   private final long gapMillis;
   private final List<String> berthIds = Collections.synchronizedList(new ArrayList<>());
+  /** podman runs that failed while its containers were started, for the report. */
+  private final List<String> failures = Collections.synchronizedList(new ArrayList<>());
 
   private ScrapeE2E(Map<String, String> args) {
     this.args = args;
@@ -120,10 +122,17 @@ public final class ScrapeE2E {
       System.err.printf("berth: removed %d containers in %d ms%n", berthIds.size(), (System.nanoTime() - t0) / 1_000_000);
     }
     List<PodmanLevel> podman = new ArrayList<>();
+    String podmanError = null;
     if (args.containsKey("podman")) {
-      podman = podmanLevels(counts);
+      try {
+        podmanLevels(counts, podman);
+      } catch (Exception e) {
+        // Berth's figures stand on their own; the report says where the peer's stopped.
+        podmanError = e.getMessage();
+        e.printStackTrace();
+      }
     }
-    Files.writeString(Path.of(args.get("out")), report(levels, podman));
+    Files.writeString(Path.of(args.get("out")), report(levels, podman, podmanError));
   }
 
   // --- Berth
@@ -266,8 +275,8 @@ public final class ScrapeE2E {
 
   // --- podman
 
-  private List<PodmanLevel> podmanLevels(List<Integer> counts) throws Exception {
-    List<PodmanLevel> out = new ArrayList<>();
+  /** podman at each of {@code counts}, into {@code out} as they are measured. */
+  private void podmanLevels(List<Integer> counts, List<PodmanLevel> out) throws Exception {
     long limitNanos = Long.parseLong(args.getOrDefault("podman-setup-limit-s", "900")) * 1_000_000_000L;
     long spent = 0;
     int have = 0;
@@ -279,7 +288,9 @@ public final class ScrapeE2E {
         long took = System.nanoTime() - t0;
         spent += took;
         if (have < n) {
-          note = "setup stopped at " + have + " containers after " + spent / 1_000_000_000L + " s of starting them";
+          note = "set-up stopped at " + have + " containers after " + spent / 1_000_000_000L + " s of starting them"
+              + (failures.stream().anyMatch(f -> !f.startsWith("(succeeded")) ? ", by a `podman run` that failed twice"
+              : ", the time allowed (PODMAN_SETUP_LIMIT_S)");
         }
         System.err.printf("podman: %d containers running (%d ms to start the new ones)%s%n", have, took / 1_000_000,
             note.isEmpty() ? "" : "; " + note);
@@ -293,7 +304,6 @@ public final class ScrapeE2E {
       podman(List.of("rm", "-f", "-t", "0", "-a"));
       System.err.printf("podman: removed all in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
     }
-    return out;
   }
 
   /** Runs containers {@code parallel} at a time from {@code have} to {@code n}, or until the time budget is spent. */
@@ -307,12 +317,27 @@ public final class ScrapeE2E {
         workers.add(pool.submit(() -> {
           while (System.nanoTime() < deadline) {
             int i = next.getAndIncrement();
-            if (i >= n) {
+            if (i >= n || failures.stream().anyMatch(f -> !f.startsWith("(succeeded"))) {
               break;
             }
-            podman(List.of("run", "-d", "--name", "scrape-" + i, "--network", "none", "--cgroup-parent",
+            List<String> run = List.of("run", "-d", "--name", "scrape-" + i, "--network", "none", "--cgroup-parent",
                 args.get("cgroup-parent"), "--memory", args.getOrDefault("memory", "8m"), args.get("podman-image"),
-                "sleep", "3600"));
+                "sleep", "3600");
+            try {
+              podman(run);
+            } catch (IllegalStateException first) {
+              // Once again, after removing what the failed run left: a run can fail for a passing
+              // reason (the host's other work); a second failure ends the set-up.
+              podman(List.of("rm", "-f", "-t", "0", "--ignore", "scrape-" + i));
+              try {
+                podman(run);
+              } catch (IllegalStateException second) {
+                failures.add(second.getMessage());
+                podman(List.of("rm", "-f", "-t", "0", "--ignore", "scrape-" + i));
+                return null;
+              }
+              failures.add("(succeeded when retried) " + first.getMessage());
+            }
           }
           return null;
         }));
@@ -400,7 +425,7 @@ public final class ScrapeE2E {
 
   // --- the report
 
-  private String report(List<Level> levels, List<PodmanLevel> podman) {
+  private String report(List<Level> levels, List<PodmanLevel> podman, String podmanError) {
     StringBuilder o = new StringBuilder();
     o.append("## GET /metrics of one berthd with N running containers\n\n");
     o.append("Client-side wall time from sending the request to the last byte of the body, over loopback; ")
@@ -437,6 +462,10 @@ public final class ScrapeE2E {
     }
     o.append(String.join("; ", starts)).append(".\n\n");
 
+    if (podmanError != null) {
+      o.append("**The podman measurement failed** after ").append(podman.size()).append(" of the counts: ")
+          .append(podmanError.replace('\n', ' ')).append("\n\n");
+    }
     if (!podman.isEmpty()) {
       o.append("## The peer: `podman stats --no-stream --format json` over the same containers\n\n");
       o.append("podman reads every running container's cgroup statistics (through crun's cgroup library) and prints ")
@@ -464,6 +493,11 @@ public final class ScrapeE2E {
         before = p.running();
       }
       o.append(String.join("; ", ps)).append(".\n\n");
+      if (!failures.isEmpty()) {
+        o.append("`podman run` failures while starting them:\n\n");
+        failures.forEach(f -> o.append("- ").append(f.replace('\n', ' ')).append('\n'));
+        o.append('\n');
+      }
     }
     o.append("Every scrape, gzip then plain, in ms (wall / collect):\n\n");
     for (Level l : levels) {
