@@ -47,7 +47,8 @@ import java.util.zip.GZIPInputStream;
  * <p>Arguments ({@code --name value}): socket, import (a rootfs tar), metrics-url, agent-pid,
  * counts (100,1000), scrapes (20), gap-ms (1200), parallel (4), memory (8m), out; for the peer:
  * podman, podman-conf, podman-storage-conf, podman-image, cgroup-parent, podman-setup-limit-s
- * (900: beyond that many seconds of starting containers podman is measured at the count reached).
+ * (900: beyond that many seconds of starting containers podman is measured at the count reached),
+ * podman-security-opt (given to every {@code podman run}, e.g. seccomp=unconfined).
  */
 public final class ScrapeE2E {
   private final Map<String, String> args;
@@ -320,9 +321,12 @@ public final class ScrapeE2E {
             if (i >= n || failures.stream().anyMatch(f -> !f.startsWith("(succeeded"))) {
               break;
             }
-            List<String> run = List.of("run", "-d", "--name", "scrape-" + i, "--network", "none", "--cgroup-parent",
-                args.get("cgroup-parent"), "--memory", args.getOrDefault("memory", "8m"), args.get("podman-image"),
-                "sleep", "3600");
+            List<String> run = new ArrayList<>(List.of("run", "-d", "--name", "scrape-" + i, "--network", "none",
+                "--cgroup-parent", args.get("cgroup-parent"), "--memory", args.getOrDefault("memory", "8m")));
+            if (!args.getOrDefault("podman-security-opt", "").isEmpty()) {
+              run.addAll(List.of("--security-opt", args.get("podman-security-opt")));
+            }
+            run.addAll(List.of(args.get("podman-image"), "sleep", "3600"));
             try {
               podman(run);
             } catch (IllegalStateException first) {
