@@ -12,10 +12,8 @@
 # reached when starting its containers takes longer), BERTH_TARGET (the build directory,
 # "target"), BENCH_BUILD=1 (build even when the jars exist), OUT (bench/results/scrape.md),
 # PODMAN=0 (Berth alone), AGENT_JAVA_OPTS (berthd's JVM flags; default those of
-# scripts/install.sh), PODMAN_SECURITY_OPT (seccomp=unconfined; "" for podman's default
-# profile: on the 2-core test host its `podman run` failed in crun's seccomp set-up,
-# "SECCOMP_SET_MODE_FILTER: Invalid argument", at about 585 running containers, in both of two
-# runs; a stats reading touches no seccomp state, so the profile does not change the work measured).
+# scripts/install.sh), PODMAN_SECURITY_OPT (given to every `podman run`, e.g.
+# seccomp=unconfined; default none: podman's own seccomp profile, as Berth applies its own).
 #
 # The containers run with `--network none` on both sides: a bridge and a veth pair per container
 # would make 1,000 of them measure the bridge's set-up, not the scrape; a scrape reads
@@ -32,7 +30,7 @@ SCRAPES=${SCRAPES:-20}
 GAP_MS=${GAP_MS:-1200}
 PARALLEL=${PARALLEL:-4}
 PODMAN=${PODMAN:-1}
-PODMAN_SECURITY_OPT=${PODMAN_SECURITY_OPT-seccomp=unconfined}
+PODMAN_SECURITY_OPT=${PODMAN_SECURITY_OPT:-}
 OUT=${OUT:-bench/results/scrape.md}
 export BERTH_TARGET="$T"
 
@@ -169,13 +167,16 @@ fi
 # The harness in a private mount namespace: /run a tmpfs of its own (for podman) and the unified
 # hierarchy's controllers file masked, without which crun, podman's runtime, refuses hybrid
 # cgroups. berthd stays outside; the harness reaches it through its socket and loopback.
+# crun keeps each container's config.json, podman's seccomp profile in it, in /run/crun: a
+# 16 MiB /run was full at about 585 containers ("No space left on device", then crun's
+# seccomp_export_bpf failing), some 28 KiB each. tmpfs takes memory only for what is written.
 pconf=""
 [ "$PODMAN" = 1 ] && pconf=$tmp/podman/containers.conf
 CONTAINERS_CONF=$pconf CONTAINERS_STORAGE_CONF=$tmp/podman/storage.conf BB_TAR=$tmp/busybox.tar unshare -m sh -c '
   if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
     mount --bind /dev/null /sys/fs/cgroup/unified/cgroup.controllers || exit 1
   fi
-  mount -t tmpfs -o mode=0755,size=16m bench-run /run || exit 1
+  mount -t tmpfs -o mode=0755,size=256m bench-run /run || exit 1
   if [ -n "$CONTAINERS_CONF" ]; then
     podman import --change "CMD [\"/bin/sh\"]" "$BB_TAR" localhost/busybox:bench >/dev/null || exit 1
   fi
@@ -186,7 +187,6 @@ harness_pid=""
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 peer="podman $(podman --version 2>/dev/null | sed 's/^podman version //') with crun $(crun --version 2>/dev/null | sed -n 's/^crun version //p'), cgroupfs, overlay storage, \`run -d --network none --memory 8m${PODMAN_SECURITY_OPT:+ --security-opt $PODMAN_SECURITY_OPT}\`"
-[ "$PODMAN_SECURITY_OPT" = seccomp=unconfined ] && peer="$peer (with podman's default seccomp profile, \`podman run\` failed in crun's seccomp set-up at about 585 running containers on this host: see scrape.sh)"
 {
   echo "# Metrics: a /metrics scrape with 1,000 running containers, against podman stats"
   echo
