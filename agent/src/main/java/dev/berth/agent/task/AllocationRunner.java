@@ -399,9 +399,11 @@ public final class AllocationRunner implements AutoCloseable {
     LOG.info("allocation " + describe(a) + ": " + p.why());
     stoppers.execute(() -> {
       try {
-        if (c.state().running() || supervisor.restarting(c.id())) {
-          runtime.stop(c.id(), STOP_TIMEOUT_SECONDS);
-        }
+        // Also when it looks down and no restart is pending: the runtime may have recorded an
+        // exit that the supervisor has not heard yet, and would then schedule a restart. A stop
+        // of an exited container only marks it stopped, under the lock that orders it with that
+        // exit, so no restart by its policy follows either way.
+        runtime.stop(c.id(), STOP_TIMEOUT_SECONDS);
       } catch (BerthException e) {
         LOG.warning("stopping allocation " + describe(a) + " until its restarts may go on: " + e.getMessage());
       } finally {
