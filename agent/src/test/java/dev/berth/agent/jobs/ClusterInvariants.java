@@ -212,17 +212,20 @@ final class ClusterInvariants {
             off.add(h + ": container " + ct.getName() + " is running but " + problem);
           }
         }
-        if (alloc == null || !running) {
+        // A container labelled as a job's replica counts as a copy of it, with or without an
+        // allocation: one without is a copy that no allocation accounts for.
+        if ((alloc == null && l.get(AllocationRunner.LABEL_JOB) == null) || !running) {
           continue;
         }
         String replica = l.get(AllocationRunner.LABEL_JOB) + "/" + l.get(AllocationRunner.LABEL_GROUP) + "["
             + l.get(AllocationRunner.LABEL_INDEX) + "]";
         copies.computeIfAbsent(replica, k -> new ArrayList<>()).add(h + ":" + ct.getName() + " g"
             + l.get(AllocationRunner.LABEL_GENERATION));
-        if (mine.containsKey(alloc)) {
+        if (alloc != null && mine.containsKey(alloc)) {
           seen.add(alloc);
         } else {
-          off.add(h + " runs " + ct.getName() + " of " + replica + " (allocation " + alloc + "), which should not run there");
+          off.add(h + " runs " + ct.getName() + " of " + replica + " ("
+              + (alloc == null ? "no allocation" : "allocation " + alloc) + "), which should not run there");
         }
       }
       for (var w : mine.entrySet()) {
