@@ -172,7 +172,14 @@ wait_ready() {
     pid=$(cat "$h/pid")
     while ! grep -q "ready as" "$h/berthd.log" 2>/dev/null || [ "$(grep -c "ready as" "$h/berthd.log")" -lt "$(cat "$h/starts")" ]; do
       is_agent "$pid" "$h" || { grep -v "^   " "$h/berthd.log" | tail -n 20 >&2; die "the agent of $(basename "$h") exited; log: $h/berthd.log"; }
-      [ "$(date +%s)" -lt "$deadline" ] || die "the cluster of $(basename "$h") was not ready within $timeout s; log: $h/berthd.log"
+      if [ "$(date +%s)" -ge "$deadline" ]; then
+        # Every agent's last words, before up's failure removes the cluster and its logs.
+        for l in "$(dirname "$h")"/n*/berthd.log; do
+          echo "--- $l (tail)" >&2
+          grep -v "^   " "$l" 2>/dev/null | tail -n 40 >&2
+        done
+        die "the cluster of $(basename "$h") was not ready within $timeout s; log: $h/berthd.log"
+      fi
       sleep 0.2
     done
   done
