@@ -53,6 +53,25 @@ public final class ScriptCluster implements AutoCloseable {
    * every agent's cluster to be ready. On failure everything it made is removed before the throw.
    */
   public static ScriptCluster up(int hosts, int servers, int startSeconds, String... extra) throws Exception {
+    try {
+      return upOnce(hosts, servers, startSeconds, extra);
+    } catch (AssertionError first) {
+      // Seldom, and so far only in whole-suite runs, a plain member's agent has not finished
+      // joining within minutes while the servers were ready (its Atomix start never completed).
+      // Its log tails are in the message, printed here; a cluster of fresh agents is tried once
+      // more, so that the tests of what a cluster does still run.
+      System.err.println("cluster.sh up failed; trying once more with a new cluster. The failure:\n"
+          + first.getMessage());
+      try {
+        return upOnce(hosts, servers, startSeconds, extra);
+      } catch (AssertionError second) {
+        second.addSuppressed(first);
+        throw second;
+      }
+    }
+  }
+
+  private static ScriptCluster upOnce(int hosts, int servers, int startSeconds, String... extra) throws Exception {
     List<String> names = new ArrayList<>();
     for (int i = 1; i <= hosts; i++) {
       names.add("n" + i);
@@ -65,7 +84,11 @@ public final class ScriptCluster implements AutoCloseable {
     try {
       Result r = c.sh(startSeconds + 60, args.toArray(String[]::new));
       if (r.code() != 0) {
-        throw new AssertionError("cluster.sh up failed:\n" + r.output() + c.logs());
+        String logs = c.logs();
+        if (!Files.exists(ROOT.resolve(c.id))) {
+          c.up = false; // up's failure took down what it made
+        }
+        throw new AssertionError("cluster.sh up failed:\n" + r.output() + logs);
       }
     } catch (Exception | AssertionError e) {
       // Also when the test's timeout interrupted the wait: the agents started so far must go.
