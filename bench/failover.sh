@@ -2,8 +2,8 @@
 # Failover benchmark: the time from kill -9 of an agent until every replica of a service that
 # ran on it runs on another host, as JobService.Status reports it; and from kill -9 of a
 # container's main process until its host runs it again. Four phases:
-#   member: 1 Raft server and 3 plain members; the victim is the member holding the most
-#           replicas (p50/p99 over MEMBER_TRIALS kills);
+#   member: 3 Raft servers and 3 plain members (the shape the 5 s target is set for); the
+#           victim is the member holding the most replicas (p50/p99 over MEMBER_TRIALS kills);
 #   host:   the same, but the whole host dies at once (deploy/cluster.sh crash: the agent and
 #           every process of its containers and launchers, as a power loss) (HOST_TRIALS);
 #   leader: 3 Raft servers and 2 plain members; the victim is the Raft leader, so the time
@@ -111,10 +111,10 @@ phase() {
 }
 
 case ",$PHASES," in *,member,*)
-  phase member 4 1 "$MEMBER_TRIALS" "Death of a plain member (1 server, 3 members, $REPLICAS replicas)" ;;
+  phase member 6 3 "$MEMBER_TRIALS" "Death of a plain member (3 servers, 3 members, $REPLICAS replicas)" ;;
 esac
 case ",$PHASES," in *,host,*)
-  phase host 4 1 "$HOST_TRIALS" "Power loss of a plain member's host: agent and containers (1 server, 3 members, $REPLICAS replicas)" ;;
+  phase host 6 3 "$HOST_TRIALS" "Power loss of a plain member's host: agent and containers (3 servers, 3 members, $REPLICAS replicas)" ;;
 esac
 case ",$PHASES," in *,leader,*)
   phase leader 5 3 "$LEADER_TRIALS" "Death of the Raft leader (3 servers, 2 members, $REPLICAS replicas)" ;;
