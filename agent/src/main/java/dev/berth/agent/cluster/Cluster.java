@@ -11,10 +11,12 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -39,6 +41,12 @@ public final class Cluster implements AutoCloseable {
    * 5-7 ms at p50 here; 5 s covers a leader election (2.5-5 s in Atomix 3.1, fixed).
    */
   public static final Duration OPERATION_TIMEOUT = Duration.ofSeconds(5);
+  /**
+   * How long a plain member's join may take before it is begun again with a fresh Atomix node: a
+   * join takes 1-4 s here; a member whose servers are not up yet simply tries again. Seen twice
+   * under heavy test load: a member's join that never completed while its servers were fine.
+   */
+  public static final Duration MEMBER_JOIN_ATTEMPT = Duration.ofSeconds(30);
 
   private static final Logger LOG = Logger.getLogger(Cluster.class.getName());
 
@@ -51,6 +59,8 @@ public final class Cluster implements AutoCloseable {
   private final AtomixHeartbeats heartbeats;
   private final ScheduledExecutorService timer;
   private final CountDownLatch ready = new CountDownLatch(1);
+  private final Duration joinAttempt;
+  private volatile int joinAttempts;
   private volatile Atomix atomix;
   private volatile ClusterStatus.Phase phase = ClusterStatus.Phase.STARTING;
   private volatile String failure = "";
@@ -63,7 +73,13 @@ public final class Cluster implements AutoCloseable {
    *     must be quick and must not throw
    */
   public Cluster(ClusterConfig config, Supplier<NodeFacts> localFacts) {
+    this(config, localFacts, MEMBER_JOIN_ATTEMPT);
+  }
+
+  /** @param joinAttempt how long a plain member's join may take before it is begun again */
+  Cluster(ClusterConfig config, Supplier<NodeFacts> localFacts, Duration joinAttempt) {
     this.config = config;
+    this.joinAttempt = joinAttempt;
     this.membership = new AtomixMembership(config);
     this.heartbeats = new AtomixHeartbeats(config, membership::refreshAll);
     this.store = new AtomixStore(this::started, OPERATION_TIMEOUT);
@@ -120,12 +136,9 @@ public final class Cluster implements AutoCloseable {
   private void run() {
     long t0 = System.nanoTime();
     try {
-      Atomix a = AtomixNode.build(config);
-      synchronized (this) {
-        if (phase == ClusterStatus.Phase.STOPPED) {
-          return;
-        }
-        atomix = a;
+      Atomix a = adopt(AtomixNode.build(config));
+      if (a == null) {
+        return;
       }
       if (config.servers().equals(List.of(config.node()))) {
         Thread promoter = new Thread(new SingleServerPromoter(a, List.of(AtomixNode.SYSTEM_GROUP, AtomixNode.DATA_GROUP)),
@@ -133,8 +146,10 @@ public final class Cluster implements AutoCloseable {
         promoter.setDaemon(true);
         promoter.start();
       }
-      // No timeout: a plain member waits for its servers as long as it takes; close() ends the wait.
-      a.start().join();
+      a = join(a);
+      if (a == null) {
+        return;
+      }
       membership.attach(a, heartbeats::verdicts);
       heartbeats.attach(a);
       gossip.attach(a, OPERATION_TIMEOUT);
@@ -159,6 +174,68 @@ public final class Cluster implements AutoCloseable {
         }
       }
       ready.countDown();
+    }
+  }
+
+  /** Makes {@code a} this layer's Atomix node, or stops it and answers null if the layer was closed meanwhile. */
+  private Atomix adopt(Atomix a) {
+    synchronized (this) {
+      if (phase != ClusterStatus.Phase.STOPPED) {
+        atomix = a;
+        return a;
+      }
+    }
+    stopQuietly(a);
+    return null;
+  }
+
+  /**
+   * Starts {@code a} and waits until it has joined; answers the node that joined, or null if the
+   * layer was closed meanwhile. A server waits as long as it takes (its Raft group needs its
+   * peers, and its log is its own). A plain member holds no Raft state, so one whose join has not
+   * completed after {@link #joinAttempt} is stopped and begun again with a fresh node, each
+   * attempt logged: servers that are not up yet cost only the wait, and a join stuck for any
+   * other reason does not keep the member out of the cluster forever.
+   */
+  private Atomix join(Atomix a) throws Exception {
+    while (true) {
+      joinAttempts++;
+      CompletableFuture<Void> started = a.start();
+      if (config.server()) {
+        started.join(); // close() ends the wait: stopping Atomix fails the future
+        return a;
+      }
+      try {
+        started.get(joinAttempt.toMillis(), TimeUnit.MILLISECONDS);
+        return a;
+      } catch (TimeoutException e) {
+        LOG.warning("member " + config.node() + " has not joined cluster " + config.cluster() + " through "
+            + config.join() + " after " + joinAttempt.toSeconds() + " s (attempt " + joinAttempts
+            + "); beginning the join again");
+      }
+      synchronized (this) {
+        if (phase == ClusterStatus.Phase.STOPPED) {
+          return null;
+        }
+      }
+      stopQuietly(a);
+      a = adopt(AtomixNode.build(config));
+      if (a == null) {
+        return null;
+      }
+    }
+  }
+
+  /** How many times this layer has begun its join (1 unless a plain member's join was begun again). */
+  int joinAttempts() {
+    return joinAttempts;
+  }
+
+  private static void stopQuietly(Atomix a) {
+    try {
+      a.stop().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      LOG.log(Level.WARNING, "stopping the cluster layer: " + e);
     }
   }
 
@@ -260,11 +337,7 @@ public final class Cluster implements AutoCloseable {
     heartbeats.close();
     membership.detach();
     if (a != null) {
-      try {
-        a.stop().get(10, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        LOG.log(Level.WARNING, "stopping the cluster layer: " + e);
-      }
+      stopQuietly(a);
     }
   }
 }
