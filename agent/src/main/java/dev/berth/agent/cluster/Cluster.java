@@ -319,9 +319,22 @@ public final class Cluster implements AutoCloseable {
       alive += m.state() == MemberState.ALIVE ? 1 : 0;
     }
     servers.sort(java.util.Comparator.comparing(Member::name));
+    if (leader.isPresent() && liveLeader(leader, servers).isEmpty()) {
+      leader = Optional.empty();
+      term = 0;
+    }
     boolean quorum = !servers.isEmpty() && alive * 2 > servers.size() && a != null;
     return new ClusterStatus(config.cluster(), config.node(), config.role(), phase, failure, servers, leader, term,
         quorum, startupMillis);
+  }
+
+  /**
+   * The leader as shown: Atomix keeps naming a dead leader until this node learns the next term's
+   * (about 14 s after a kill -9, seen on a member), so a server the liveness judges down is not
+   * shown as leading anything.
+   */
+  static Optional<String> liveLeader(Optional<String> leader, List<Member> servers) {
+    return leader.filter(l -> servers.stream().noneMatch(m -> m.name().equals(l) && m.state() == MemberState.DOWN));
   }
 
   /** Leaves the cluster and stops Atomix (bounded: 10 s). Containers are not this layer's concern. */

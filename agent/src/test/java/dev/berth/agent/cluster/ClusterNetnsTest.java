@@ -1,6 +1,7 @@
 package dev.berth.agent.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -146,6 +147,14 @@ class ClusterNetnsTest {
       assertEquals(Status.Code.UNAVAILABLE, refused.getStatus().getCode(), refused.toString());
       // The majority's servers stop hearing from the cut-off one.
       cluster.await(60, () -> statusOf("n4", leader) == NodeStatus.NODE_STATUS_DOWN, leader + " down as seen by n4");
+      // No answer names a server it shows down as the leader.
+      cluster.await(60, () -> {
+        dev.berth.proto.v1.ClusterStatus st = cluster("n4").status(ClusterStatusRequest.getDefaultInstance());
+        for (dev.berth.proto.v1.ClusterServer v : st.getServersList()) {
+          assertFalse(v.getLeader() && v.getStatus() == NodeStatus.NODE_STATUS_DOWN, "named leader while down: " + st);
+        }
+        return st.getServersList().stream().anyMatch(v -> v.getName().equals(leader) && v.getStatus() == NodeStatus.NODE_STATUS_DOWN);
+      }, leader + " down in n4's cluster status");
     } finally {
       assertEquals(0, cluster.run(30, "heal", leader).code());
     }
