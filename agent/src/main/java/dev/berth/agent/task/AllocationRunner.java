@@ -353,7 +353,7 @@ public final class AllocationRunner implements AutoCloseable {
       case REMOVING -> new Report(AllocationState.ALLOCATION_STOPPED, c.id(), "removed", a.getHealthy());
       case EXITED -> {
         okSince.remove(a.getId());
-        if (supervisor.restarting(c.id()) || restartsSoon(c)) {
+        if (supervisor.restartPending(c)) {
           yield new Report(AllocationState.ALLOCATION_RUNNING, c.id(),
               "restarting after exit code " + s.exitCode() + " (" + s.restartCount() + " restarts)", a.getHealthy());
         }
@@ -362,28 +362,6 @@ public final class AllocationRunner implements AutoCloseable {
             a.getHealthy());
       }
     };
-  }
-
-  /**
-   * How long after an exit its container's restart policy is trusted to restart it although the
-   * supervisor has not scheduled the restart yet: the runtime records an exit a moment before it
-   * tells the supervisor, and a round that looks in between must not take a crash-looping
-   * container for one that ended for good.
-   */
-  private static final Duration EXIT_GRACE = Duration.ofSeconds(5);
-
-  /** The container just exited and its restart policy restarts it after that exit. */
-  private boolean restartsSoon(ContainerView c) {
-    ContainerState s = c.state();
-    if (s.finishedAt() == null || Duration.between(s.finishedAt(), clock.instant()).compareTo(EXIT_GRACE) > 0) {
-      return false;
-    }
-    try {
-      return RestartPolicy.of(c.config().request().restartPolicy(), c.config().request().restartMaxRetries())
-          .restartsAfter(new RestartPolicy.Exit(s.exitCode(), s.exitUnknown(), s.restartCount(), s.stoppedByUser(), false));
-    } catch (BerthException e) {
-      return false;
-    }
   }
 
   /** The group's restart rules, or the job type's defaults. */

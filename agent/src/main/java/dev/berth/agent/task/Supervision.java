@@ -1,5 +1,6 @@
 package dev.berth.agent.task;
 
+import dev.berth.agent.runtime.ContainerView;
 import java.util.Optional;
 
 /** The read-only side of the {@link Supervisor}: what it knows of each container. Thread-safe. */
@@ -17,6 +18,11 @@ public interface Supervision {
     }
 
     @Override
+    public boolean restartPending(ContainerView v) {
+      return false;
+    }
+
+    @Override
     public void addHealthListener(HealthListener l) {}
   };
 
@@ -25,6 +31,14 @@ public interface Supervision {
 
   /** True while a restart by its policy is pending (Docker's "Restarting"). */
   boolean restarting(String containerId);
+
+  /**
+   * True while a restart by its policy is pending, or when {@code v} shows an exit that has not
+   * reached the supervisor yet and that its policy restarts after: the runtime records an exit a
+   * moment before it tells the supervisor, and one who looks in between must not take a
+   * crash-looping container for one that ended for good.
+   */
+  boolean restartPending(ContainerView v);
 
   void addHealthListener(HealthListener l);
 }

@@ -61,6 +61,8 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
     ScheduledFuture<?> probe;
     Healthcheck check;
     Instant startedAt;
+    /** When the last exit this supervisor was told of ended (its restart, if any, is its own business since). */
+    Instant handledExit;
     volatile HealthState health;
 
     Task(String id, Backoff backoff) {
@@ -109,6 +111,29 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
   }
 
   @Override
+  public boolean restartPending(ContainerView v) {
+    Task t = tasks.get(v.id());
+    if (t != null && t.restart != null) {
+      return true;
+    }
+    ContainerState s = v.state();
+    if (closed || s.status() != ContainerState.Status.EXITED || s.finishedAt() == null) {
+      return false;
+    }
+    if (t != null) {
+      synchronized (t) {
+        if (t.restart != null) {
+          return true;
+        }
+        if (s.finishedAt().equals(t.handledExit) || t.cancelled) {
+          return false;
+        }
+      }
+    }
+    return policy(v).restartsAfter(exit(v, false));
+  }
+
+  @Override
   public void addHealthListener(HealthListener l) {
     listeners.add(l);
   }
@@ -145,6 +170,7 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
       tell(t.id, null, after);
     } else if (v.state().status() == ContainerState.Status.EXITED) {
       synchronized (t) {
+        t.handledExit = v.state().finishedAt();
         if (policy(v).restartsAtAgentStart(exit(v, false))) {
           LOG.info("container " + v.config().name() + " was not running when the agent started: starting it by its "
               + "restart policy " + policy(v));
@@ -160,6 +186,7 @@ public final class Supervisor implements Supervision, ContainerEvents, AutoClose
     synchronized (t) {
       t.run++;
       t.cancelProbe();
+      t.handledExit = v.state().finishedAt();
       if (!closed && policy(v).restartsAfter(exit(v, t.cancelled))) {
         scheduleRestart(t, v.state(), t.backoff.next());
       }

@@ -11,7 +11,9 @@ import dev.berth.agent.image.LayerLimits;
 import dev.berth.agent.it.BusyboxImage;
 import dev.berth.agent.jobs.JobCodec;
 import dev.berth.agent.jobs.JobStore;
+import dev.berth.agent.runtime.ContainerEvents;
 import dev.berth.agent.runtime.ContainerRuntime;
+import dev.berth.agent.runtime.ContainerState;
 import dev.berth.agent.runtime.ContainerView;
 import dev.berth.agent.runtime.RecordingSyscalls;
 import dev.berth.agent.runtime.cgroup.Cgroups;
@@ -33,6 +35,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.Semaphore;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -80,7 +83,7 @@ class AllocationRunnerRestartTest {
     supervisor = new Supervisor(new Backoff.Settings(Duration.ofSeconds(5), Duration.ofSeconds(20), Duration.ofSeconds(10)),
         Clock.systemUTC());
     runtime = new ContainerRuntime(new ContainerRuntime.Settings(data, "bt-test", launcher, 1 << 20, 2), syscalls, cgroups,
-        images, new dev.berth.agent.runtime.VolumeStore(data.resolve("volumes")), networks, supervisor);
+        images, new dev.berth.agent.runtime.VolumeStore(data.resolve("volumes")), networks, new GatedEvents(supervisor));
     supervisor.bind(runtime);
     networks.start();
     jobs = new JobStore(new InMemoryClusterStore());
@@ -88,8 +91,48 @@ class AllocationRunnerRestartTest {
         Duration.ofMillis(50));
   }
 
+  /** Hands the runtime's events to the supervisor; while held, exits wait before they are handed on. */
+  private final class GatedEvents implements ContainerEvents {
+    private final Supervisor to;
+
+    GatedEvents(Supervisor to) {
+      this.to = to;
+    }
+
+    @Override
+    public void started(ContainerView v, Start cause) {
+      to.started(v, cause);
+    }
+
+    @Override
+    public void exited(ContainerView v) {
+      exitsHeld.acquireUninterruptibly();
+      exitsHeld.release();
+      to.exited(v);
+    }
+
+    @Override
+    public void adopted(ContainerView v) {
+      to.adopted(v);
+    }
+
+    @Override
+    public void stopping(String id) {
+      to.stopping(id);
+    }
+
+    @Override
+    public void removed(String id) {
+      to.removed(id);
+    }
+  }
+
+  /** Taken while the test holds exits back from the supervisor. */
+  private final Semaphore exitsHeld = new Semaphore(1);
+
   @AfterEach
   void stop() throws Exception {
+    exitsHeld.release();
     if (runner != null) {
       runner.close();
     }
@@ -149,6 +192,32 @@ class AllocationRunnerRestartTest {
     assertTrue(failed.getMessage().matches("restarted [4-9] times within 1m( \\(last: .*\\))?: given up on this node"),
         failed.getMessage());
     assertEquals("20", container().config().labels().get(Supervisor.LABEL_RESTART_DELAY));
+  }
+
+  @Test
+  void anExitTheSupervisorHasNotHeardOfYetIsReportedRestartingNotFailed() throws Exception {
+    place("{attempts: 100, interval: 1m, delay: 20ms, mode: fail}");
+    until(a -> a.getState() == AllocationState.ALLOCATION_RUNNING_VALUE && !a.getContainerId().isEmpty(), 20,
+        "its container started");
+    exitsHeld.acquire();
+    try {
+      long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+      while (container().state().status() != ContainerState.Status.EXITED && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      ContainerView exited = container();
+      assertEquals(ContainerState.Status.EXITED, exited.state().status(), "its next exit is recorded");
+      assertTrue(supervisor.restartPending(exited), "an exit the supervisor has not handled, which its policy restarts after");
+      // However long the supervisor takes to hear of it: the runner's rounds never call it failed.
+      Thread.sleep(300);
+      StoredAllocation meanwhile = until(a -> true, 1, "a round");
+      assertEquals(AllocationState.ALLOCATION_RUNNING_VALUE, meanwhile.getState(), meanwhile.toString());
+      assertTrue(meanwhile.getMessage().startsWith("restarting after exit code"), meanwhile.getMessage());
+    } finally {
+      exitsHeld.release();
+    }
+    ContainerView handled = container();
+    until(a -> container().state().restartCount() > handled.state().restartCount(), 20, "restarted once the exit arrived");
   }
 
   @Test
