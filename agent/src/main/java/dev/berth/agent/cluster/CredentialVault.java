@@ -110,6 +110,19 @@ public final class CredentialVault {
   }
 
   /**
+   * The tag of an allocation's canonical encoding ({@link SealKey#allocationTag}); only where
+   * {@link #canOpen()}: the servers alone make and check tags.
+   */
+  public byte[] allocationTag(byte[] canonical) {
+    return requireKey().allocationTag(canonical);
+  }
+
+  /** The id of this agent's seal key (what tags and sealed credentials name); only where {@link #canOpen()}. */
+  public String keyId() {
+    return requireKey().id();
+  }
+
+  /**
    * Whether two lists of fingerprinted credentials say the same: the same registries and
    * usernames in the same order, with equal fingerprints (the sealed bytes differ on every seal).
    * A credential without a fingerprint is never the same as anything.

@@ -46,6 +46,10 @@ import javax.crypto.spec.SecretKeySpec;
  * the nonce (12), the ciphertext with its 16-byte tag. A new ephemeral key for every seal makes
  * equal secrets seal to different bytes; {@link #fingerprint} is what compares them.
  *
+ * <p>{@link #allocationTag} is the servers' other use of the key: an HMAC-SHA256 under a key of its
+ * own, HKDF-SHA256 of the private scalar with the label {@value #TAG_LABEL}, so that a tag never
+ * doubles as a fingerprint or a seal and no one without the private key can make one.
+ *
  * <p>The key file is the private key as PEM PKCS#8 ({@code openssl genpkey -algorithm X25519}
  * makes one); it must not be readable by others. Immutable and thread-safe.
  */
@@ -56,6 +60,7 @@ public final class SealKey {
   static final int TAG_BITS = 128;
   private static final byte[] HKDF_INFO = "berth credential seal v1".getBytes(StandardCharsets.US_ASCII);
   private static final byte[] FINGERPRINT_LABEL = "berth credential fingerprint v1".getBytes(StandardCharsets.US_ASCII);
+  static final String TAG_LABEL = "berth allocation tag v1";
   private static final String PEM_BEGIN = "-----BEGIN PRIVATE KEY-----";
   private static final String PEM_END = "-----END PRIVATE KEY-----";
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -63,14 +68,18 @@ public final class SealKey {
   private final PrivateKey key;
   private final byte[] publicKey;
   private final byte[] fingerprintKey;
+  private final byte[] tagKey;
   private final String origin;
 
   private SealKey(PrivateKey key, String origin) {
     this.key = key;
     this.origin = origin;
     this.publicKey = publicOf(key);
-    this.fingerprintKey = hmac(hmacKey(((XECPrivateKey) key).getScalar().orElseThrow(
-        () -> new IllegalArgumentException("an X25519 private key without its scalar"))), FINGERPRINT_LABEL);
+    byte[] scalar = ((XECPrivateKey) key).getScalar().orElseThrow(
+        () -> new IllegalArgumentException("an X25519 private key without its scalar"));
+    this.fingerprintKey = hmac(hmacKey(scalar), FINGERPRINT_LABEL);
+    // RFC 5869 without a salt: a hash-length string of zeros.
+    this.tagKey = hkdf(scalar, new byte[KEY_BYTES], TAG_LABEL.getBytes(StandardCharsets.US_ASCII));
   }
 
   /** A new key, in memory only; {@code origin} names it in errors. */
@@ -238,6 +247,14 @@ public final class SealKey {
     return hmac(fingerprintKey, data);
   }
 
+  /**
+   * HMAC-SHA256 of {@code data} under this key's allocation tag key (see the class): equal on
+   * every server holding the key, and computable by no one else.
+   */
+  public byte[] allocationTag(byte[] data) {
+    return hmac(tagKey, data);
+  }
+
   private static byte[] agree(PrivateKey own, PublicKey peer) throws GeneralSecurityException {
     KeyAgreement ka = KeyAgreement.getInstance("X25519");
     ka.init(own);
@@ -277,10 +294,14 @@ public final class SealKey {
     return le;
   }
 
-  /** HKDF-SHA256 (RFC 5869) of {@code ikm}: extract with {@code salt}, then one 32-byte block of expand. */
+  /** HKDF-SHA256 (RFC 5869) of {@code ikm} for sealing: extract with {@code salt}, then one 32-byte block of expand. */
   private static byte[] hkdf(byte[] ikm, byte[] salt) {
+    return hkdf(ikm, salt, HKDF_INFO);
+  }
+
+  static byte[] hkdf(byte[] ikm, byte[] salt, byte[] info) {
     byte[] prk = hmac(hmacKey(salt), ikm);
-    return hmac(hmacKey(prk), concat(HKDF_INFO, new byte[] {1}));
+    return hmac(hmacKey(prk), concat(info, new byte[] {1}));
   }
 
   private static SecretKeySpec hmacKey(byte[] k) {

@@ -89,6 +89,25 @@ class SealKeyTest {
   }
 
   @Test
+  void allocationTagsAreKeyedApartFromFingerprints() {
+    SealKey a = SealKey.generate("a");
+    SealKey b = SealKey.generate("b");
+    assertArrayEquals(a.allocationTag(SECRET), a.allocationTag(SECRET.clone()));
+    assertEquals(32, a.allocationTag(SECRET).length);
+    assertFalse(Arrays.equals(a.allocationTag(SECRET), b.allocationTag(SECRET)), "keyed: another key gives another");
+    assertFalse(Arrays.equals(a.allocationTag(SECRET), a.fingerprint(SECRET)), "a key of its own, not the fingerprints'");
+  }
+
+  /** RFC 5869, test case 3 (no salt, no info): the first 32 bytes of its output. */
+  @Test
+  void theTagKeyIsDerivedWithHkdfSha256() {
+    byte[] ikm = new byte[22];
+    Arrays.fill(ikm, (byte) 0x0b);
+    assertEquals("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d",
+        java.util.HexFormat.of().formatHex(SealKey.hkdf(ikm, new byte[32], new byte[0])));
+  }
+
+  @Test
   void aKeyMadeUnderTheDataDirIsRootOnlyAndTheSameWhenReadAgain() throws Exception {
     Path file = dir.resolve("data").resolve("seal").resolve("seal-key.pem");
     SealKey made = SealKey.loadOrCreate(file);
@@ -100,6 +119,7 @@ class SealKeyTest {
     SealKey again = SealKey.loadOrCreate(file);
     assertEquals(made.id(), again.id());
     assertArrayEquals(made.fingerprint(SECRET), again.fingerprint(SECRET));
+    assertArrayEquals(made.allocationTag(SECRET), again.allocationTag(SECRET));
     assertArrayEquals(SECRET, again.open(SealKey.seal(made.publicKey(), AAD, SECRET), AAD, "the test secret"));
   }
 
