@@ -35,6 +35,7 @@ import dev.berth.agent.events.Listeners;
 import dev.berth.agent.cluster.SelfSignedTls;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.LayerLimits;
+import dev.berth.agent.jobs.AllocationTags;
 import dev.berth.agent.jobs.ClusterView;
 import dev.berth.agent.jobs.CredentialHandout;
 import dev.berth.agent.jobs.JobStore;
@@ -379,9 +380,11 @@ public final class AgentMain implements Callable<Integer> {
     AgentMetrics metrics = new AgentMetrics(node, containerMetrics, () -> RuntimeTargets.countByState(runtime),
         () -> membersByState(cluster));
     // Jobs: the scheduler's loop on the servers (one leads), every node running its own allocations.
-    JobStore jobStore = new JobStore(new TimedClusterStore(cluster.store(), metrics.registry()));
-    // Registry credentials: sealed in the replicated state, opened on the servers alone.
+    // Registry credentials: sealed in the replicated state, opened on the servers alone, handed
+    // only for allocations the scheduler tagged (with a key that the seal key's holders alone derive).
     CredentialVault vault = new CredentialVault(cluster.store(), seal);
+    JobStore jobStore = new JobStore(new TimedClusterStore(cluster.store(), metrics.registry()),
+        new AllocationTags(vault));
     RegistryLogins registryLogins = new RegistryLogins(cluster.store(), vault);
     CredentialHandout handout = new CredentialHandout(jobStore, registryLogins, vault);
     SecretClient secrets = new SecretClient(node, cluster.nodes(),

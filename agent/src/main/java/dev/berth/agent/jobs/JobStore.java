@@ -2,11 +2,13 @@ package dev.berth.agent.jobs;
 
 import dev.berth.agent.BerthException;
 import dev.berth.agent.cluster.ClusterStore;
+import dev.berth.agent.cluster.CredentialVault;
 import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.proto.v1.StoredEvaluation;
 import dev.berth.proto.v1.StoredJob;
 import dev.berth.proto.v1.StoredJobVersion;
 import dev.berth.proto.v1.StoredNodeAllocations;
+import dev.berth.scheduler.model.Job;
 import com.google.protobuf.InvalidProtocolBufferException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -20,7 +22,8 @@ import java.util.function.UnaryOperator;
  * Jobs, allocations and evaluations in the replicated {@link ClusterStore} (layout: see the
  * package). Every change is a compare-and-set retried on contention, so the leading server, the
  * nodes reporting their allocations' states and the users changing jobs never lose each other's
- * writes. Thread-safe; blocks as the store does and throws what it throws.
+ * writes. New allocations are {@linkplain #tagged tagged} as the leading server places them
+ * ({@link AllocationTags}). Thread-safe; blocks as the store does and throws what it throws.
  */
 public final class JobStore {
   public static final String JOBS = "jobs";
@@ -30,9 +33,17 @@ public final class JobStore {
   private static final int CAS_ATTEMPTS = 32;
 
   private final ClusterStore store;
+  private final AllocationTags tags;
 
+  /** The store of an agent that holds no seal key: the allocations it places carry no tag. */
   public JobStore(ClusterStore store) {
+    this(store, new AllocationTags(new CredentialVault(store, null)));
+  }
+
+  /** @param tags what tags the allocations this agent places (the scheduler's, on a server) */
+  public JobStore(ClusterStore store, AllocationTags tags) {
     this.store = store;
+    this.tags = tags;
   }
 
   /** One node's allocations as stored, with the version a compare-and-set must name. */
@@ -158,6 +169,14 @@ public final class JobStore {
           parse(e.value(), StoredNodeAllocations.parser(), ALLOCATIONS, e.key()).getAllocationsList(), e.version()));
     }
     return out;
+  }
+
+  /**
+   * {@code placed}, a new allocation of {@code job}, as the scheduler stores it: with its tag, so
+   * that the servers hand it its registry credential (untagged where this agent holds no seal key).
+   */
+  public StoredAllocation tagged(StoredAllocation placed, Job job) {
+    return tags.attach(placed, job);
   }
 
   /** Writes a node's allocations if nothing changed them since {@code read}; false if something did. */

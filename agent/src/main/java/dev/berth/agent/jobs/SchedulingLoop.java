@@ -555,7 +555,8 @@ public final class SchedulingLoop implements AutoCloseable {
         }
         for (Allocation a : r.placed()) {
           StoredAllocation placed = JobCodec.placed(a, stored.getVersion(), specs.getOrDefault(a.taskGroup(), ""), now);
-          next.add(withHistory(placed, previous.get(replicaKey(a.taskGroup(), a.index(), a.node(), system)), now));
+          next.add(jobs.tagged(withHistory(placed, previous.get(replicaKey(a.taskGroup(), a.index(), a.node(), system)),
+              now), job));
         }
         if (next.equals(cur.allocations()) || jobs.replace(cur, next)) {
           refused += r.refused().size();
