@@ -120,11 +120,18 @@ class SecretServiceTlsTest {
     return s.version() + (s.changed() ? " changed" : " same");
   }
 
+  /** Places an allocation of {@code job} as the leading server does: tagged with the server's seal key. */
   private void place(String node, String id, String job, boolean stop) {
+    StoredAllocation a = StoredAllocation.newBuilder().setId(id).setJob(job).setGroup("web").setNode(node)
+        .setDesiredStop(stop).build();
+    write(node, new AllocationTags(serverVault).attach(a, JobCodec.job(cluster.jobs.job(job).orElseThrow())));
+  }
+
+  /** Writes an allocation into the store as any agent can. */
+  private void write(String node, StoredAllocation a) {
     cluster.jobs.updateNode(node, list -> {
       List<StoredAllocation> next = new ArrayList<>(list);
-      next.add(StoredAllocation.newBuilder().setId(id).setJob(job).setGroup("web").setNode(node).setDesiredStop(stop)
-          .build());
+      next.add(a);
       return next;
     });
   }
@@ -161,6 +168,17 @@ class SecretServiceTlsTest {
     place("n1", "a1", "web", false);
     Credentials c = member("n1").forAllocation("a1", REGISTRY);
     assertEquals(new Credentials("berth", "s3cret"), c);
+  }
+
+  @Test
+  void anAllocationAMemberWroteForItselfIsRefused() throws Exception {
+    submit("s3cret");
+    write("n2", StoredAllocation.newBuilder().setId("a2").setJob("web").setGroup("web").setNode("n2").build());
+    Status s = refused(() -> member("n2").forAllocation("a2", REGISTRY));
+    assertEquals(Status.Code.PERMISSION_DENIED, s.getCode());
+    assertTrue(s.getDescription().startsWith("cannot get the credential of allocation a2 for registry "
+        + "registry.example.com: server s1: the registry credential of allocation a2 is not handed to node n2: it "
+        + "carries no placement tag"), s.getDescription());
   }
 
   @Test
@@ -235,9 +253,15 @@ class SecretServiceTlsTest {
     place("n1", "a1", "web", false);
     assertEquals(new Credentials("team", "l0gin"), member("n1").forAllocation("a1", "other.example.com"));
     Status s = refused(() -> member("n1").forAllocation("a1", "third.example.com"));
+    assertEquals(Status.Code.PERMISSION_DENIED, s.getCode());
+    assertTrue(s.getDescription().endsWith("the registry credential of allocation a1 is only for registry "
+        + "other.example.com, which its image other.example.com/web:1 is pulled from, not for third.example.com"),
+        s.getDescription());
+    logins.remove("other.example.com");
+    s = refused(() -> member("n1").forAllocation("a1", "other.example.com"));
     assertEquals(Status.Code.NOT_FOUND, s.getCode());
     assertTrue(s.getDescription().endsWith("neither job web nor the cluster's logins have a credential for registry "
-        + "third.example.com"), s.getDescription());
+        + "other.example.com"), s.getDescription());
   }
 
   @Test
