@@ -1,6 +1,7 @@
 package dev.berth.agent.api;
 
 import dev.berth.agent.BerthException;
+import dev.berth.agent.cluster.CredentialVault;
 import dev.berth.agent.jobs.JobCodec;
 import dev.berth.agent.jobs.Jobs;
 import dev.berth.proto.v1.AllocationInfo;
@@ -33,6 +34,8 @@ import dev.berth.proto.v1.StoredPort;
 import dev.berth.proto.v1.SubmitJobRequest;
 import dev.berth.proto.v1.SubmitJobResponse;
 import dev.berth.scheduler.Plan;
+import dev.berth.scheduler.jobfile.JobFileException;
+import dev.berth.scheduler.jobfile.JobFileParser;
 import dev.berth.scheduler.model.Allocation;
 import dev.berth.scheduler.model.JobType;
 import dev.berth.scheduler.model.PortMapping;
@@ -76,10 +79,12 @@ public final class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
         throw BerthException.invalid("a registry credential needs a registry and a username");
       }
     }
-    // Sealed before anything is stored: the replicated state, which every agent reads, never holds a password.
+    // Sealed before anything is stored: the replicated state, which every agent reads, never holds a
+    // password. Sealed for the job the file names, so they open for that job alone.
     List<StoredCredential> creds = req.getCredentialsCount() == 0 ? List.of() : requireSecrets().seal(
         req.getCredentialsList().stream()
-            .map(c -> new SecretClient.Given(c.getRegistry(), c.getUsername(), c.getPassword())).toList());
+            .map(c -> new SecretClient.Given(c.getRegistry(), c.getUsername(), c.getPassword())).toList(),
+        CredentialVault.Scope.job(jobName(req.getSource(), req.getText())));
     Jobs.Submitted s = jobs.submit(req.getSource(), req.getText(), creds);
     out.onNext(SubmitJobResponse.newBuilder().setJob(s.job()).setVersion(s.version())
         .setEvaluationId(s.evaluationId()).setChanged(s.changed()).build());
@@ -276,6 +281,18 @@ public final class JobGrpcService extends JobServiceGrpc.JobServiceImplBase {
     if (text.length() > MAX_JOB_FILE) {
       throw BerthException.invalid((source.isBlank() ? "the job file" : source) + " is larger than "
           + MAX_JOB_FILE / 1024 + " KiB");
+    }
+  }
+
+  /**
+   * The name of the job in a job file, read as {@link Jobs#submit} reads it (and refused, when it
+   * cannot be, with the same error).
+   */
+  private static String jobName(String source, String text) {
+    try {
+      return JobFileParser.parse(source.isBlank() ? "job" : source, text).job().name();
+    } catch (JobFileException e) {
+      throw BerthException.invalid(e.getMessage());
     }
   }
 

@@ -56,21 +56,25 @@ public final class SecretClient {
   /** A credential as given: its password in the clear, only on its way in. */
   public record Given(String registry, String username, String password) {}
 
-  /** The credentials sealed to the cluster's seal key, each with its fingerprint. */
-  public List<StoredCredential> seal(List<Given> given) {
+  /**
+   * The credentials sealed to the cluster's seal key for {@code scope} (so they open only as
+   * that), each with its fingerprint.
+   */
+  public List<StoredCredential> seal(List<Given> given, CredentialVault.Scope scope) {
     if (given.isEmpty()) {
       return List.of();
     }
     List<StoredCredential> sealed = new ArrayList<>();
     for (Given g : given) {
-      sealed.add(vault.seal(g.registry(), g.username(), g.password()));
+      sealed.add(vault.seal(scope, g.registry(), g.username(), g.password()));
     }
     List<byte[]> prints = new ArrayList<>();
     if (vault.canOpen()) {
-      sealed.forEach(c -> prints.add(vault.fingerprint(c)));
+      sealed.forEach(c -> prints.add(vault.fingerprint(c, scope)));
     } else {
-      FingerprintResponse r = askServers("fingerprint the credentials for " + registries(sealed),
-          stub -> stub.fingerprint(FingerprintRequest.newBuilder().addAllCredentials(sealed).build()));
+      FingerprintResponse r = askServers("fingerprint the credentials for " + registries(sealed) + " of " + scope,
+          stub -> stub.fingerprint(FingerprintRequest.newBuilder().addAllCredentials(sealed)
+              .setScope(SecretGrpcService.wire(scope)).build()));
       if (r.getFingerprintsCount() != sealed.size()) {
         throw BerthException.internal("a server gave " + r.getFingerprintsCount() + " fingerprints for "
             + sealed.size() + " credentials", null);

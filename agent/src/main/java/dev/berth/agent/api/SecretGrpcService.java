@@ -7,6 +7,7 @@ import dev.berth.agent.registry.Credentials;
 import dev.berth.agent.tls.NodeIdentityInterceptor;
 import dev.berth.proto.v1.AllocationCredentialRequest;
 import dev.berth.proto.v1.AllocationCredentialResponse;
+import dev.berth.proto.v1.CredentialScope;
 import dev.berth.proto.v1.FingerprintRequest;
 import dev.berth.proto.v1.FingerprintResponse;
 import dev.berth.proto.v1.SecretServiceGrpc;
@@ -48,11 +49,39 @@ public final class SecretGrpcService extends SecretServiceGrpc.SecretServiceImpl
       throw BerthException.permissionDenied("credential fingerprints are for the cluster's agents, asked as a node "
           + "(with its node certificate over mutual TLS); this call was made as no node");
     }
+    CredentialVault.Scope scope = scope(req);
     FingerprintResponse.Builder b = FingerprintResponse.newBuilder();
     for (StoredCredential c : req.getCredentialsList()) {
-      b.addFingerprints(ByteString.copyFrom(vault.fingerprint(c)));
+      b.addFingerprints(ByteString.copyFrom(vault.fingerprint(c, scope)));
     }
     out.onNext(b.build());
     out.onCompleted();
+  }
+
+  /** The scope a fingerprint request names; {@code INVALID_ARGUMENT} when it names none. */
+  static CredentialVault.Scope scope(FingerprintRequest req) {
+    CredentialScope s = req.getScope();
+    return switch (s.getScopeCase()) {
+      case JOB -> {
+        if (s.getJob().isBlank()) {
+          throw BerthException.invalid("a fingerprint request's scope names the job the credentials are for");
+        }
+        yield CredentialVault.Scope.job(s.getJob());
+      }
+      case CLUSTER -> {
+        if (!s.getCluster()) {
+          throw BerthException.invalid("a fingerprint request's scope is a job or the cluster (cluster: true)");
+        }
+        yield CredentialVault.Scope.CLUSTER;
+      }
+      case SCOPE_NOT_SET -> throw BerthException.invalid("a fingerprint request names the scope the credentials were "
+          + "sealed for (a job, or the cluster's logins): they open only as that");
+    };
+  }
+
+  /** {@code scope} as a request carries it. */
+  public static CredentialScope wire(CredentialVault.Scope scope) {
+    return scope.isJob() ? CredentialScope.newBuilder().setJob(scope.name()).build()
+        : CredentialScope.newBuilder().setCluster(true).build();
   }
 }

@@ -16,7 +16,9 @@ import java.util.Optional;
  * Registry credentials as the replicated state keeps them: sealed to the servers' seal key
  * ({@link SealKey}), whose public half the servers publish in the table {@value #TABLE}. Every
  * agent {@linkplain #seal seals}; only an agent holding the seal key (a server) {@linkplain #open
- * opens} or {@linkplain #fingerprint fingerprints}.
+ * opens} or {@linkplain #fingerprint fingerprints}. Each credential is sealed for a {@link Scope}
+ * (its job, or the cluster's logins) and opens only as that: every agent can write the replicated
+ * state, and sealed bytes copied into another job's record must give that job nothing.
  *
  * <p>Every server of a cluster must be given the same key: the first to reach the store publishes
  * its public key, and a server whose key differs refuses to publish and to open, naming both keys
@@ -73,40 +75,108 @@ public final class CredentialVault {
   }
 
   /**
-   * The credential with its password sealed to the cluster's published seal key, and its
-   * fingerprint left to {@code fingerprints}. {@code FAILED_PRECONDITION} naming {@value #FLAG}
-   * when the cluster has none.
+   * What a sealed credential is for, bound into its seal's associated data: it opens only as what
+   * it was sealed for. The opener names the scope from what it trusts (the job a tagged allocation
+   * belongs to, or the table it read a cluster login from), never from a field a writer of the
+   * replicated state controls, so sealed bytes copied into another job's record or between jobs and
+   * logins do not open there.
+   *
+   * @param kind {@code "job"} or {@code "cluster"}
+   * @param name the job's name; empty for the cluster's logins
    */
-  public StoredCredential seal(String registry, String username, String password) {
+  public record Scope(String kind, String name) {
+    /** The cluster's logins ({@code berth login --cluster}), one table for the whole cluster. */
+    public static final Scope CLUSTER = new Scope("cluster", "");
+
+    public Scope {
+      boolean job = kind.equals("job");
+      if (!job && !kind.equals("cluster")) {
+        throw new IllegalArgumentException("a credential scope is a job or the cluster, not " + kind);
+      }
+      if (job == name.isBlank()) {
+        throw new IllegalArgumentException(job ? "a job's credential scope names the job"
+            : "the cluster's scope has no name");
+      }
+    }
+
+    /** A job's own credentials, for the job of that name. */
+    public static Scope job(String name) {
+      return new Scope("job", name);
+    }
+
+    public boolean isJob() {
+      return kind.equals("job");
+    }
+
+    /** Where a credential of this scope is kept, as an error message says it. */
+    String keptAs() {
+      return isJob() ? "kept with job " + name : "kept as the cluster's login";
+    }
+
+    /** How a user gives a credential of this scope again. */
+    String giveAgain(String registry) {
+      return isJob() ? "run job " + name + " again with its registry credentials (berth job run --registry-auth "
+          + registry + "=USER:PASSWORD, or --with-registry-auth)" : "log in again: berth login --cluster " + registry;
+    }
+
+    @Override
+    public String toString() {
+      return isJob() ? "job " + name : "the cluster's logins";
+    }
+  }
+
+  /**
+   * The credential with its password sealed to the cluster's published seal key for {@code scope},
+   * and its fingerprint left to {@code fingerprints}. {@code FAILED_PRECONDITION} naming {@value
+   * #FLAG} when the cluster has none.
+   */
+  public StoredCredential seal(Scope scope, String registry, String username, String password) {
     byte[] pub = store.get(TABLE, PUBLIC).map(ClusterStore.Entry::value).orElseThrow(() ->
         BerthException.failedPrecondition("cannot keep the credential for registry " + registry + ": the cluster's "
             + "servers have no seal key to keep it sealed with (give each server the same berthd " + FLAG + " FILE)"));
     return StoredCredential.newBuilder().setRegistry(registry).setUsername(username)
-        .setSealed(ByteString.copyFrom(SealKey.seal(pub, aad(registry, username), password.getBytes(StandardCharsets.UTF_8))))
+        .setSealed(ByteString.copyFrom(SealKey.seal(pub, aad(scope, registry, username),
+            password.getBytes(StandardCharsets.UTF_8))))
         .setSealKey(SealKey.idOf(pub))
         .build();
   }
 
-  /** The password of a sealed credential; only where {@link #canOpen()}. */
-  public String open(StoredCredential c) {
+  /**
+   * The password of a credential sealed for {@code scope}; only where {@link #canOpen()}. {@code
+   * PERMISSION_DENIED} when it was not sealed for {@code scope} (copied from another job's record
+   * or a login, or altered: the two cannot be told apart); {@code FAILED_PRECONDITION}, saying how
+   * to give it again, when it was kept before credentials were sealed, and naming both keys when it
+   * was sealed to another one.
+   */
+  public String open(StoredCredential c, Scope scope) {
     SealKey k = requireKey();
-    String what = "the credential of " + c.getUsername() + " for registry " + c.getRegistry();
+    String what = "the credential of " + c.getUsername() + " for registry " + c.getRegistry() + " " + scope.keptAs();
     if (c.getSealed().isEmpty()) {
       throw BerthException.failedPrecondition(what + " holds no sealed password (kept by an agent before credentials"
-          + " were sealed); give it again");
+          + " were sealed); give it again: " + scope.giveAgain(c.getRegistry()));
     }
     if (!c.getSealKey().equals(k.id())) {
       throw BerthException.failedPrecondition(what + " was sealed to the seal key " + c.getSealKey()
           + ", not to this server's " + k.id() + " (" + k.origin() + "); give every server the same " + FLAG + " file");
     }
-    return new String(k.open(c.getSealed().toByteArray(), aad(c.getRegistry(), c.getUsername()), what),
-        StandardCharsets.UTF_8);
+    byte[] sealed = c.getSealed().toByteArray();
+    try {
+      return new String(k.open(sealed, aad(scope, c.getRegistry(), c.getUsername()), what), StandardCharsets.UTF_8);
+    } catch (BerthException notHere) {
+      throw new BerthException(BerthException.Kind.PERMISSION_DENIED, what + " was not sealed for " + scope
+          + ": it was copied from another job's credentials or a login, or altered", notHere);
+    }
   }
 
-  /** {@link StoredCredential#getFingerprint() The fingerprint} of a sealed credential; only where {@link #canOpen()}. */
-  public byte[] fingerprint(StoredCredential c) {
-    String password = open(c);
-    return requireKey().fingerprint(fields("fingerprint", c.getRegistry(), c.getUsername(), password));
+  /**
+   * {@link StoredCredential#getFingerprint() The fingerprint} of a credential sealed for {@code
+   * scope}; only where {@link #canOpen()}. The scope is part of it, so a credential sealed before
+   * scopes existed never counts as the same as one given again.
+   */
+  public byte[] fingerprint(StoredCredential c, Scope scope) {
+    String password = open(c, scope);
+    return requireKey().fingerprint(fields("scoped fingerprint", scope.kind(), scope.name(), c.getRegistry(),
+        c.getUsername(), password));
   }
 
   /**
@@ -155,13 +225,18 @@ public final class CredentialVault {
     return key;
   }
 
-  /** The associated data of a sealed password: which credential it is. */
-  static byte[] aad(String registry, String username) {
-    return fields("credential", registry, username);
+  /**
+   * The associated data of a sealed password: what it is for and which credential it is. Every
+   * scope gives the same five fields (a cluster login an empty name), length-prefixed, under a label
+   * of its own, so no scope, registry or username can be split or shifted into another's, nor into
+   * what was sealed before scopes (the registry and username under the label "credential").
+   */
+  static byte[] aad(Scope scope, String registry, String username) {
+    return fields("scoped credential", scope.kind(), scope.name(), registry, username);
   }
 
   /** Length-prefixed UTF-8 fields after a label: no two lists of fields encode alike. */
-  private static byte[] fields(String label, String... values) {
+  static byte[] fields(String label, String... values) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (DataOutputStream out = new DataOutputStream(bytes)) {
       for (String v : concat("berth v1 " + label, values)) {

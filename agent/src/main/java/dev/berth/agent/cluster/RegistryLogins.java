@@ -24,9 +24,12 @@ public final class RegistryLogins {
     this.vault = vault;
   }
 
-  /** Keeps the credential sealed; {@code FAILED_PRECONDITION} when the cluster has no seal key. */
+  /**
+   * Keeps the credential sealed for {@link CredentialVault.Scope#CLUSTER}, so it opens only as a
+   * cluster login; {@code FAILED_PRECONDITION} when the cluster has no seal key.
+   */
   public void put(String registry, String username, String password) {
-    store.put(TABLE, registry, vault.seal(registry, username, password).toByteArray());
+    store.put(TABLE, registry, vault.seal(CredentialVault.Scope.CLUSTER, registry, username, password).toByteArray());
   }
 
   /** Forgets the registry's credential; false if there was none. */

@@ -41,8 +41,9 @@ import javax.crypto.spec.SecretKeySpec;
  *
  * <p>The scheme, JDK crypto only: an ephemeral X25519 key agreement with the public key, HKDF-SHA256
  * (RFC 5869) of the shared secret into a fresh AES-256 key, AES-GCM over the secret with the
- * caller's associated data (the registry and username, so a sealed password cannot be moved to
- * another credential unnoticed). Sealed bytes: version 1, the ephemeral public key (32 bytes),
+ * caller's associated data (for a credential, its scope, registry and username: {@code
+ * CredentialVault.aad}, so a sealed password cannot be moved to another credential, job or login
+ * unnoticed). Sealed bytes: version 1, the ephemeral public key (32 bytes),
  * the nonce (12), the ciphertext with its 16-byte tag. A new ephemeral key for every seal makes
  * equal secrets seal to different bytes; {@link #fingerprint} is what compares them.
  *

@@ -22,14 +22,17 @@ import java.util.logging.Logger;
  * so an allocation a member wrote for itself, or one whose node, job or image was changed after it
  * was placed, gets nothing. The job must still name the image the tag vouches for. The credential
  * is the job's own for that registry, else the cluster's login for it ({@code berth login
- * --cluster}), opened with the seal key.
+ * --cluster}), opened with the seal key as what it was sealed for: the job's own as the tagged
+ * allocation's job, the login as a login ({@link CredentialVault.Scope}), so a member that copies
+ * another job's sealed credential into a job of its own gets nothing for that job's allocations.
  *
  * <p>The caller's node is what the transport proved ({@code NodeIdentityInterceptor.caller()}):
  * its node certificate over mutual TLS; on plaintext TCP ({@code --tls-plaintext}, loopback only)
  * nothing is proven and the claim is taken as given, as for every other call there. Errors:
  * {@code PERMISSION_DENIED} naming the allocation and the reason when the caller may not have it
- * (each one logged), {@code NOT_FOUND} when there is no credential, {@code FAILED_PRECONDITION}
- * when this agent cannot open it. Thread-safe; blocks as the store does.
+ * or the credential was not sealed for the job or login it is kept as (each one logged), {@code
+ * NOT_FOUND} when there is no credential, {@code FAILED_PRECONDITION} naming the allocation when
+ * this agent cannot open it. Thread-safe; blocks as the store does.
  */
 public final class CredentialHandout {
   private static final Logger LOG = Logger.getLogger(CredentialHandout.class.getName());
@@ -92,17 +95,32 @@ public final class CredentialHandout {
       throw refuse(what + " is only for registry " + pulls + ", which its image " + image + " is pulled from, not for "
           + registry);
     }
-    StoredCredential c = matching(job.getCredentialsList(), pulls)
-        .or(() -> logins.get(pulls).map(l -> {
-          if (!sameRegistry(l.getRegistry(), pulls)) {
-            throw refuse(what + " is not handed out: the cluster's login kept for registry " + pulls
-                + " is a credential for registry " + l.getRegistry());
-          }
-          return l;
-        }))
-        .orElseThrow(() -> BerthException.notFound("neither job " + job.getName()
-            + " nor the cluster's logins have a credential for registry " + pulls));
-    return new Credentials(c.getUsername(), vault.open(c));
+    // The scope to open with comes from what the tag vouches for (the allocation's job) and from
+    // where the credential was read, never from the records themselves: sealed bytes copied into
+    // this job's record from another job's, or from a login, do not open here.
+    Optional<StoredCredential> own = matching(job.getCredentialsList(), pulls);
+    if (own.isPresent()) {
+      return open(what, own.get(), CredentialVault.Scope.job(a.getJob()));
+    }
+    StoredCredential login = logins.get(pulls).orElseThrow(() -> BerthException.notFound("neither job "
+        + job.getName() + " nor the cluster's logins have a credential for registry " + pulls));
+    if (!sameRegistry(login.getRegistry(), pulls)) {
+      throw refuse(what + " is not handed out: the cluster's login kept for registry " + pulls
+          + " is a credential for registry " + login.getRegistry());
+    }
+    return open(what, login, CredentialVault.Scope.CLUSTER);
+  }
+
+  /** Opens {@code c} as {@code scope}; a credential not sealed for it is a refusal, named and logged. */
+  private Credentials open(String what, StoredCredential c, CredentialVault.Scope scope) {
+    try {
+      return new Credentials(c.getUsername(), vault.open(c, scope));
+    } catch (BerthException e) {
+      if (e.kind() == BerthException.Kind.PERMISSION_DENIED) {
+        throw refuse(what + " is not handed out: " + e.getMessage());
+      }
+      throw new BerthException(e.kind(), what + ": " + e.getMessage(), e);
+    }
   }
 
   private static BerthException refuse(String message) {

@@ -8,11 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.berth.agent.BerthException;
 import dev.berth.agent.cluster.CredentialVault;
+import dev.berth.agent.cluster.CredentialVault.Scope;
 import dev.berth.agent.cluster.MemberState;
 import dev.berth.agent.cluster.RegistryLogins;
 import dev.berth.agent.cluster.SealKey;
 import dev.berth.agent.registry.Credentials;
 import dev.berth.proto.v1.StoredAllocation;
+import dev.berth.proto.v1.StoredCredential;
 import dev.berth.proto.v1.StoredJob;
 import dev.berth.scheduler.Scheduler;
 import java.time.Clock;
@@ -34,15 +36,18 @@ import org.junit.jupiter.api.Test;
  * Who is handed a registry credential when any agent can write the replicated state: the leader's
  * scheduling loop places and tags the allocations (a server's job store, holding the seal key);
  * a "rogue" member then writes the store directly, as any agent can, and the handout must refuse
- * everything that the leader did not place as it is now.
+ * everything that the leader did not place as it is now, and every credential not sealed for the
+ * job or login it is kept as.
  */
 class CredentialHandoutTest {
   private static final String REGISTRY = "registry.example.com";
   private static final String OTHER = "other.example.com";
+  private static final Scope WEB = Scope.job("web");
 
   private final FakeNodes nodes = new FakeNodes().node("n1", 2, 4096).node("n2", 2, 4096);
   private final Clock clock = Clock.fixed(Instant.parse("2026-11-28T05:00:00Z"), ZoneOffset.UTC);
-  private final CredentialVault vault = new CredentialVault(nodes.store, SealKey.generate("test seal key"));
+  private final SealKey key = SealKey.generate("test seal key");
+  private final CredentialVault vault = new CredentialVault(nodes.store, key);
   /** The leader's store: it tags what it places. */
   private final JobStore leader = new JobStore(nodes.store, new AllocationTags(vault));
   private final SchedulingLoop loop = new SchedulingLoop(leader, new ClusterView(nodes.registry, nodes, nodes, leader),
@@ -82,7 +87,7 @@ class CredentialHandoutTest {
 
   /** Submits the job with its own credential for {@link #REGISTRY}, lets the leader place it; its one allocation. */
   private StoredAllocation placed() {
-    jobs.submit("web.yaml", job(REGISTRY + "/team/web:1"), List.of(vault.seal(REGISTRY, "berth", "s3cret")));
+    jobs.submit("web.yaml", job(REGISTRY + "/team/web:1"), List.of(vault.seal(WEB, REGISTRY, "berth", "s3cret")));
     loop.round(false);
     return live();
   }
@@ -160,7 +165,7 @@ class CredentialHandoutTest {
     // to pull from another registry, and gives it a credential for that one.
     StoredJob j = nodes.jobs.job("web").orElseThrow();
     nodes.store.put(JobStore.JOBS, "web", j.toBuilder().setText(job(OTHER + "/team/web:1"))
-        .addCredentials(vault.seal(OTHER, "admin", "0ther")).build().toByteArray());
+        .addCredentials(vault.seal(WEB, OTHER, "admin", "0ther")).build().toByteArray());
     assertDenied("the registry credential of allocation " + a.getId() + " is not handed out: it was placed to pull "
         + REGISTRY + "/team/web:1, and its job web now names " + OTHER + "/team/web:1 for task group web",
         refused(a.getNode(), a.getId(), OTHER));
@@ -176,7 +181,7 @@ class CredentialHandoutTest {
     StoredAllocation a = placed();
     // The job gets a credential for another registry too; the allocation does not pull from there.
     StoredJob j = nodes.jobs.job("web").orElseThrow();
-    nodes.store.put(JobStore.JOBS, "web", j.toBuilder().addCredentials(vault.seal(OTHER, "admin", "0ther")).build()
+    nodes.store.put(JobStore.JOBS, "web", j.toBuilder().addCredentials(vault.seal(WEB, OTHER, "admin", "0ther")).build()
         .toByteArray());
     logins.put(OTHER, "team", "l0gin");
     assertDenied("the registry credential of allocation " + a.getId() + " is only for registry " + REGISTRY
@@ -203,7 +208,7 @@ class CredentialHandoutTest {
   void aRollingUpdateAndARescheduleTagTheNewAllocations() {
     StoredAllocation first = placed();
     nodes.nodesReport(true);
-    jobs.submit("web.yaml", job(OTHER + "/team/web:2"), List.of(vault.seal(OTHER, "admin", "0ther")));
+    jobs.submit("web.yaml", job(OTHER + "/team/web:2"), List.of(vault.seal(WEB, OTHER, "admin", "0ther")));
     loop.round(false);
     nodes.nodesReport(true);
     loop.round(false);
@@ -231,11 +236,73 @@ class CredentialHandoutTest {
     JobStore keyless = nodes.jobs;
     SchedulingLoop l = new SchedulingLoop(keyless, nodes.view(), null, new Scheduler(), clock, Duration.ofSeconds(1),
         SchedulingLoop.Listener.NONE);
-    jobs.submit("web.yaml", job(REGISTRY + "/team/web:1"), List.of(vault.seal(REGISTRY, "berth", "s3cret")));
+    jobs.submit("web.yaml", job(REGISTRY + "/team/web:1"), List.of(vault.seal(WEB, REGISTRY, "berth", "s3cret")));
     l.round(false);
     StoredAllocation a = live();
     assertFalse(a.hasTag());
     BerthException e = refused(a.getNode(), a.getId(), REGISTRY);
     assertTrue(e.getMessage().contains("it carries no placement tag"), e.getMessage());
+  }
+
+  /** A job the rogue runs on its own node: placed and tagged by the leader like any other. */
+  private StoredAllocation rogueJob(String rogue, String image) {
+    jobs.submit("b.yaml", "name: b\ngroups:\n  - name: b\n    count: 1\n    image: " + image
+        + "\n    resources: {cpu: 10m, memory: 8m}\n    constraints: [{attribute: node.name, value: " + rogue + "}]\n",
+        List.of());
+    loop.round(false);
+    StoredAllocation b = nodes.jobs.nodeAllocations(rogue).allocations().stream()
+        .filter(x -> x.getJob().equals("b") && !x.getDesiredStop()).findFirst().orElseThrow();
+    assertTrue(b.hasTag(), "the leader tagged the rogue's allocation: " + b);
+    return b;
+  }
+
+  /** What a rogue member does: writes a job's record in the store, as any agent can. */
+  private void rewriteJob(String name, UnaryOperator<StoredJob> change) {
+    nodes.store.put(JobStore.JOBS, name, change.apply(nodes.jobs.job(name).orElseThrow()).toByteArray());
+  }
+
+  @Test
+  void anotherJobsSealedCredentialCopiedIntoARoguesJobDoesNotOpenForIt() {
+    StoredAllocation a = placed();
+    String rogue = other(a.getNode());
+    StoredAllocation b = rogueJob(rogue, REGISTRY + "/rogue/b:1");
+    // Its own job, placed on it: the handout would serve it, with a credential sealed for it.
+    BerthException none = refused(rogue, b.getId(), REGISTRY);
+    assertEquals(BerthException.Kind.NOT_FOUND, none.kind(), none.getMessage());
+    StoredCredential stolen = nodes.jobs.job("web").orElseThrow().getCredentials(0);
+    rewriteJob("b", j -> j.toBuilder().addCredentials(stolen).build());
+    assertDenied("the registry credential of allocation " + b.getId() + " is not handed out: the credential of berth "
+        + "for registry " + REGISTRY + " kept with job b was not sealed for job b: it was copied from another job's "
+        + "credentials or a login, or altered", refused(rogue, b.getId(), REGISTRY));
+    // Submitted with the copied bytes as its own, through the API's store path: the same.
+    jobs.submit("b.yaml", nodes.jobs.job("b").orElseThrow().getText(), List.of(stolen));
+    BerthException e = refused(rogue, b.getId(), REGISTRY);
+    assertEquals(BerthException.Kind.PERMISSION_DENIED, e.kind(), e.getMessage());
+    assertTrue(e.getMessage().contains("kept with job b was not sealed for job b"), e.getMessage());
+    // Nor does it open as the cluster's login for the registry.
+    rewriteJob("b", j -> j.toBuilder().clearCredentials().build());
+    nodes.store.put(RegistryLogins.TABLE, REGISTRY, stolen.toByteArray());
+    assertDenied("the registry credential of allocation " + b.getId() + " is not handed out: the credential of berth "
+        + "for registry " + REGISTRY + " kept as the cluster's login was not sealed for the cluster's logins: it was "
+        + "copied from another job's credentials or a login, or altered", refused(rogue, b.getId(), REGISTRY));
+    // The job it was sealed for still gets it.
+    assertEquals(new Credentials("berth", "s3cret"), handout.forAllocation(Optional.of(a.getNode()), a.getId(),
+        REGISTRY));
+  }
+
+  @Test
+  void aClusterLoginCopiedIntoAJobsRecordDoesNotOpenAsTheJobs() {
+    jobs.submit("web.yaml", job(REGISTRY + "/team/web:1"), List.of());
+    loop.round(false);
+    StoredAllocation a = live();
+    logins.put(REGISTRY, "team", "l0gin");
+    assertEquals(new Credentials("team", "l0gin"), handout.forAllocation(Optional.of(a.getNode()), a.getId(),
+        REGISTRY));
+    StoredCredential login = logins.get(REGISTRY).orElseThrow();
+    rewriteJob("web", j -> j.toBuilder().addCredentials(login).build());
+    BerthException e = refused(a.getNode(), a.getId(), REGISTRY);
+    assertEquals(BerthException.Kind.PERMISSION_DENIED, e.kind(), e.getMessage());
+    assertTrue(e.getMessage().contains("the credential of team for registry " + REGISTRY + " kept with job web was not "
+        + "sealed for job web"), e.getMessage());
   }
 }

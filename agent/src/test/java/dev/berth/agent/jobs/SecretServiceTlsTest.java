@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.berth.agent.BerthException;
 import dev.berth.agent.api.AgentChannels;
 import dev.berth.agent.api.ErrorInterceptor;
+import dev.berth.agent.api.JobGrpcService;
 import dev.berth.agent.api.SecretClient;
 import dev.berth.agent.api.SecretGrpcService;
 import dev.berth.agent.cluster.CredentialVault;
@@ -18,16 +19,22 @@ import dev.berth.agent.registry.Credentials;
 import dev.berth.agent.tls.NodeIdentityInterceptor;
 import dev.berth.agent.tls.TestPki;
 import dev.berth.proto.v1.AllocationCredentialRequest;
+import dev.berth.proto.v1.CredentialScope;
 import dev.berth.proto.v1.FingerprintRequest;
+import dev.berth.proto.v1.JobServiceGrpc;
+import dev.berth.proto.v1.RegistryCredential;
 import dev.berth.proto.v1.SecretServiceGrpc;
 import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.proto.v1.StoredCredential;
+import dev.berth.proto.v1.SubmitJobRequest;
 import dev.berth.scheduler.Scheduler;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -54,6 +61,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(60)
 class SecretServiceTlsTest {
   private static final String REGISTRY = "registry.example.com";
+  private static final CredentialVault.Scope WEB = CredentialVault.Scope.job("web");
 
   @TempDir
   Path dir;
@@ -108,7 +116,8 @@ class SecretServiceTlsTest {
   }
 
   private String submit(String password) throws Exception {
-    List<StoredCredential> sealed = member("n2").seal(List.of(new SecretClient.Given(REGISTRY, "berth", password)));
+    List<StoredCredential> sealed = member("n2").seal(List.of(new SecretClient.Given(REGISTRY, "berth", password)),
+        CredentialVault.Scope.job("web"));
     Jobs.Submitted s = jobs.submit("web.yaml", """
         name: web
         groups:
@@ -160,6 +169,72 @@ class SecretServiceTlsTest {
     // Sealed again (other bytes), fingerprinted by the server for the member: the same credential.
     assertEquals("1 same", submit("s3cret"));
     assertEquals("2 changed", submit("0ther"));
+  }
+
+  @Test
+  void aFingerprintRequestNamesTheScopeItsCredentialsWereSealedFor() throws Exception {
+    var stub = SecretServiceGrpc.newBlockingStub(channel(TestPki.load(cert("n2")).grpcClientContext()))
+        .withInterceptors(NodeIdentityInterceptor.asNode("n2")).withDeadlineAfter(10, TimeUnit.SECONDS);
+    StoredCredential sealed = memberVault.seal(WEB, REGISTRY, "berth", "s3cret");
+    assertEquals(1, stub.fingerprint(FingerprintRequest.newBuilder().addCredentials(sealed)
+        .setScope(SecretGrpcService.wire(WEB)).build()).getFingerprintsCount());
+    StatusRuntimeException none = assertThrows(StatusRuntimeException.class, () -> stub.fingerprint(
+        FingerprintRequest.newBuilder().addCredentials(sealed).build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, none.getStatus().getCode());
+    assertEquals("a fingerprint request names the scope the credentials were sealed for (a job, or the cluster's "
+        + "logins): they open only as that", none.getStatus().getDescription());
+    StatusRuntimeException blank = assertThrows(StatusRuntimeException.class, () -> stub.fingerprint(
+        FingerprintRequest.newBuilder().addCredentials(sealed).setScope(CredentialScope.newBuilder().setJob(" "))
+            .build()));
+    assertEquals(Status.Code.INVALID_ARGUMENT, blank.getStatus().getCode());
+    StatusRuntimeException other = assertThrows(StatusRuntimeException.class, () -> stub.fingerprint(
+        FingerprintRequest.newBuilder().addCredentials(sealed).setScope(SecretGrpcService.wire(
+            CredentialVault.Scope.job("batch"))).build()));
+    assertEquals(Status.Code.PERMISSION_DENIED, other.getStatus().getCode());
+    assertTrue(other.getStatus().getDescription().contains("was not sealed for job batch"),
+        other.getStatus().getDescription());
+  }
+
+  /**
+   * `berth job run --registry-auth` on a plain member: JobService seals the credential for the job
+   * its file names, and a file that does not parse is refused as it is without credentials.
+   */
+  @Test
+  void aSubmitSealsItsCredentialsForTheJobItsFileNames() throws Exception {
+    String name = "jobs-" + System.nanoTime();
+    Server jobsServer = InProcessServerBuilder.forName(name).directExecutor()
+        .addService(ServerInterceptors.intercept(new JobGrpcService(jobs).credentials(member("n2")),
+            new ErrorInterceptor()))
+        .build().start();
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).directExecutor().build();
+    try {
+      var stub = JobServiceGrpc.newBlockingStub(ch);
+      RegistryCredential given = RegistryCredential.newBuilder().setRegistry(REGISTRY).setUsername("berth")
+          .setPassword("s3cret").build();
+      String file = "name: batch\ngroups:\n  - name: web\n    count: 1\n    image: " + REGISTRY + "/team/web:1\n"
+          + "    resources: {cpu: 10m, memory: 8m}\n";
+      assertTrue(stub.submit(SubmitJobRequest.newBuilder().setSource("batch.yaml").setText(file).addCredentials(given)
+          .build()).getChanged());
+      StoredCredential kept = cluster.jobs.job("batch").orElseThrow().getCredentials(0);
+      assertEquals("s3cret", serverVault.open(kept, CredentialVault.Scope.job("batch")));
+      assertThrows(BerthException.class, () -> serverVault.open(kept, WEB));
+      // The same again, sealed anew and fingerprinted by the server for the member: no new version.
+      assertFalse(stub.submit(SubmitJobRequest.newBuilder().setSource("batch.yaml").setText(file).addCredentials(given)
+          .build()).getChanged());
+
+      String broken = "name: batch\ngroups:\n  - name: web\n    count: many\n";
+      StatusRuntimeException plain = assertThrows(StatusRuntimeException.class, () -> stub.submit(
+          SubmitJobRequest.newBuilder().setSource("batch.yaml").setText(broken).build()));
+      StatusRuntimeException withAuth = assertThrows(StatusRuntimeException.class, () -> stub.submit(
+          SubmitJobRequest.newBuilder().setSource("batch.yaml").setText(broken).addCredentials(given).build()));
+      assertEquals(Status.Code.INVALID_ARGUMENT, plain.getStatus().getCode());
+      assertEquals(plain.getStatus().getCode(), withAuth.getStatus().getCode());
+      assertEquals(plain.getStatus().getDescription(), withAuth.getStatus().getDescription());
+      assertTrue(plain.getStatus().getDescription().startsWith("batch.yaml"), plain.getStatus().getDescription());
+    } finally {
+      ch.shutdownNow();
+      jobsServer.shutdownNow();
+    }
   }
 
   @Test
@@ -226,7 +301,8 @@ class SecretServiceTlsTest {
         claiming.getStatus().getDescription());
     StatusRuntimeException prints = assertThrows(StatusRuntimeException.class, () -> SecretServiceGrpc.newBlockingStub(ch)
         .withDeadlineAfter(10, TimeUnit.SECONDS).fingerprint(FingerprintRequest.newBuilder()
-            .addCredentials(memberVault.seal(REGISTRY, "berth", "guess")).build()));
+            .addCredentials(memberVault.seal(WEB, REGISTRY, "berth", "guess")).setScope(SecretGrpcService.wire(WEB))
+            .build()));
     assertEquals(Status.Code.PERMISSION_DENIED, prints.getStatus().getCode());
   }
 
