@@ -145,8 +145,8 @@ public final class CredentialVault {
    * The password of a credential sealed for {@code scope}; only where {@link #canOpen()}. {@code
    * PERMISSION_DENIED} when it was not sealed for {@code scope} (copied from another job's record
    * or a login, or altered: the two cannot be told apart); {@code FAILED_PRECONDITION}, saying how
-   * to give it again, when it was kept before credentials were sealed, and naming both keys when it
-   * was sealed to another one.
+   * to give it again, when it was kept before credentials were sealed or before they were bound to a
+   * scope, and naming both keys when it was sealed to another one.
    */
   public String open(StoredCredential c, Scope scope) {
     SealKey k = requireKey();
@@ -163,8 +163,25 @@ public final class CredentialVault {
     try {
       return new String(k.open(sealed, aad(scope, c.getRegistry(), c.getUsername()), what), StandardCharsets.UTF_8);
     } catch (BerthException notHere) {
+      if (opensUnscoped(k, sealed, c)) {
+        throw BerthException.failedPrecondition(what + " was sealed before credentials were bound to the job or "
+            + "login they are for, and no longer opens; give it again: " + scope.giveAgain(c.getRegistry()));
+      }
       throw new BerthException(BerthException.Kind.PERMISSION_DENIED, what + " was not sealed for " + scope
           + ": it was copied from another job's credentials or a login, or altered", notHere);
+    }
+  }
+
+  /**
+   * Whether {@code sealed} opens as credentials were sealed before they had a scope: only to say
+   * so. What it opens to is dropped, so such bytes give nothing wherever they are copied.
+   */
+  private static boolean opensUnscoped(SealKey k, byte[] sealed, StoredCredential c) {
+    try {
+      k.open(sealed, unscopedAad(c.getRegistry(), c.getUsername()), "an unscoped credential");
+      return true;
+    } catch (BerthException e) {
+      return false;
     }
   }
 
@@ -229,10 +246,15 @@ public final class CredentialVault {
    * The associated data of a sealed password: what it is for and which credential it is. Every
    * scope gives the same five fields (a cluster login an empty name), length-prefixed, under a label
    * of its own, so no scope, registry or username can be split or shifted into another's, nor into
-   * what was sealed before scopes (the registry and username under the label "credential").
+   * {@link #unscopedAad}'s.
    */
   static byte[] aad(Scope scope, String registry, String username) {
     return fields("scoped credential", scope.kind(), scope.name(), registry, username);
+  }
+
+  /** The associated data of a password sealed before credentials had a scope: only recognized, never opened to use. */
+  static byte[] unscopedAad(String registry, String username) {
+    return fields("credential", registry, username);
   }
 
   /** Length-prefixed UTF-8 fields after a label: no two lists of fields encode alike. */

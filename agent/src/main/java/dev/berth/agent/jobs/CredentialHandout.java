@@ -32,7 +32,8 @@ import java.util.logging.Logger;
  * {@code PERMISSION_DENIED} naming the allocation and the reason when the caller may not have it
  * or the credential was not sealed for the job or login it is kept as (each one logged), {@code
  * NOT_FOUND} when there is no credential, {@code FAILED_PRECONDITION} naming the allocation when
- * this agent cannot open it. Thread-safe; blocks as the store does.
+ * this agent cannot open it (among others, one sealed before credentials had a scope: given again,
+ * it opens). Thread-safe; blocks as the store does.
  */
 public final class CredentialHandout {
   private static final Logger LOG = Logger.getLogger(CredentialHandout.class.getName());

@@ -169,8 +169,8 @@ class CredentialVaultTest {
         new Case(Scope.CLUSTER, "ru", ""));
     List<byte[]> aads = new ArrayList<>();
     cases.forEach(c -> aads.add(CredentialVault.aad(c.scope(), c.registry(), c.username())));
-    aads.add(CredentialVault.fields("credential", "r", "u"));
-    aads.add(CredentialVault.fields("credential", "job", "r"));
+    aads.add(CredentialVault.unscopedAad("r", "u"));
+    aads.add(CredentialVault.unscopedAad("job", "r"));
     for (int i = 0; i < aads.size(); i++) {
       for (int j = i + 1; j < aads.size(); j++) {
         assertFalse(Arrays.equals(aads.get(i), aads.get(j)), "cases " + i + " and " + j + " encode alike");
@@ -188,6 +188,31 @@ class CredentialVaultTest {
         }
       }
     }
+  }
+
+  @Test
+  void aCredentialSealedBeforeScopesSaysToGiveItAgain() {
+    server.publish();
+    StoredCredential old = StoredCredential.newBuilder().setRegistry("r.example.com").setUsername("berth")
+        .setSealKey(key.id()).setSealed(ByteString.copyFrom(SealKey.seal(key.publicKey(),
+            CredentialVault.unscopedAad("r.example.com", "berth"), "s3cret".getBytes(StandardCharsets.UTF_8))))
+        .build();
+    BerthException job = assertThrows(BerthException.class, () -> server.open(old, WEB));
+    assertEquals(BerthException.Kind.FAILED_PRECONDITION, job.kind());
+    assertEquals("the credential of berth for registry r.example.com kept with job web was sealed before credentials "
+        + "were bound to the job or login they are for, and no longer opens; give it again: run job web again with its "
+        + "registry credentials (berth job run --registry-auth r.example.com=USER:PASSWORD, or --with-registry-auth)",
+        job.getMessage());
+    BerthException login = assertThrows(BerthException.class, () -> server.open(old, Scope.CLUSTER));
+    assertEquals(BerthException.Kind.FAILED_PRECONDITION, login.kind());
+    assertEquals("the credential of berth for registry r.example.com kept as the cluster's login was sealed before "
+        + "credentials were bound to the job or login they are for, and no longer opens; give it again: log in again: "
+        + "berth login --cluster r.example.com", login.getMessage());
+    // Given again, it is not the same as what was kept, so a job run again with it takes it.
+    StoredCredential oldPrint = old.toBuilder().setFingerprint(ByteString.copyFrom(key.fingerprint(
+        CredentialVault.fields("fingerprint", "r.example.com", "berth", "s3cret")))).build();
+    assertFalse(CredentialVault.same(List.of(oldPrint), List.of(print(member.seal(WEB, "r.example.com", "berth",
+        "s3cret")))));
   }
 
   @Test

@@ -17,6 +17,10 @@ import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.proto.v1.StoredCredential;
 import dev.berth.proto.v1.StoredJob;
 import dev.berth.scheduler.Scheduler;
+import com.google.protobuf.ByteString;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -304,5 +308,44 @@ class CredentialHandoutTest {
     assertEquals(BerthException.Kind.PERMISSION_DENIED, e.kind(), e.getMessage());
     assertTrue(e.getMessage().contains("the credential of team for registry " + REGISTRY + " kept with job web was not "
         + "sealed for job web"), e.getMessage());
+  }
+
+  @Test
+  void aCredentialSealedBeforeScopesSaysToRunTheJobAgainAndOpensOnceItIs() {
+    // A job kept as an agent kept it before credentials had a scope: sealed with the registry and
+    // username as its only associated data, and fingerprinted without a scope.
+    ByteArrayOutputStream aad = new ByteArrayOutputStream();
+    ByteArrayOutputStream print = new ByteArrayOutputStream();
+    lengthPrefixed(aad, "berth v1 credential", REGISTRY, "berth");
+    lengthPrefixed(print, "berth v1 fingerprint", REGISTRY, "berth", "s3cret");
+    StoredCredential old = StoredCredential.newBuilder().setRegistry(REGISTRY).setUsername("berth").setSealKey(key.id())
+        .setSealed(ByteString.copyFrom(SealKey.seal(key.publicKey(), aad.toByteArray(),
+            "s3cret".getBytes(StandardCharsets.UTF_8))))
+        .setFingerprint(ByteString.copyFrom(key.fingerprint(print.toByteArray()))).build();
+    jobs.submit("web.yaml", job(REGISTRY + "/team/web:1"), List.of(old));
+    loop.round(false);
+    StoredAllocation a = live();
+    BerthException e = refused(a.getNode(), a.getId(), REGISTRY);
+    assertEquals(BerthException.Kind.FAILED_PRECONDITION, e.kind());
+    assertEquals("the registry credential of allocation " + a.getId() + ": the credential of berth for registry "
+        + REGISTRY + " kept with job web was sealed before credentials were bound to the job or login they are for, "
+        + "and no longer opens; give it again: run job web again with its registry credentials (berth job run "
+        + "--registry-auth " + REGISTRY + "=USER:PASSWORD, or --with-registry-auth)", e.getMessage());
+    // Run again as it says, with the same file and credential: a new version, whose credential opens.
+    StoredCredential again = vault.seal(WEB, REGISTRY, "berth", "s3cret");
+    again = again.toBuilder().setFingerprint(ByteString.copyFrom(vault.fingerprint(again, WEB))).build();
+    assertTrue(jobs.submit("web.yaml", job(REGISTRY + "/team/web:1"), List.of(again)).changed());
+    loop.round(false);
+    StoredAllocation now = live();
+    assertEquals(new Credentials("berth", "s3cret"), handout.forAllocation(Optional.of(now.getNode()), now.getId(),
+        REGISTRY));
+  }
+
+  private static void lengthPrefixed(ByteArrayOutputStream to, String... fields) {
+    for (String f : fields) {
+      byte[] b = f.getBytes(StandardCharsets.UTF_8);
+      to.writeBytes(ByteBuffer.allocate(4).putInt(b.length).array());
+      to.writeBytes(b);
+    }
   }
 }
