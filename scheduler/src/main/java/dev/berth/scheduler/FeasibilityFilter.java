@@ -27,6 +27,17 @@ public interface FeasibilityFilter {
    */
   boolean isStatic();
 
+  /**
+   * Whether the verdict depends only on the node, the task group and what this plan has placed on
+   * or stopped on that node: not on other nodes (a per-zone cap would not be), nor on which
+   * replica is placed. The scheduler then takes a node that passed for still passing until a
+   * placement lands on it, rather than asking again on every visit. Static filters are; dynamic
+   * ones say so themselves.
+   */
+  default boolean isNodeLocal() {
+    return isStatic();
+  }
+
   /** The check for one task group, or null when the filter has nothing to check for it. */
   Check prepare(GroupContext group);
 

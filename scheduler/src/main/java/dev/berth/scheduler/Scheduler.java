@@ -305,7 +305,7 @@ public final class Scheduler {
             }
           }
         }
-        Allocation a = allocate(ctx, group, best, index, r[1]);
+        Allocation a = allocate(ctx, w, best, index, r[1]);
         placed.add(a);
         observer.placed(a);
       }
@@ -326,7 +326,7 @@ public final class Scheduler {
         continue;
       }
       if (w.bound.feasible(node)) {
-        Allocation a = allocate(ctx, w.group, node, w.nextIndex++, 0);
+        Allocation a = allocate(ctx, w, node, w.nextIndex++, 0);
         placed.add(a);
         observer.placed(a);
       } else if (!w.bound.rejectedByStatic(node)) {
@@ -336,11 +336,13 @@ public final class Scheduler {
     return finish(ctx, w, placed, pending, n);
   }
 
-  private Allocation allocate(PlacementContext ctx, GroupContext group, int node, int index,
+  private Allocation allocate(PlacementContext ctx, GroupWork w, int node, int index,
       long generation) {
+    GroupContext group = w.group;
     TaskGroup g = group.group();
     List<PortMapping> ports = ctx.reserve(node, g.resources(), g.ports());
     group.countReplica(node, 1);
+    w.bound.touched(node);
     return new Allocation(ctx.newAllocationId(), group.job().name(), g.name(), index,
         ctx.table.node(node).id(), g.resources(), ports, generation, AllocationStatus.PENDING);
   }

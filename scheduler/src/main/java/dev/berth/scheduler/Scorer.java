@@ -17,6 +17,16 @@ public interface Scorer {
   /** How much it counts in the weighted mean, from {@link SchedulerConfig}; positive. */
   double weight();
 
+  /**
+   * Whether the score depends only on the node, the task group and what this plan has placed on
+   * that node: not on other nodes (a spread's tallies), nor on which replica is placed (a
+   * reschedule's failed nodes). The scheduler then keeps a node's score until a placement lands
+   * on it, rather than asking again on every visit.
+   */
+  default boolean isNodeLocal() {
+    return false;
+  }
+
   /** The score for one task group, or null when the scorer has nothing to say about it. */
   NodeScore prepare(GroupContext group);
 

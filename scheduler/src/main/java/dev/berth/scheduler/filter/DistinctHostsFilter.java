@@ -17,6 +17,11 @@ public final class DistinctHostsFilter implements FeasibilityFilter {
   }
 
   @Override
+  public boolean isNodeLocal() {
+    return true;
+  }
+
+  @Override
   public Check prepare(GroupContext group) {
     if (!group.group().distinctHosts()) {
       return null;

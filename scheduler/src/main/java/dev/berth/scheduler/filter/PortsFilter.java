@@ -22,6 +22,11 @@ public final class PortsFilter implements FeasibilityFilter {
   }
 
   @Override
+  public boolean isNodeLocal() {
+    return true;
+  }
+
+  @Override
   public Check prepare(GroupContext group) {
     if (group.group().ports().isEmpty()) {
       return null;

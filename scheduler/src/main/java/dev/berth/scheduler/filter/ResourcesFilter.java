@@ -21,6 +21,11 @@ public final class ResourcesFilter implements FeasibilityFilter {
   }
 
   @Override
+  public boolean isNodeLocal() {
+    return true;
+  }
+
+  @Override
   public Check prepare(GroupContext group) {
     Resources r = group.group().resources();
     long cpu = r.cpuMillis();

@@ -27,6 +27,11 @@ public final class AffinityScorer implements Scorer {
   }
 
   @Override
+  public boolean isNodeLocal() {
+    return true;
+  }
+
+  @Override
   public double weight() {
     return weight;
   }

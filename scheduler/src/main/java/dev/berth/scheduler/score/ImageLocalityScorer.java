@@ -24,6 +24,11 @@ public final class ImageLocalityScorer implements Scorer {
   }
 
   @Override
+  public boolean isNodeLocal() {
+    return true;
+  }
+
+  @Override
   public double weight() {
     return weight;
   }

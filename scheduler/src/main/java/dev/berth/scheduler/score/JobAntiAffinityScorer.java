@@ -22,6 +22,11 @@ public final class JobAntiAffinityScorer implements Scorer {
   }
 
   @Override
+  public boolean isNodeLocal() {
+    return true;
+  }
+
+  @Override
   public double weight() {
     return weight;
   }

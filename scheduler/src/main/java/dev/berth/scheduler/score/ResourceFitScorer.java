@@ -24,6 +24,11 @@ public final class ResourceFitScorer implements Scorer {
   }
 
   @Override
+  public boolean isNodeLocal() {
+    return true;
+  }
+
+  @Override
   public double weight() {
     return weight;
   }
