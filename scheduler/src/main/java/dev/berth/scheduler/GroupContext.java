@@ -113,32 +113,47 @@ public final class GroupContext {
     return cluster.table;
   }
 
-  private long resource(int node, int offset) {
+  private long free(int node, int offset) {
     return cluster.resources[node * ClusterSnapshot.RESOURCE_STRIDE + offset];
   }
 
   public long capacityCpu(int node) {
-    return resource(node, PlacementContext.CPU_CAPACITY);
+    return cluster.table.capacityCpu(node);
   }
 
   public long capacityMemory(int node) {
-    return resource(node, PlacementContext.MEMORY_CAPACITY);
+    return cluster.table.capacityMemory(node);
   }
 
   public long capacityPids(int node) {
-    return resource(node, PlacementContext.PIDS_CAPACITY);
+    return cluster.table.capacityPids(node);
+  }
+
+  /** Cpu free on the node now: capacity minus use; negative when it is overcommitted. */
+  public long freeCpu(int node) {
+    return free(node, PlacementContext.CPU_FREE);
+  }
+
+  /** Memory free on the node now, as {@link #freeCpu}. */
+  public long freeMemory(int node) {
+    return free(node, PlacementContext.MEMORY_FREE);
+  }
+
+  /** Pids free on the node now, as {@link #freeCpu}. */
+  public long freePids(int node) {
+    return free(node, PlacementContext.PIDS_FREE);
   }
 
   public long usedCpu(int node) {
-    return resource(node, PlacementContext.CPU_USED);
+    return capacityCpu(node) - freeCpu(node);
   }
 
   public long usedMemory(int node) {
-    return resource(node, PlacementContext.MEMORY_USED);
+    return capacityMemory(node) - freeMemory(node);
   }
 
   public long usedPids(int node) {
-    return resource(node, PlacementContext.PIDS_USED);
+    return capacityPids(node) - freePids(node);
   }
 
   public boolean portTaken(int node, int port) {

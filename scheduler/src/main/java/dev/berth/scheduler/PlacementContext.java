@@ -24,25 +24,22 @@ import java.util.random.RandomGenerator;
 final class PlacementContext {
 
   /** Offsets in a node's slice of {@link #resources}. */
-  static final int CPU_CAPACITY = 0;
-  static final int MEMORY_CAPACITY = 1;
-  static final int PIDS_CAPACITY = 2;
-  static final int CPU_USED = 3;
-  static final int MEMORY_USED = 4;
-  static final int PIDS_USED = 5;
+  static final int CPU_FREE = 0;
+  static final int MEMORY_FREE = 1;
+  static final int PIDS_FREE = 2;
   /**
-   * How many of the node's host ports lie in the dynamic range, plus one; 0 until first asked.
-   * Kept beside the resources, so the ports filter reads the cache line the resources filter
-   * has just read rather than two arrays of per-node references.
+   * How many of the node's host ports lie in the dynamic range, plus one; 0 until first asked
+   * (the snapshot sets 1 for a node that holds no port). Kept beside the resources, so the ports
+   * filter reads the cache line the resources filter has just read.
    */
-  static final int DYNAMIC_PORTS = 6;
+  static final int DYNAMIC_PORTS = 3;
 
   final ClusterSnapshot snapshot;
   final SchedulerConfig config;
   final NodeTable table;
   /**
-   * Per node, {@link ClusterSnapshot#RESOURCE_STRIDE} longs: cpu, memory, pids capacity, then in
-   * use (see {@link ClusterSnapshot#resourceTable()}).
+   * Per node, {@link ClusterSnapshot#RESOURCE_STRIDE} longs: cpu, memory, pids free, then the
+   * dynamic ports count (see {@link ClusterSnapshot#resourceTable()}).
    */
   final long[] resources;
   /**
@@ -109,7 +106,9 @@ final class PlacementContext {
       return p;
     }
     int[] held = snapshot.portsInUse(node);
-    Arrays.sort(held);
+    if (held.length > 1) {
+      Arrays.sort(held);
+    }
     p = new int[FIRST + Math.max(2, held.length)];
     for (int i = 0; i < held.length; i++) {
       if (i == 0 || held[i] != held[i - 1]) {
@@ -170,9 +169,9 @@ final class PlacementContext {
       return;
     }
     int at = node * ClusterSnapshot.RESOURCE_STRIDE;
-    resources[at + CPU_USED] -= a.resources().cpuMillis();
-    resources[at + MEMORY_USED] -= a.resources().memoryBytes();
-    resources[at + PIDS_USED] -= a.resources().pids();
+    resources[at + CPU_FREE] += a.resources().cpuMillis();
+    resources[at + MEMORY_FREE] += a.resources().memoryBytes();
+    resources[at + PIDS_FREE] += a.resources().pids();
     for (PortMapping p : a.ports()) {
       freePort(node, p.host());
     }
@@ -185,9 +184,9 @@ final class PlacementContext {
    */
   List<PortMapping> reserve(int node, Resources r, List<PortRequest> requests) {
     int at = node * ClusterSnapshot.RESOURCE_STRIDE;
-    resources[at + CPU_USED] += r.cpuMillis();
-    resources[at + MEMORY_USED] += r.memoryBytes();
-    resources[at + PIDS_USED] += r.pids();
+    resources[at + CPU_FREE] -= r.cpuMillis();
+    resources[at + MEMORY_FREE] -= r.memoryBytes();
+    resources[at + PIDS_FREE] -= r.pids();
     if (requests.isEmpty()) {
       return List.of();
     }

@@ -32,9 +32,9 @@ public final class ResourcesFilter implements FeasibilityFilter {
     long mem = r.memoryBytes();
     long pids = r.pids();
     return node -> {
-      long freeMem = group.capacityMemory(node) - group.usedMemory(node);
-      long freeCpu = group.capacityCpu(node) - group.usedCpu(node);
-      long freePids = group.capacityPids(node) - group.usedPids(node);
+      long freeMem = group.freeMemory(node);
+      long freeCpu = group.freeCpu(node);
+      long freePids = group.freePids(node);
       if (mem <= freeMem && cpu <= freeCpu && pids <= freePids) {
         return null;
       }

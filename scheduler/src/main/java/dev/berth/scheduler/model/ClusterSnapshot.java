@@ -120,12 +120,10 @@ public final class ClusterSnapshot {
     resources = new long[n * RESOURCE_STRIDE];
     for (int i = 0; i < n; i++) {
       int at = i * RESOURCE_STRIDE;
-      resources[at] = table.capacityCpu(i);
-      resources[at + 1] = table.capacityMemory(i);
-      resources[at + 2] = table.capacityPids(i);
-      resources[at + 3] = usedCpu[i];
-      resources[at + 4] = usedMemory[i];
-      resources[at + 5] = usedPids[i];
+      resources[at] = table.capacityCpu(i) - usedCpu[i];
+      resources[at + 1] = table.capacityMemory(i) - usedMemory[i];
+      resources[at + 2] = table.capacityPids(i) - usedPids[i];
+      resources[at + 3] = ports[i] == null ? 1 : 0;
     }
   }
 
@@ -225,20 +223,24 @@ public final class ClusterSnapshot {
   }
 
   /**
-   * Capacity and use of every node in one array, {@link #RESOURCE_STRIDE} longs per node: cpu,
-   * memory and pids capacity, then cpu, memory and pids in use, then a zero the caller may use
-   * as a counter of its own per node. A fresh copy each call (of an
-   * array built with the snapshot, so a copy at memory speed), for the scheduler to update as it
-   * places: a node's numbers share one or two cache lines rather than
-   * one line in each of six arrays, which is what a placement on a large cluster, visiting a few
-   * nodes at random, waits for.
+   * What is free on every node, in one array, {@link #RESOURCE_STRIDE} longs per node: cpu,
+   * memory and pids free (capacity minus what allocations holding resources use; negative on an
+   * overcommitted node), then 1 when the node holds no host port, else 0 (how many of its ports
+   * lie in a range is the caller's to count, see {@link #portsInUse(int, int, int)}). A fresh copy
+   * each call (of an array built with the snapshot, so a copy at memory speed), for the scheduler
+   * to update as it places. Free rather than capacity and use, and four longs rather than seven:
+   * what a node visit reads is one aligned half cache line, and 10,000 nodes' worth (320 KiB)
+   * stays in a core's second-level cache, where a placement's few random visits find it.
    */
   public long[] resourceTable() {
     return resources.clone();
   }
 
+  /** What {@link #portsInUse(int)} returns for a node without ports: empty, so never written. */
+  private static final int[] NO_PORTS = new int[0];
+
   /** Longs per node in {@link #resourceTable()}. */
-  public static final int RESOURCE_STRIDE = 7;
+  public static final int RESOURCE_STRIDE = 4;
 
   /** Whether an allocation holding resources on the node at {@code position} holds that port. */
   public boolean portInUse(int position, int port) {
@@ -283,7 +285,7 @@ public final class ClusterSnapshot {
    */
   public int[] portsInUse(int position) {
     int[] p = ports[position];
-    return p == null ? new int[0] : p.clone();
+    return p == null ? NO_PORTS : p.clone();
   }
 
   /** Whether the caller wants the allocation re-placed. */

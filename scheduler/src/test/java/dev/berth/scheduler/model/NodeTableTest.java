@@ -138,9 +138,12 @@ class NodeTableTest {
     assertEquals(0, s.portsInUse(1, 20000, 32000));
     long[] r = s.resourceTable();
     int at = 0 * ClusterSnapshot.RESOURCE_STRIDE;
-    assertArrayEquals(new long[] {2000, 4L << 30, 100, 100, 1 << 20, 1, 0},
-        Arrays.copyOfRange(r, at, at + ClusterSnapshot.RESOURCE_STRIDE));
-    r[at + 3] = 0;
-    assertEquals(100, s.resourceTable()[at + 3], "each call a fresh copy");
+    assertArrayEquals(new long[] {2000 - 100, (4L << 30) - (1 << 20), 100 - 1, 0},
+        Arrays.copyOfRange(r, at, at + ClusterSnapshot.RESOURCE_STRIDE),
+        "free cpu, memory, pids; its ports in the dynamic range not counted yet");
+    int other = 1 * ClusterSnapshot.RESOURCE_STRIDE;
+    assertEquals(1, r[other + 3], "a node without ports has none in any range");
+    r[at] = 0;
+    assertEquals(1900, s.resourceTable()[at], "each call a fresh copy");
   }
 }
