@@ -4,6 +4,7 @@ import static dev.berth.scheduler.Fixtures.res;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.berth.scheduler.model.Affinity;
 import dev.berth.scheduler.model.Allocation;
 import dev.berth.scheduler.model.ClusterSnapshot;
 import dev.berth.scheduler.model.Constraint;
@@ -133,6 +134,105 @@ class SchedulerPropertyTest {
             }
           }
         }
+      }
+    }
+  }
+
+  /**
+   * The standard filters and scorers, each saying it is not node-local, so that nothing is kept
+   * from one visit of a node to the next; the scorers ordered as the pipeline sums them (node-local
+   * ones first), so that the sums are the same doubles.
+   */
+  private static Pipeline uncached() {
+    Pipeline std = Pipeline.standard(SchedulerConfig.DEFAULT);
+    List<FeasibilityFilter> filters = new ArrayList<>();
+    for (FeasibilityFilter f : std.filters()) {
+      filters.add(new FeasibilityFilter() {
+        @Override
+        public String name() {
+          return f.name();
+        }
+
+        @Override
+        public boolean isStatic() {
+          return f.isStatic();
+        }
+
+        @Override
+        public boolean isNodeLocal() {
+          return f.isStatic();
+        }
+
+        @Override
+        public Check prepare(GroupContext group) {
+          return f.prepare(group);
+        }
+      });
+    }
+    List<Scorer> scorers = new ArrayList<>();
+    for (boolean local : new boolean[] {true, false}) {
+      for (Scorer sc : std.scorers()) {
+        if (sc.isNodeLocal() == local) {
+          scorers.add(new Scorer() {
+            @Override
+            public String name() {
+              return sc.name();
+            }
+
+            @Override
+            public double weight() {
+              return sc.weight();
+            }
+
+            @Override
+            public NodeScore prepare(GroupContext group) {
+              return sc.prepare(group);
+            }
+          });
+        }
+      }
+    }
+    return new Pipeline(filters, scorers);
+  }
+
+  @Test
+  void verdictsAndScoresKeptBetweenVisitsNeverChangeAPlan() {
+    Random r = new Random(424242);
+    Scheduler cached = new Scheduler();
+    Scheduler fresh = new Scheduler(SchedulerConfig.DEFAULT, uncached());
+    for (int round = 0; round < 25; round++) {
+      List<Node> nodes = randomCluster(r, 1 + r.nextInt(600));
+      ClusterSnapshot snap = new ClusterSnapshot(round, nodes, List.of());
+      for (int j = 0; j < 2; j++) {
+        List<TaskGroup> groups = new ArrayList<>();
+        for (String name : List.of("g1", "g2")) {
+          TaskGroup g = randomGroup(r, name);
+          List<Spread> spreads = r.nextBoolean() ? List.of() : List.of(new Spread("label.zone",
+              1 + r.nextInt(100), List.of(new Spread.SpreadTarget("a", 50),
+                  new Spread.SpreadTarget("b", 30), new Spread.SpreadTarget("c", 20))));
+          List<Affinity> affinities = r.nextBoolean() ? List.of()
+              : List.of(new Affinity("label.ssd", Operator.EQ, "true", 50));
+          groups.add(new TaskGroup(name, 1 + r.nextInt(400), g.image(), List.of(), Map.of(),
+              g.resources(), g.ports(), g.volumes(), g.constraints(), spreads, affinities,
+              g.distinctHosts()));
+        }
+        Job job = new Job("job" + j, r.nextBoolean() ? JobType.SERVICE : JobType.BATCH, 50,
+            r.nextBoolean() ? PlacementStrategy.SPREAD : null, groups, List.of(), List.of(),
+            List.of(), null, null, false);
+        Evaluation e = new Evaluation("c" + round + "j" + j, job,
+            Evaluation.Trigger.JOB_REGISTER, r.nextLong());
+        Plan plan = cached.schedule(snap, e);
+        String where = "round " + round + " job " + j;
+        assertEquals(fresh.schedule(snap, e), plan, where);
+        for (Plan.GroupPlan gp : plan.groups()) {
+          int last = -1;
+          for (Plan.NodeExplanation x : gp.explanations()) {
+            int at = snap.position(x.nodeId());
+            assertTrue(at > last, where + ": explanations out of node order at " + x);
+            last = at;
+          }
+        }
+        snap = PlanApplier.apply(snap, plan).commit(snap);
       }
     }
   }
