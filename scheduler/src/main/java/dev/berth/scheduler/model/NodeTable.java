@@ -39,9 +39,11 @@ public final class NodeTable {
   private final Node[] nodes;
   private final String[] ids;
   private final String[] names;
-  private final long[] capCpu;
-  private final long[] capMemory;
-  private final long[] capPids;
+  /**
+   * Cpu, memory and pids capacity, three longs per node: the fit score reads cpu and memory
+   * together, from one cache line rather than one in each of two arrays.
+   */
+  private final long[] capacity;
   private final byte[] status;
   private final Map<String, Column> columns = new ConcurrentHashMap<>();
   private final Map<String, Holding> images = new ConcurrentHashMap<>();
@@ -52,17 +54,15 @@ public final class NodeTable {
     int n = this.nodes.length;
     ids = new String[n];
     names = new String[n];
-    capCpu = new long[n];
-    capMemory = new long[n];
-    capPids = new long[n];
+    capacity = new long[n * 3];
     status = new byte[n];
     for (int i = 0; i < n; i++) {
       Node node = this.nodes[i];
       ids[i] = node.id();
       names[i] = node.name();
-      capCpu[i] = node.capacity().cpuMillis();
-      capMemory[i] = node.capacity().memoryBytes();
-      capPids[i] = node.capacity().pids();
+      capacity[i * 3] = node.capacity().cpuMillis();
+      capacity[i * 3 + 1] = node.capacity().memoryBytes();
+      capacity[i * 3 + 2] = node.capacity().pids();
       status[i] = !node.ready() ? NOT_READY : !node.eligible() ? INELIGIBLE
           : node.draining() ? DRAINING : SCHEDULABLE;
     }
@@ -87,15 +87,15 @@ public final class NodeTable {
   }
 
   public long capacityCpu(int position) {
-    return capCpu[position];
+    return capacity[position * 3];
   }
 
   public long capacityMemory(int position) {
-    return capMemory[position];
+    return capacity[position * 3 + 1];
   }
 
   public long capacityPids(int position) {
-    return capPids[position];
+    return capacity[position * 3 + 2];
   }
 
   /**
