@@ -118,11 +118,11 @@ public final class GroupContext {
   }
 
   public long capacityCpu(int node) {
-    return cluster.table.capacityCpu(node);
+    return free(node, PlacementContext.CPU_CAPACITY);
   }
 
   public long capacityMemory(int node) {
-    return cluster.table.capacityMemory(node);
+    return free(node, PlacementContext.MEMORY_CAPACITY);
   }
 
   public long capacityPids(int node) {

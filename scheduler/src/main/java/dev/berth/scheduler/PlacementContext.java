@@ -33,13 +33,16 @@ final class PlacementContext {
    * filter reads the cache line the resources filter has just read.
    */
   static final int DYNAMIC_PORTS = 3;
+  /** Fixed per node: read by the fit score beside what is free. */
+  static final int CPU_CAPACITY = 4;
+  static final int MEMORY_CAPACITY = 5;
 
   final ClusterSnapshot snapshot;
   final SchedulerConfig config;
   final NodeTable table;
   /**
-   * Per node, {@link ClusterSnapshot#RESOURCE_STRIDE} longs: cpu, memory, pids free, then the
-   * dynamic ports count (see {@link ClusterSnapshot#resourceTable()}).
+   * Per node, {@link ClusterSnapshot#RESOURCE_STRIDE} longs: cpu, memory, pids free, the dynamic
+   * ports count, cpu and memory capacity (see {@link ClusterSnapshot#resourceTable()}).
    */
   final long[] resources;
   /**

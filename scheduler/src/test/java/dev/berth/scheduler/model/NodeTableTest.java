@@ -138,9 +138,9 @@ class NodeTableTest {
     assertEquals(0, s.portsInUse(1, 20000, 32000));
     long[] r = s.resourceTable();
     int at = 0 * ClusterSnapshot.RESOURCE_STRIDE;
-    assertArrayEquals(new long[] {2000 - 100, (4L << 30) - (1 << 20), 100 - 1, 0},
+    assertArrayEquals(new long[] {2000 - 100, (4L << 30) - (1 << 20), 100 - 1, 0, 2000, 4L << 30},
         Arrays.copyOfRange(r, at, at + ClusterSnapshot.RESOURCE_STRIDE),
-        "free cpu, memory, pids; its ports in the dynamic range not counted yet");
+        "free cpu, memory, pids; its ports in the dynamic range not counted yet; capacity");
     int other = 1 * ClusterSnapshot.RESOURCE_STRIDE;
     assertEquals(1, r[other + 3], "a node without ports has none in any range");
     r[at] = 0;
