@@ -11,10 +11,8 @@ import java.util.random.RandomGenerator;
  * placements, so consecutive replicas see different nodes and a replay sees the same ones. The
  * order is drawn lazily, a Fisher–Yates shuffle one step per node reached: the walk holds the
  * nodes drawn so far in their random order, then the nodes not drawn yet; when the cursor reaches
- * the first of those, a few of them ({@link Pipeline.Bound#FIRST_VISIT_BATCH}) are drawn at random
- * from the generator and checked together ({@link Pipeline.Bound#firstVisits}). A placement
- * therefore costs random draws for the nodes it visits (and a few beyond), never for the whole
- * cluster.
+ * the first of those, one of them is drawn at random from the generator. A placement therefore
+ * costs random draws for the nodes it visits, never for the whole cluster.
  *
  * <p>A node found infeasible is taken out of the walk for the rest of the task group (verdicts
  * only get worse within an evaluation, see {@link FeasibilityFilter}); so when the sample would
@@ -136,17 +134,12 @@ final class CandidateSampler {
       }
       int at = cursor[w];
       if (at == drawn[w]) {
-        // The walk reaches nodes not drawn yet: draw a few from those left, one Fisher–Yates step
-        // each, and check them together (see Pipeline.Bound.firstVisits).
-        int end = Math.min(live[w], at + Pipeline.Bound.FIRST_VISIT_BATCH);
-        for (int p = at; p < end; p++) {
-          int j = p + random.nextInt(live[w] - p);
-          int t = walk[j];
-          walk[j] = walk[p];
-          walk[p] = t;
-        }
-        drawn[w] = end;
-        pipeline.firstVisits(walk, at, end);
+        // The walk reaches a node not drawn yet: draw it from those left.
+        int j = at + random.nextInt(live[w] - at);
+        int t = walk[j];
+        walk[j] = walk[at];
+        walk[at] = t;
+        drawn[w]++;
       }
       int node = walk[at];
       visits++;

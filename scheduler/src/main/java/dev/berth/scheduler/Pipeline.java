@@ -60,12 +60,6 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
    * placed: {@link FeasibilityFilter}), so each node is rejected, and explained, at most once.
    */
   static final class Bound {
-    /**
-     * The most nodes {@link #firstVisits} takes at once: enough to overlap their cache misses and
-     * keep each call site on one class for a while, few enough that a placement which needs only a
-     * couple of nodes more does not check many it will not visit soon.
-     */
-    static final int FIRST_VISIT_BATCH = 16;
     /** {@link #state}: the node passed every static filter once already. */
     private static final byte STATIC_PASSED = 1;
     /**
@@ -104,9 +98,6 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
      * arrays as long as the cluster), with it one double.
      */
     private final double[] localScore;
-    /** Scratch for {@link #firstVisits}: the batch's nodes, and their node-local score sums. */
-    private final int[] batch = new int[FIRST_VISIT_BATCH];
-    private final double[] sums = new double[FIRST_VISIT_BATCH];
     /** Per node, the rejection, for a rejected node. */
     private final FeasibilityFilter.Rejection[] rejectionOf;
     /** The rejected nodes, in the order they were rejected. */
@@ -195,52 +186,6 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
       }
       state[node] = FEASIBLE;
       return true;
-    }
-
-    /**
-     * Checks and scores, at once, those of {@code nodes[from, to)} never checked before: filter by
-     * filter, then scorer by scorer, across the nodes, rather than node by node through every
-     * filter and scorer. A first visit costs about ten calls through the filter and scorer
-     * interfaces, each to a different class and reading its own per-node array; across a batch each
-     * call site calls one class over and over, and the nodes' loads are independent of each other,
-     * so the processor overlaps their cache misses. The verdicts, rejections and cached scores are
-     * exactly those {@link #feasible} and {@link #score} would record node by node.
-     */
-    void firstVisits(int[] nodes, int from, int to) {
-      int k = 0;
-      int[] batch = this.batch;
-      for (int i = from; i < to && k < batch.length; i++) {
-        if (state[nodes[i]] == 0) {
-          batch[k++] = nodes[i];
-        }
-      }
-      for (int f = 0; f < checks.length && k > 0; f++) {
-        int kept = 0;
-        for (int i = 0; i < k; i++) {
-          int node = batch[i];
-          if (check(node, f)) {
-            batch[kept++] = node;
-          }
-        }
-        k = kept;
-      }
-      if (k == 0) {
-        return;
-      }
-      double[] sums = this.sums;
-      java.util.Arrays.fill(sums, 0, k, 0.0);
-      for (int s = 0; s < localScores; s++) {
-        Scorer.NodeScore score = scores[s];
-        double w = weights[s];
-        for (int i = 0; i < k; i++) {
-          sums[i] += w * score.score(batch[i]);
-        }
-      }
-      for (int i = 0; i < k; i++) {
-        int node = batch[i];
-        localScore[node] = sums[i];
-        state[node] = SCORED;
-      }
     }
 
     /** Runs the filters a feasible node must pass again though nothing touched it. */
