@@ -10,6 +10,9 @@
 # when the jars are newer than the scheduler's and the harness's sources),
 # SIZES ("100,1000,5000,10000"), COUNT (10000), PER_NODE (unset; when set, each size places
 # PER_NODE allocations per node instead of COUNT), WARMUP (5), ROUNDS (21),
+# SAME_SHAPE (10; 0 for none: a second table, on SAME_SHAPE_SIZES "1000,5000,10000" with
+# SAME_SHAPE_ROUNDS 11 rounds, placing SAME_SHAPE allocations per node, so that every size has
+# nodes of the same size filled alike; see "Two workloads" in the results),
 # JAVA (java), JAVA_OPTS ("-Xms1g -Xmx1g": a fixed heap, so resizing is not measured),
 # OUT (bench/results/scheduler.md).
 set -eu
@@ -33,6 +36,13 @@ table=$("$JAVA" $JAVA_OPTS -cp "bench/$T/classes:bench/$T/lib/*" \
   -Dsizes="${SIZES:-100,1000,5000,10000}" -Dcount="${COUNT:-10000}" \
   -DperNode="${PER_NODE:-0}" \
   -Dwarmup="${WARMUP:-5}" -Drounds="${ROUNDS:-21}" dev.berth.bench.SchedulerThroughput)
+shape=${SAME_SHAPE:-10}
+if [ "$shape" -gt 0 ]; then
+  # shellcheck disable=SC2086
+  shape_table=$("$JAVA" $JAVA_OPTS -cp "bench/$T/classes:bench/$T/lib/*" \
+    -Dsizes="${SAME_SHAPE_SIZES:-1000,5000,10000}" -DperNode="$shape" \
+    -Dwarmup="${WARMUP:-5}" -Drounds="${SAME_SHAPE_ROUNDS:-11}" dev.berth.bench.SchedulerThroughput)
+fi
 load_after=$(load)
 jdk=$("$JAVA" -XshowSettings:properties -version 2>&1 \
   | sed -n 's/^ *java.vm.name = //p;s/^ *java.runtime.version = //p' | tr '\n' ' ')
@@ -58,6 +68,16 @@ cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
   echo "| rounds | ${WARMUP:-5} warm-up + ${ROUNDS:-21} measured evaluations per cluster size, each with its own seed, taken round by round across the sizes |"
   echo
   echo "$table"
+  if [ "$shape" -gt 0 ]; then
+    echo
+    echo "## The same workload shape at every size: $shape allocations per node"
+    echo
+    echo "Every node the same size at every cluster size, one evaluation placing $shape allocations"
+    echo "per node (so the 10,000-node evaluation places 100,000), ${WARMUP:-5} warm-up +"
+    echo "${SAME_SHAPE_ROUNDS:-11} measured rounds, taken after the table above."
+    echo
+    echo "$shape_table"
+  fi
 } > "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 echo "wrote $OUT"

@@ -39,7 +39,8 @@ import java.util.Set;
  * per-placement latency is the time between consecutive placements as the scheduler reports them,
  * all rounds pooled. Because a shared machine's other load stretches wall time, the thread's CPU
  * time per evaluation is reported too (placements per CPU-second), with the garbage collections the
- * rounds caused.
+ * rounds caused and the bytes the evaluation allocated per placement (the plan's allocations
+ * included).
  *
  * <p>Arguments: none. System properties: {@code sizes} (comma list), {@code count},
  * {@code perNode} (when set, each size places that many allocations per node instead of
@@ -60,6 +61,7 @@ public final class SchedulerThroughput {
     int rounds = Integer.getInteger("rounds", 21);
     Scheduler scheduler = new Scheduler(SchedulerConfig.DEFAULT);
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+    com.sun.management.ThreadMXBean allocs = (com.sun.management.ThreadMXBean) threads;
 
     int k = sizes.length;
     int[] counts = new int[k];
@@ -79,6 +81,7 @@ public final class SchedulerThroughput {
     double[][] millis = new double[k][rounds];
     double[][] cpuRates = new double[k][rounds];
     double[][] cpuMillis = new double[k][rounds];
+    double[][] bytes = new double[k][rounds];
     long[][] gaps = new long[k][];
     for (int i = 0; i < k; i++) {
       gaps[i] = new long[rounds * counts[i]];
@@ -96,6 +99,7 @@ public final class SchedulerThroughput {
         long[] local = new long[counts[i]];
         int[] at = new int[1];
         long gcBefore = gcCount();
+        long allocStart = allocs.getCurrentThreadAllocatedBytes();
         long cpuStart = threads.getCurrentThreadCpuTime();
         long start = System.nanoTime();
         last[0] = start;
@@ -109,10 +113,12 @@ public final class SchedulerThroughput {
             });
         long took = System.nanoTime() - start;
         long cpu = threads.getCurrentThreadCpuTime() - cpuStart;
+        long allocated = allocs.getCurrentThreadAllocatedBytes() - allocStart;
         gcs[i] += gcCount() - gcBefore;
         int placed = plan.placements().size();
         cpuRates[i][r] = placed / (cpu / 1e9);
         cpuMillis[i][r] = cpu / 1e6;
+        bytes[i][r] = (double) allocated / placed;
         rates[i][r] = placed / (took / 1e9);
         millis[i][r] = took / 1e6;
         System.arraycopy(local, 0, gaps[i], g[i], at[0]);
@@ -125,8 +131,9 @@ public final class SchedulerThroughput {
     }
     System.out.println("| nodes | placements per evaluation | placements/s wall (median) "
         + "| min–max | placements per CPU-s (median) | p50 µs | p99 µs | max µs | evaluation ms wall / CPU (median) "
-        + "| node checks per placement | rejected nodes explained | pending | GCs |");
-    System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        + "| node checks per placement | rejected nodes explained | pending | bytes allocated per "
+        + "placement (median) | GCs |");
+    System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (int i = 0; i < k; i++) {
       long[] all = Arrays.copyOf(gaps[i], g[i]);
       Arrays.sort(all);
@@ -134,12 +141,14 @@ public final class SchedulerThroughput {
       Arrays.sort(millis[i]);
       Arrays.sort(cpuRates[i]);
       Arrays.sort(cpuMillis[i]);
+      Arrays.sort(bytes[i]);
       System.out.printf("| %,d | %,d | %,.0f | %,.0f–%,.0f | %,.0f | %.2f | %.2f | %,.0f "
-          + "| %.1f / %.1f | %.1f | %,d | %d | %d |%n",
+          + "| %.1f / %.1f | %.1f | %,d | %d | %,.0f | %d |%n",
           sizes[i], counts[i], rates[i][rounds / 2], rates[i][0], rates[i][rounds - 1],
           cpuRates[i][rounds / 2], pct(all, 0.50) / 1e3, pct(all, 0.99) / 1e3,
           all[all.length - 1] / 1e3, millis[i][rounds / 2], cpuMillis[i][rounds / 2],
-          (double) checks[i] / ((long) rounds * counts[i]), explained[i], pending[i], gcs[i]);
+          (double) checks[i] / ((long) rounds * counts[i]), explained[i], pending[i],
+          bytes[i][rounds / 2], gcs[i]);
     }
   }
 
