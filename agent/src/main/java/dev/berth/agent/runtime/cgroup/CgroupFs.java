@@ -99,6 +99,46 @@ abstract sealed class CgroupFs implements Cgroups permits CgroupV1, CgroupV2 {
     }
   }
 
+  /** The files a usage reading reads, in the order {@link #readUsage} takes them. */
+  abstract List<Path> usagePaths(String relPath);
+
+  /** A usage reading (see {@link Cgroups#usage}) from the files of {@link #usagePaths}, in that order. */
+  abstract CgroupStats readUsage(StatFile[] files);
+
+  /** Whether the cgroups live on a cgroup file system (not a fixture tree); asked once, when a file is first kept open. */
+  private volatile Boolean kernelFs;
+
+  /** The directory whose file system says whether this is a real cgroup file system. */
+  abstract Path anyHierarchy();
+
+  @Override
+  public CgroupStats usage(String relPath) {
+    try (CgroupUsageFiles files = usageFiles(relPath, DescriptorBudget.NONE)) {
+      return files.read();
+    }
+  }
+
+  @Override
+  public CgroupUsageFiles usageFiles(String relPath, DescriptorBudget budget) {
+    List<Path> paths = usagePaths(relPath);
+    boolean kernel = budget.max() > 0 && kernelFs();
+    StatFile[] files = new StatFile[paths.size()];
+    for (int i = 0; i < files.length; i++) {
+      // None of the usage files has a seq_start of its own: the kernel renders each whole on every read.
+      files[i] = new StatFile(paths.get(i), budget, kernel, true);
+    }
+    return new CgroupUsageFiles(relPath, files, this::readUsage);
+  }
+
+  private boolean kernelFs() {
+    Boolean k = kernelFs;
+    if (k == null) {
+      k = onCgroupFs(anyHierarchy());
+      kernelFs = k;
+    }
+    return k;
+  }
+
   @Override
   public boolean exists(String relPath) {
     return dirs(relPath).stream().anyMatch(Files::isDirectory);

@@ -34,6 +34,13 @@ public record CgroupStats(long memoryUsageBytes, long memoryLimitBytes, long mem
         cpuThrottledNanos, pids, pidsLimit, 0, 0, 0, 0, 0, 0);
   }
 
+  /** This reading with the figures that {@link Cgroups#stats} adds to {@link Cgroups#usage}'s. */
+  CgroupStats withLimitsAndPeaks(long memoryLimitBytes, long memoryMaxUsageBytes, long pidsLimit, long processes) {
+    return new CgroupStats(memoryUsageBytes, memoryLimitBytes, memoryMaxUsageBytes, oomKills, cpuUsageNanos, cpuPeriods,
+        cpuThrottledPeriods, cpuThrottledNanos, pids, pidsLimit, memoryCacheBytes, memoryRssBytes, memoryInactiveFileBytes,
+        cpuUserNanos, cpuSystemNanos, processes);
+  }
+
   /**
    * Usage less the inactive page cache, never below 0: what the kernel cannot easily reclaim,
    * and what the OOM killer looks at (cAdvisor's and the kubelet's "working set", and what

@@ -142,38 +142,55 @@ final class CgroupV1 extends CgroupFs {
     }
   }
 
+  /** Where each usage file is in {@link #usagePaths}' list. */
+  private static final int MEMORY_USAGE = 0;
+  private static final int OOM_CONTROL = 1;
+  private static final int MEMORY_STAT = 2;
+  private static final int CPU_STAT = 3;
+  private static final int CPUACCT_USAGE = 4;
+  private static final int CPUACCT_STAT = 5;
+  private static final int PIDS_CURRENT = 6;
+
   @Override
-  public CgroupStats stats(String relPath) {
-    return read(relPath, true);
+  Path anyHierarchy() {
+    return hierarchies.get(0);
   }
 
   @Override
-  public CgroupStats usage(String relPath) {
-    return read(relPath, false);
-  }
-
-  private CgroupStats read(String relPath, boolean all) {
+  List<Path> usagePaths(String relPath) {
     Path memory = dir("memory", relPath);
-    Path pids = dir("pids", relPath);
     Path cpuacct = dir("cpuacct", relPath);
-    long limit = all ? StatFiles.number(memory.resolve("memory.limit_in_bytes")) : 0;
-    long[] cpu = StatFiles.keyed(dir("cpu", relPath).resolve("cpu.stat"), "nr_periods", "nr_throttled", "throttled_time");
-    long[] mem = StatFiles.keyed(memory.resolve("memory.stat"), "total_cache", "total_rss", "total_inactive_file");
-    long[] ticks = StatFiles.keyed(cpuacct.resolve("cpuacct.stat"), "user", "system");
-    // Processes from the first hierarchy that has the cgroup: every one lists the same pids.
-    Path procsDir = !all || Files.isDirectory(pids) ? pids : memory;
+    return List.of(memory.resolve("memory.usage_in_bytes"), memory.resolve("memory.oom_control"),
+        memory.resolve("memory.stat"), dir("cpu", relPath).resolve("cpu.stat"), cpuacct.resolve("cpuacct.usage"),
+        cpuacct.resolve("cpuacct.stat"), dir("pids", relPath).resolve("pids.current"));
+  }
+
+  @Override
+  CgroupStats readUsage(StatFile[] files) {
+    long[] cpu = files[CPU_STAT].keyed("nr_periods", "nr_throttled", "throttled_time");
+    long[] mem = files[MEMORY_STAT].keyed("total_cache", "total_rss", "total_inactive_file");
+    long[] ticks = files[CPUACCT_STAT].keyed("user", "system");
     return new CgroupStats(
-        StatFiles.number(memory.resolve("memory.usage_in_bytes")),
-        limit >= UNLIMITED ? 0 : limit,
-        all ? StatFiles.number(memory.resolve("memory.max_usage_in_bytes")) : 0,
-        StatFiles.keyed(memory.resolve("memory.oom_control"), "oom_kill")[0],
-        StatFiles.number(cpuacct.resolve("cpuacct.usage")),
+        files[MEMORY_USAGE].number(), 0, 0,
+        files[OOM_CONTROL].keyed("oom_kill")[0],
+        files[CPUACCT_USAGE].number(),
         cpu[0], cpu[1], cpu[2],
-        StatFiles.number(pids.resolve("pids.current")),
-        all ? StatFiles.number(pids.resolve("pids.max")) : 0,
+        files[PIDS_CURRENT].number(), 0,
         mem[0], mem[1], mem[2],
         ticks[0] * NANOS_PER_TICK, ticks[1] * NANOS_PER_TICK,
-        all ? StatFiles.lines(procsDir.resolve("cgroup.procs")) : 0);
+        0);
+  }
+
+  @Override
+  public CgroupStats stats(String relPath) {
+    Path memory = dir("memory", relPath);
+    Path pids = dir("pids", relPath);
+    long limit = StatFiles.number(memory.resolve("memory.limit_in_bytes"));
+    // Processes from the first hierarchy that has the cgroup: every one lists the same pids.
+    Path procsDir = Files.isDirectory(pids) ? pids : memory;
+    return usage(relPath).withLimitsAndPeaks(limit >= UNLIMITED ? 0 : limit,
+        StatFiles.number(memory.resolve("memory.max_usage_in_bytes")), StatFiles.number(pids.resolve("pids.max")),
+        StatFiles.lines(procsDir.resolve("cgroup.procs")));
   }
 
   /**

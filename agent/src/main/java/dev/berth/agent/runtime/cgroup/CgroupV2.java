@@ -139,32 +139,46 @@ final class CgroupV2 extends CgroupFs {
     }
   }
 
+  /** Where each usage file is in {@link #usagePaths}' list. */
+  private static final int MEMORY_CURRENT = 0;
+  private static final int MEMORY_EVENTS = 1;
+  private static final int MEMORY_STAT = 2;
+  private static final int CPU_STAT = 3;
+  private static final int PIDS_CURRENT = 4;
+
   @Override
-  public CgroupStats stats(String relPath) {
-    return read(relPath, true);
+  Path anyHierarchy() {
+    return root;
   }
 
   @Override
-  public CgroupStats usage(String relPath) {
-    return read(relPath, false);
-  }
-
-  private CgroupStats read(String relPath, boolean all) {
+  List<Path> usagePaths(String relPath) {
     Path dir = dirs(relPath).get(0);
-    long[] cpu = StatFiles.keyed(dir.resolve("cpu.stat"), "usage_usec", "nr_periods", "nr_throttled", "throttled_usec",
-        "user_usec", "system_usec");
-    long[] mem = StatFiles.keyed(dir.resolve("memory.stat"), "file", "anon", "inactive_file");
+    return List.of(dir.resolve("memory.current"), dir.resolve("memory.events"), dir.resolve("memory.stat"),
+        dir.resolve("cpu.stat"), dir.resolve("pids.current"));
+  }
+
+  @Override
+  CgroupStats readUsage(StatFile[] files) {
+    long[] cpu = files[CPU_STAT].keyed("usage_usec", "nr_periods", "nr_throttled", "throttled_usec", "user_usec",
+        "system_usec");
+    long[] mem = files[MEMORY_STAT].keyed("file", "anon", "inactive_file");
     return new CgroupStats(
-        StatFiles.number(dir.resolve("memory.current")),
-        all ? StatFiles.number(dir.resolve("memory.max")) : 0,
-        all ? StatFiles.number(dir.resolve("memory.peak")) : 0,
-        StatFiles.keyed(dir.resolve("memory.events"), "oom_kill")[0],
+        files[MEMORY_CURRENT].number(), 0, 0,
+        files[MEMORY_EVENTS].keyed("oom_kill")[0],
         cpu[0] * 1000, cpu[1], cpu[2], cpu[3] * 1000,
-        StatFiles.number(dir.resolve("pids.current")),
-        all ? StatFiles.number(dir.resolve("pids.max")) : 0,
+        files[PIDS_CURRENT].number(), 0,
         mem[0], mem[1], mem[2],
         cpu[4] * 1000, cpu[5] * 1000,
-        all ? StatFiles.lines(dir.resolve("cgroup.procs")) : 0);
+        0);
+  }
+
+  @Override
+  public CgroupStats stats(String relPath) {
+    Path dir = dirs(relPath).get(0);
+    return usage(relPath).withLimitsAndPeaks(StatFiles.number(dir.resolve("memory.max")),
+        StatFiles.number(dir.resolve("memory.peak")), StatFiles.number(dir.resolve("pids.max")),
+        StatFiles.lines(dir.resolve("cgroup.procs")));
   }
 
   @Override

@@ -65,6 +65,16 @@ public interface Cgroups {
    */
   CgroupStats usage(String relPath);
 
+  /**
+   * The files {@link #usage} reads for {@code relPath}, to be read again and again: each is
+   * kept open between readings, with a descriptor taken from {@code budget}, and read with one
+   * positional read (a scrape of a thousand containers then costs some 8,000 system calls
+   * instead of 24,000 and more). Nothing is opened before the first {@link
+   * CgroupUsageFiles#read}. The caller closes it when the cgroup is no longer of interest; a
+   * cgroup that goes away meanwhile reads as zeros and its descriptors are given back.
+   */
+  CgroupUsageFiles usageFiles(String relPath, DescriptorBudget budget);
+
   /** The pids of the processes in it (not in its descendants), sorted; empty when it does not exist. */
   List<Integer> pids(String relPath);
 

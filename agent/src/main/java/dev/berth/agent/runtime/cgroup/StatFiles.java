@@ -1,78 +1,84 @@
 package dev.berth.agent.runtime.cgroup;
 
-import java.io.FileInputStream;
-import java.io.FileNotFoundException;
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
- * Reads the statistics files of a cgroup with as little work as possible: a scrape reads about
- * ten of them for each of up to a thousand containers, so each file is read once, as bytes, and
- * parsed by hand (no regular expressions, no strings per line). A missing file reads as empty;
- * a cgroup that goes away while being read is a missing file, not an error.
+ * Parses the statistics files of a cgroup with as little work as possible: a scrape reads about
+ * eight of them for each of up to a thousand containers, so each file is read once, as bytes
+ * into a buffer of the reading thread's, and parsed there by hand (no regular expressions, no
+ * strings per line or per number). A missing file reads as empty; a cgroup that goes away while
+ * being read is a missing file, not an error.
  */
 final class StatFiles {
   private StatFiles() {}
 
-  /** Per thread, so that reading a file allocates nothing but its bytes. */
-  private static final ThreadLocal<byte[]> BUFFER = ThreadLocal.withInitial(() -> new byte[16 << 10]);
-
   /**
-   * The file's bytes; empty when it (or its cgroup) does not exist. A plain FileInputStream:
-   * for files of a few hundred bytes its open is several times cheaper than Files' channels.
+   * The reading thread's buffer: {@link StatFile} reads a file into it, the parsers read it
+   * there. Grows for a file larger than it, and stays grown.
    */
-  static byte[] bytes(Path file) {
-    byte[] buf = BUFFER.get();
-    int n = 0;
-    try (FileInputStream in = new FileInputStream(file.toString())) {
-      int r;
-      while ((r = in.read(buf, n, buf.length - n)) > 0) {
-        n += r;
-        if (n == buf.length) {
-          buf = java.util.Arrays.copyOf(buf, buf.length * 2);
-          BUFFER.set(buf);
-        }
-      }
-    } catch (FileNotFoundException e) {
-      return new byte[0];
-    } catch (IOException e) {
-      if (e.getMessage() != null && e.getMessage().contains("No such device")) {
-        return new byte[0]; // the cgroup was removed between open and read
-      }
-      throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
+  static final class Buffer {
+    byte[] bytes = new byte[16 << 10];
+    /** {@link #bytes} as a buffer, for positional reads through a channel. */
+    ByteBuffer wrapped = ByteBuffer.wrap(bytes);
+
+    void grow() {
+      bytes = Arrays.copyOf(bytes, bytes.length * 2);
+      wrapped = ByteBuffer.wrap(bytes);
     }
-    return java.util.Arrays.copyOf(buf, n);
   }
 
-  /** A file of one number; 0 when missing, empty or "max". */
+  private static final ThreadLocal<Buffer> BUFFER = ThreadLocal.withInitial(Buffer::new);
+
+  /** The calling thread's buffer. */
+  static Buffer buffer() {
+    return BUFFER.get();
+  }
+
+  /** A file of one number, read now; 0 when missing, empty or "max". */
   static long number(Path file) {
-    byte[] b = bytes(file);
-    return parse(b, 0, lineEnd(b, 0), file);
+    try (StatFile f = StatFile.fresh(file, true)) {
+      return f.number();
+    }
   }
 
-  /** The lines of a file such as cgroup.procs (the last one need not end in a newline). */
+  /** The lines of a file such as cgroup.procs, read now. */
   static long lines(Path file) {
-    byte[] b = bytes(file);
-    long n = 0;
-    for (int i = 0; i < b.length; i++) {
+    // cgroup.procs is rendered a pid at a time, in pages: read to its end.
+    try (StatFile f = StatFile.fresh(file, false)) {
+      Buffer b = buffer();
+      return lines(b.bytes, f.read(b));
+    }
+  }
+
+  /** The lines of {@code b[0, n)} (the last one need not end in a newline). */
+  static long lines(byte[] b, int n) {
+    long lines = 0;
+    for (int i = 0; i < n; i++) {
       if (b[i] == '\n') {
-        n++;
+        lines++;
       }
     }
-    return b.length > 0 && b[b.length - 1] != '\n' ? n + 1 : n;
+    return n > 0 && b[n - 1] != '\n' ? lines + 1 : lines;
+  }
+
+  /** The number of the first line of {@code b[0, n)}; 0 when empty or "max". */
+  static long number(byte[] b, int n, Path file) {
+    return parse(b, 0, lineEnd(b, 0, n), file);
   }
 
   /**
-   * The values of the lines {@code "KEY VALUE"} of a flat-keyed file (memory.stat, cpu.stat,
-   * cpuacct.stat, memory.events), in the order of {@code keys}; 0 for a key the file lacks.
+   * The values of the lines {@code "KEY VALUE"} of a flat-keyed file held in {@code b[0, n)}
+   * (memory.stat, cpu.stat, cpuacct.stat, memory.events), in the order of {@code keys}; 0 for a
+   * key the file lacks.
    */
-  static long[] keyed(Path file, String... keys) {
+  static long[] keyed(byte[] b, int n, Path file, String... keys) {
     long[] values = new long[keys.length];
-    byte[] b = bytes(file);
     int pos = 0;
-    while (pos < b.length) {
-      int end = lineEnd(b, pos);
+    while (pos < n) {
+      int end = lineEnd(b, pos, n);
       int space = pos;
       while (space < end && b[space] != ' ') {
         space++;
@@ -100,9 +106,9 @@ final class StatFiles {
     return true;
   }
 
-  private static int lineEnd(byte[] b, int from) {
+  private static int lineEnd(byte[] b, int from, int n) {
     int i = from;
-    while (i < b.length && b[i] != '\n') {
+    while (i < n && b[i] != '\n') {
       i++;
     }
     return i;
@@ -124,8 +130,8 @@ final class StatFiles {
     for (int i = negative ? from + 1 : from; i < to; i++) {
       int d = b[i] - '0';
       if (d < 0 || d > 9) {
-        throw new IllegalStateException("unexpected content '" + new String(b, from, to - from,
-            java.nio.charset.StandardCharsets.US_ASCII) + "' in " + file);
+        throw new IllegalStateException("unexpected content '" + new String(b, from, to - from, StandardCharsets.US_ASCII)
+            + "' in " + file);
       }
       // A v1 "unlimited" is about 2^63 rounded to pages: saturate rather than wrap.
       v = v > (Long.MAX_VALUE - d) / 10 ? Long.MAX_VALUE : v * 10 + d;
