@@ -58,6 +58,7 @@ import dev.berth.agent.runtime.LinuxSyscalls;
 import dev.berth.agent.runtime.Syscalls;
 import dev.berth.agent.runtime.VolumeStore;
 import dev.berth.agent.runtime.cgroup.Cgroups;
+import dev.berth.agent.runtime.cgroup.DescriptorBudget;
 import dev.berth.agent.runtime.net.LinuxNetworkDriver;
 import dev.berth.agent.runtime.net.NetworkManager;
 import dev.berth.agent.runtime.net.NetworkRecord;
@@ -328,6 +329,14 @@ public final class AgentMain implements Callable<Integer> {
     return 0;
   }
 
+  /** The descriptors that scrapes may keep open on containers' statistics files, sized by RLIMIT_NOFILE. */
+  private static DescriptorBudget statisticsBudget() {
+    DescriptorBudget budget = DescriptorBudget.ofProcessLimit();
+    LOG.info("open files limit (RLIMIT_NOFILE) " + DescriptorBudget.processLimit() + ": scrapes keep up to " + budget.max()
+        + " statistics files open (8 a container on cgroup v1, 6 on v2) and open any beyond at each scrape");
+    return budget;
+  }
+
   /** Builds and starts the agent as configured; the composition root. */
   public Agent start() throws IOException {
     String node = nodeName != null ? nodeName : InetAddress.getLocalHost().getHostName();
@@ -348,9 +357,12 @@ public final class AgentMain implements Callable<Integer> {
     EventLog events = new EventLog(dataDir.resolve("events"), node, eventOptions.settings(), java.time.Clock.systemUTC());
     ContainerRecorder containerEvents = new ContainerRecorder(node, events);
     supervisor.addHealthListener(containerEvents);
+    // Before the runtime: it closes the statistics files a scrape keeps open when a container exits or goes.
+    ContainerSampler scrapeSampler = new ContainerSampler(cgroups, Path.of("/proc"), java.time.Clock.systemUTC(),
+        statisticsBudget());
     ContainerRuntime runtime = new ContainerRuntime(
         new ContainerRuntime.Settings(dataDir, prefix, lau, logMaxSize, logMaxFile), syscalls, cgroups, images, volumes,
-        networks, Listeners.all(ContainerEvents.class, supervisor, containerEvents));
+        networks, Listeners.all(ContainerEvents.class, supervisor, containerEvents, scrapeSampler.events()));
     supervisor.bind(runtime);
     // After the runtime adopted the running containers' endpoints, so their ports are in the first rules.
     networks.start();
@@ -374,9 +386,8 @@ public final class AgentMain implements Callable<Integer> {
     // Requests about other nodes' containers go to their agents: mutual TLS, plaintext only if this agent serves it.
     ContainerForwarder forwarder = new ContainerForwarder(node, cluster.nodes(), cluster.gossip(), cluster.membership(),
         AgentChannels.of(tls, tcpAddress != null && tlsOptions.plaintext()));
-    ContainerCollector containerMetrics = new ContainerCollector(() -> RuntimeTargets.all(runtime),
-        new ContainerSampler(cgroups, Path.of("/proc"), java.time.Clock.systemUTC()), node, ContainerCollector.DEFAULT_TTL,
-        System::nanoTime);
+    ContainerCollector containerMetrics = new ContainerCollector(() -> RuntimeTargets.all(runtime), scrapeSampler, node,
+        ContainerCollector.DEFAULT_TTL, System::nanoTime);
     AgentMetrics metrics = new AgentMetrics(node, containerMetrics, () -> RuntimeTargets.countByState(runtime),
         () -> membersByState(cluster));
     // Jobs: the scheduler's loop on the servers (one leads), every node running its own allocations.

@@ -1,11 +1,10 @@
 package dev.berth.agent.metrics;
 
-import java.io.FileInputStream;
-import java.io.IOException;
+import dev.berth.agent.runtime.cgroup.DescriptorBudget;
+import dev.berth.agent.runtime.cgroup.StatFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -20,6 +19,21 @@ public final class NetDev {
   public record Interface(String name, long rxBytes, long rxPackets, long rxErrors, long rxDropped, long txBytes,
       long txPackets, long txErrors, long txDropped) {}
 
+  /** The file of {@code pid} under {@code procRoot}. */
+  static Path path(Path procRoot, int pid) {
+    return procRoot.resolve(Integer.toString(pid)).resolve("net").resolve("dev");
+  }
+
+  /**
+   * The file of {@code pid}, to be read again and again through a descriptor of {@code budget}.
+   * A descriptor held on it holds the process's network namespace too, even after the process
+   * exits: its owner closes it when the process ends.
+   */
+  static StatFile file(Path procRoot, int pid, DescriptorBudget budget, boolean onProcFs) {
+    // Rendered a page at a time (an interface a record): read until a read returns nothing.
+    return new StatFile(path(procRoot, pid), budget, onProcFs, false);
+  }
+
   /**
    * The interfaces of {@code /proc/PID/net/dev} under {@code procRoot}, loopback left out (as
    * cAdvisor does: it is traffic within the container). Empty when the process is gone.
@@ -28,61 +42,111 @@ public final class NetDev {
     if (pid <= 0) {
       return List.of();
     }
-    String text;
-    // A plain FileInputStream into a buffer of the thread's: a scrape reads this file for every
-    // running container, and for a file of a few hundred bytes Files.readAllBytes' channel (an
-    // fstat and a second read besides the open) costs several times as much.
-    byte[] buf = BUFFER.get();
-    int n = 0;
-    try (FileInputStream in = new FileInputStream(procRoot.resolve(Integer.toString(pid)).resolve("net").resolve("dev").toString())) {
-      int r;
-      while ((r = in.read(buf, n, buf.length - n)) > 0) {
-        n += r;
-        if (n == buf.length) {
-          buf = Arrays.copyOf(buf, buf.length * 2);
-          BUFFER.set(buf);
-        }
-      }
-    } catch (IOException e) {
-      return List.of(); // the process exited since it was listed
+    try (StatFile f = file(procRoot, pid, DescriptorBudget.NONE, true)) {
+      return read(f);
+    } catch (RuntimeException e) {
+      return List.of(); // unreadable: as if the process had exited since it was listed
     }
-    return parse(new String(buf, 0, n, StandardCharsets.US_ASCII));
   }
 
-  /** Per thread: a scrape reads on several threads at once, each file once. */
-  private static final ThreadLocal<byte[]> BUFFER = ThreadLocal.withInitial(() -> new byte[8 << 10]);
+  /** The interfaces of {@code file}, as {@link #read(Path, int)}. */
+  static List<Interface> read(StatFile file) {
+    return file.read(NetDev::parse);
+  }
+
+  /** Parses the file's text; see {@link #parse(byte[], int)}. */
+  static List<Interface> parse(String text) {
+    byte[] b = text.getBytes(StandardCharsets.US_ASCII);
+    return parse(b, b.length);
+  }
+
+  /** Interfaces have 16 counters: 8 received, 8 transmitted. */
+  private static final int FIELDS = 16;
 
   /**
-   * Parses the file: two header lines, then {@code "  name: rx_bytes rx_packets rx_errs rx_drop
-   * fifo frame compressed multicast tx_bytes tx_packets tx_errs tx_drop fifo colls carrier
-   * compressed"}.
+   * Parses the file, held in {@code b[0, n)}: two header lines, then {@code "  name: rx_bytes
+   * rx_packets rx_errs rx_drop fifo frame compressed multicast tx_bytes tx_packets tx_errs tx_drop
+   * fifo colls carrier compressed"}. By hand, without a String per line or per number: a scrape
+   * parses this file for every running container.
    */
-  static List<Interface> parse(String text) {
-    List<Interface> out = new ArrayList<>();
-    for (String line : text.split("\n")) {
-      int colon = line.indexOf(':');
+  static List<Interface> parse(byte[] b, int n) {
+    List<Interface> out = List.of();
+    long[] f = new long[FIELDS];
+    int pos = 0;
+    while (pos < n) {
+      int end = pos;
+      int colon = -1;
+      while (end < n && b[end] != '\n') {
+        if (b[end] == ':' && colon < 0) {
+          colon = end;
+        }
+        end++;
+      }
+      int lineStart = pos;
+      pos = end + 1;
       if (colon < 0) {
         continue; // a header line
       }
-      String name = line.substring(0, colon).trim();
-      if (name.equals("lo") || name.isEmpty()) {
+      int from = lineStart;
+      int to = colon;
+      while (from < to && blank(b[from])) {
+        from++;
+      }
+      while (to > from && blank(b[to - 1])) {
+        to--;
+      }
+      if (to == from || to - from == 2 && b[from] == 'l' && b[from + 1] == 'o') {
         continue;
       }
-      String[] f = line.substring(colon + 1).trim().split("\\s+");
-      if (f.length < 12) {
+      int fields = 0;
+      int i = colon + 1;
+      while (true) {
+        while (i < end && blank(b[i])) {
+          i++;
+        }
+        if (i == end) {
+          break;
+        }
+        int start = i;
+        while (i < end && !blank(b[i])) {
+          i++;
+        }
+        if (fields < FIELDS) {
+          f[fields] = number(b, start, i);
+        }
+        fields++;
+      }
+      if (fields < 12) {
         continue;
       }
-      out.add(new Interface(name, num(f[0]), num(f[1]), num(f[2]), num(f[3]), num(f[8]), num(f[9]), num(f[10]),
-          num(f[11])));
+      if (out.isEmpty()) {
+        out = new ArrayList<>(2);
+      }
+      out.add(new Interface(new String(b, from, to - from, StandardCharsets.US_ASCII), f[0], f[1], f[2], f[3], f[8], f[9],
+          f[10], f[11]));
     }
     return out;
   }
 
-  private static long num(String s) {
-    try {
-      return Long.parseLong(s);
-    } catch (NumberFormatException e) {
+  private static boolean blank(byte c) {
+    return c == ' ' || c == '\t' || c == '\r';
+  }
+
+  /** A decimal counter; 0 for anything else (as a field the kernel would never print). */
+  private static long number(byte[] b, int from, int to) {
+    boolean negative = b[from] == '-';
+    int i = negative || b[from] == '+' ? from + 1 : from;
+    if (i == to) {
       return 0;
     }
+    long v = 0;
+    for (; i < to; i++) {
+      int d = b[i] - '0';
+      if (d < 0 || d > 9 || v > (Long.MAX_VALUE - d) / 10) {
+        return 0;
+      }
+      v = v * 10 + d;
+    }
+    return negative ? -v : v;
   }
 }
