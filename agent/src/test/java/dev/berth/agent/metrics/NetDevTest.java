@@ -21,6 +21,17 @@ class NetDevTest {
   }
 
   @Test
+  void aLineTooShortIsSkippedAndAFieldThatIsNoNumberIsZero() {
+    String text = "Inter-|   Receive |  Transmit\n face |bytes packets\n"
+        + "  short: 1 2 3\n"
+        + "\twlan0:\t7 x 0 0 0 0 0 0 99999999999999999999 3 0 1 0 0 0 0\r\n"
+        + "br-1: 1 2 3 4 5 6 7 8 9 10 11 12"; // the last line need not end in a newline
+    assertEquals(List.of(new NetDev.Interface("wlan0", 7, 0, 0, 0, 0, 3, 0, 1),
+        new NetDev.Interface("br-1", 1, 2, 3, 4, 9, 10, 11, 12)), NetDev.parse(text));
+    assertEquals(List.of(), NetDev.parse(""));
+  }
+
+  @Test
   void aProcessThatIsGoneHasNoInterfaces() {
     assertEquals(List.of(), NetDev.read(Path.of("/nonexistent-proc"), 42));
     assertEquals(List.of(), NetDev.read(Path.of("/proc"), 0));
