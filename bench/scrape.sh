@@ -6,13 +6,14 @@
 #
 # Run as root from anywhere in the repository. Not a test: the test suite never runs it.
 #
-# Environment: COUNTS (100,1000), SCRAPES (20 of each kind per count), GAP_MS (1200: more than
-# the agent's 1 s reading cache, so that every scrape pays a full reading), PARALLEL (4
-# containers started at a time), PODMAN_SETUP_LIMIT_S (900: podman is measured at the count it
-# reached when starting its containers takes longer), BERTH_TARGET (the build directory,
-# "target"), BENCH_BUILD=1 (build even when the jars exist), OUT (bench/results/scrape.md),
-# PODMAN=0 (Berth alone), AGENT_JAVA_OPTS (berthd's JVM flags; default those of
-# scripts/install.sh), PODMAN_SECURITY_OPT (given to every `podman run`, e.g.
+# Environment: COUNTS (100,1000), SCRAPES (20 of each kind per count), WARMUP (10 uncounted
+# scrapes first: the agent's JIT reaches the steady state of an agent scraped for minutes),
+# GAP_MS (1200: more than the agent's 1 s reading cache, so that every scrape pays a full
+# reading), PARALLEL (4 containers started at a time), PODMAN_SETUP_LIMIT_S (900: podman is
+# measured at the count it reached when starting its containers takes longer), BERTH_TARGET
+# (the build directory, "target"), BENCH_BUILD=1 (build even when the jars exist), OUT
+# (bench/results/scrape.md), PODMAN=0 (Berth alone), AGENT_JAVA_OPTS (berthd's JVM flags;
+# default those of scripts/install.sh), PODMAN_SECURITY_OPT (given to every `podman run`, e.g.
 # seccomp=unconfined; default none: podman's own seccomp profile, as Berth applies its own).
 #
 # The containers run with `--network none` on both sides: a bridge and a veth pair per container
@@ -27,6 +28,7 @@ cd "$(dirname "$0")/.."
 T=${BERTH_TARGET:-target}
 COUNTS=${COUNTS:-100,1000}
 SCRAPES=${SCRAPES:-20}
+WARMUP=${WARMUP:-10}
 GAP_MS=${GAP_MS:-1200}
 PARALLEL=${PARALLEL:-4}
 PODMAN=${PODMAN:-1}
@@ -156,7 +158,7 @@ done
 
 set -- -XX:+UseSerialGC -cp "$PWD/bench/$T/lib/*:$bench_jar" dev.berth.bench.ScrapeE2E \
   --socket "$tmp/berthd.sock" --import "$tmp/busybox.tar" --metrics-url "http://127.0.0.1:$port/metrics" \
-  --agent-pid "$agent_pid" --counts "$COUNTS" --scrapes "$SCRAPES" --gap-ms "$GAP_MS" --parallel "$PARALLEL" \
+  --agent-pid "$agent_pid" --counts "$COUNTS" --scrapes "$SCRAPES" --warmup "$WARMUP" --gap-ms "$GAP_MS" --parallel "$PARALLEL" \
   --out "$OUT.part"
 if [ "$PODMAN" = 1 ]; then
   set -- "$@" --podman podman --podman-conf "$tmp/podman/containers.conf" \

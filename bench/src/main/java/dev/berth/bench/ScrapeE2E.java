@@ -45,7 +45,8 @@ import java.util.zip.GZIPInputStream;
  * stats} timed {@code scrapes} times, with the CPU time it used.
  *
  * <p>Arguments ({@code --name value}): socket, import (a rootfs tar), metrics-url, agent-pid,
- * counts (100,1000), scrapes (20), gap-ms (1200), parallel (4), memory (8m), out; for the peer:
+ * counts (100,1000), scrapes (20), warmup (10 uncounted scrapes first), gap-ms (1200), parallel
+ * (4), memory (8m), out; for the peer:
  * podman, podman-conf, podman-storage-conf, podman-image, cgroup-parent, podman-setup-limit-s
  * (900: beyond that many seconds of starting containers podman is measured at the count reached),
  * podman-security-opt (given to every {@code podman run}, e.g. seccomp=unconfined).
@@ -58,6 +59,7 @@ public final class ScrapeE2E {
   private final int parallel;
   private final int scrapes;
   private final long gapMillis;
+  private final int warmup;
   private final List<String> berthIds = Collections.synchronizedList(new ArrayList<>());
   /** podman runs that failed while its containers were started, for the report. */
   private final List<String> failures = Collections.synchronizedList(new ArrayList<>());
@@ -68,6 +70,7 @@ public final class ScrapeE2E {
     this.parallel = Integer.parseInt(args.getOrDefault("parallel", "4"));
     this.scrapes = Integer.parseInt(args.getOrDefault("scrapes", "20"));
     this.gapMillis = Long.parseLong(args.getOrDefault("gap-ms", "1200"));
+    this.warmup = Integer.parseInt(args.getOrDefault("warmup", "10"));
   }
 
   public static void main(String[] argv) throws Exception {
@@ -95,7 +98,7 @@ public final class ScrapeE2E {
       int containerSeries, int containers) {}
 
   /** The measurements at one container count. */
-  record Level(int count, long startMillis, List<Scrape> gzip, List<Scrape> plain, String load) {}
+  record Level(int count, long startMillis, List<Scrape> gzip, List<Scrape> plain, String load, long agentFds) {}
 
   /** podman at one count: how many it ran, how long starting them took, each stats call's wall and CPU time. */
   record PodmanLevel(int asked, int running, long startMillis, List<Long> wallMicros, List<Long> cpuMicros,
@@ -184,8 +187,9 @@ public final class ScrapeE2E {
 
   private Level measure(int n, long startMillis) throws Exception {
     String load = load();
-    // Warm-up (JIT of the agent's reading and formatting path, the client's connection), not counted.
-    for (int i = 0; i < 3; i++) {
+    // Warm-up, not counted: the client's connection, and the JIT of the agent's reading, formatting and
+    // compressing path, which a real agent has long compiled after its first minutes of scrapes.
+    for (int i = 0; i < warmup; i++) {
       Thread.sleep(gapMillis);
       scrape(i % 2 == 0);
     }
@@ -200,10 +204,22 @@ public final class ScrapeE2E {
     System.err.printf("berth: %d containers: scrape median %.1f ms (gzip), %.1f ms (plain)%n", n,
         Percentiles.median(gzip.stream().map(Scrape::wallMicros).toList()) / 1e3,
         Percentiles.median(plain.stream().map(Scrape::wallMicros).toList()) / 1e3);
-    return new Level(n, startMillis, gzip, plain, load);
+    return new Level(n, startMillis, gzip, plain, load, agentFds());
   }
 
   /** Every scrape must cover every container: a scrape that skipped some would flatter the figures. */
+  /** berthd's open descriptors now (the size of /proc/PID/fd, Linux 6.2 on; else counted). */
+  private long agentFds() throws IOException {
+    Path fd = Path.of("/proc", args.get("agent-pid"), "fd");
+    long size = Files.size(fd);
+    if (size > 0) {
+      return size;
+    }
+    try (var l = Files.list(fd)) {
+      return l.count();
+    }
+  }
+
   private static Scrape check(Scrape s, int n) {
     if (s.containers() != n) {
       throw new IllegalStateException("a scrape showed " + s.containers() + " containers in "
@@ -433,7 +449,8 @@ public final class ScrapeE2E {
     StringBuilder o = new StringBuilder();
     o.append("## GET /metrics of one berthd with N running containers\n\n");
     o.append("Client-side wall time from sending the request to the last byte of the body, over loopback; ")
-        .append(scrapes).append(" scrapes of each kind after 3 warm-up ones, each more than the 1 s reading cache after ")
+        .append(scrapes).append(" scrapes of each kind after ").append(warmup)
+        .append(" warm-up ones, each more than the 1 s reading cache after ")
         .append("the one before (").append(gapMillis).append(" ms gap), so every one paid a full reading of every ")
         .append("container. \"gzip\" is the request Prometheus sends (`Accept-Encoding: gzip`), \"plain\" the same ")
         .append("without compression. *collect* is berthd's own `berth_metrics_collect_seconds` for that scrape's reading ")
@@ -465,6 +482,10 @@ public final class ScrapeE2E {
       prev = l.count();
     }
     o.append(String.join("; ", starts)).append(".\n\n");
+    o.append("berthd's open descriptors while measuring: ").append(String.join("; ", levels.stream()
+        .map(l -> l.agentFds() + " at " + l.count() + " containers").toList()))
+        .append(" (a scrape keeps each running container's statistics files open: 7 cgroup v1 files and ")
+        .append("/proc/PID/net/dev).\n\n");
 
     if (podmanError != null) {
       o.append("**The podman measurement failed** after measuring ").append(podman.size()).append(" count(s): ")
