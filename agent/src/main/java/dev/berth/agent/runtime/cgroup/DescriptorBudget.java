@@ -21,6 +21,14 @@ public final class DescriptorBudget {
    */
   static final int SHARE_DIVISOR = 2;
 
+  /**
+   * At most this many whatever the limit: 8,192 containers' files on cgroup v1. Each file kept
+   * open also keeps the kernel's page of rendered text (its seq_file buffer, about 4 KiB of
+   * unswappable kernel memory once read), so this bounds that memory too, to some 300 MB; a
+   * thousand containers take some 35 MB.
+   */
+  static final int MAX = 65_536;
+
   private final int max;
   private final AtomicInteger used = new AtomicInteger();
 
@@ -34,14 +42,14 @@ public final class DescriptorBudget {
 
   /**
    * A budget sized by this process's limit on open files (RLIMIT_NOFILE, the soft limit, which
-   * the JVM raises to the hard one as it starts): {@link #SHARE_DIVISOR half} of it. With
-   * systemd's LimitNOFILE=1048576 of Berth's unit that is far more than the eight files of each
-   * of thousands of containers; with a login shell's 1024 it is 512, some 64 containers, and
-   * the others are read with a fresh open each time. Nothing is kept open when the limit cannot
-   * be read (not a Unix JVM).
+   * the JVM raises to the hard one as it starts): {@link #SHARE_DIVISOR half} of it, and no more
+   * than {@link #MAX}. With LimitNOFILE=1048576 of Berth's systemd unit that is {@link #MAX},
+   * the eight files of each of 8,192 containers; with a login shell's 1024 it is 512, some 64
+   * containers, and the others are read with a fresh open each time. Nothing is kept open when
+   * the limit cannot be read (not a Unix JVM).
    */
   public static DescriptorBudget ofProcessLimit() {
-    return new DescriptorBudget((int) Math.min(Integer.MAX_VALUE, processLimit() / SHARE_DIVISOR));
+    return new DescriptorBudget((int) Math.min(MAX, processLimit() / SHARE_DIVISOR));
   }
 
   /** RLIMIT_NOFILE's soft limit of this process; 0 when the JVM cannot tell. */
