@@ -63,7 +63,12 @@ final class AtomixHeartbeats implements AutoCloseable {
   private record Heard(Answer answer, long receivedNanos) {}
 
   private final ClusterConfig config;
-  private final Liveness liveness;
+  private final Duration suspectAfter;
+  /**
+   * Made when this agent starts listening ({@link #attach}), not before: Atomix takes seconds to
+   * start, and a server must not judge nodes down for silence it never listened to.
+   */
+  private volatile Liveness liveness;
   /** Tells this server's verdicts apart from those of its earlier runs. */
   private final long incarnation = ThreadLocalRandom.current().nextLong();
   private final Map<String, Heard> answers = new ConcurrentHashMap<>();
@@ -80,14 +85,14 @@ final class AtomixHeartbeats implements AutoCloseable {
   AtomixHeartbeats(ClusterConfig config, Runnable onChange) {
     this.config = config;
     this.onChange = onChange;
-    Duration suspect = SUSPECT_AFTER.compareTo(config.gracePeriod().dividedBy(2)) < 0 ? SUSPECT_AFTER
+    this.suspectAfter = SUSPECT_AFTER.compareTo(config.gracePeriod().dividedBy(2)) < 0 ? SUSPECT_AFTER
         : config.gracePeriod().dividedBy(2);
-    this.liveness = new Liveness(suspect, config.gracePeriod(), System.nanoTime());
     this.thread = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("berth-cluster-heartbeat"));
   }
 
   /** Starts beating (and, on a server, listening); called once Atomix has started. */
   void attach(Atomix a) {
+    this.liveness = new Liveness(suspectAfter, config.gracePeriod(), System.nanoTime());
     this.atomix = a;
     if (config.server()) {
       a.getMessagingService().registerHandler(TYPE, this::onBeat, thread);

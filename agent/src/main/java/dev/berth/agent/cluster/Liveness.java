@@ -19,8 +19,9 @@ import java.util.TreeMap;
  * </ul>
  *
  * <p>A server that has just started has heard from nobody yet: it counts every node as heard at its
- * own start, so that no node is down before a full grace period has passed with this server
- * listening (a new Raft leader never re-places a cluster it has not listened to).
+ * own start ({@code startNanos}: when it begins listening, not when the agent started, as Atomix
+ * takes seconds to start), so that no node is down before a full grace period has passed with
+ * this server listening (a new Raft leader never re-places a cluster it has not listened to).
  *
  * <p>Thread-safe. Times are {@link System#nanoTime()} for ages and wall-clock millis for the
  * {@code since} of a verdict; both are passed in.
