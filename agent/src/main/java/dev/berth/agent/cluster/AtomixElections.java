@@ -11,8 +11,10 @@ import io.atomix.primitive.PrimitiveState;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.logging.Level;
@@ -26,29 +28,69 @@ import java.util.logging.Logger;
  * candidate to the session that entered it: when the session ends — the candidacy is closed,
  * the agent stops, or the servers stop hearing from it until the session expires — the
  * candidate is removed and the next one leads. A candidacy whose session expired and was
- * recovered (Atomix's {@code Recovery.RECOVER}) enters again, at the back of the queue.
+ * recovered (Atomix's {@code Recovery.RECOVER}) enters again, at the back of the queue; so does
+ * one whose node was evicted while alive.
+ *
+ * <p>A session outlives a killed agent by {@link AtomixNode#ELECTION_SESSION_TIMEOUT}, counted by
+ * the Raft leader, which after the death of the Raft leader itself is a new one that counts from
+ * its own election: a dead leader held a topic for up to 10 s. The servers know sooner: their
+ * heartbeats judge a dead node down after the grace period (2 s). So every candidacy watches the
+ * {@link Membership}, and when the servers judge its topic's leader down, and this agent's view
+ * holds a majority of the servers alive (a view cut off from them, or stale right after a
+ * partition heals, judges nobody), it evicts that leader: the next in line leads once the
+ * eviction is committed, as soon as Raft has a leader again. Every surviving candidate does so;
+ * an eviction of a node that is no candidate any more changes nothing.
  */
 final class AtomixElections implements LeaderElections {
   private static final Logger LOG = Logger.getLogger(AtomixElections.class.getName());
+  /**
+   * How soon a failed eviction is tried again. While Raft elects a new leader (2.5-5 s after the
+   * old one died) writes fail after Atomix's own retries; a tenth of a second after one fails
+   * costs next to nothing and lets the next try land soon after the election.
+   */
+  static final Duration EVICT_RETRY = Duration.ofMillis(100);
 
   private final Supplier<Atomix> atomix;
   private final String node;
   private final Duration timeout;
+  private final Membership membership;
+  private final List<String> servers;
+  /** Topics this agent withdrew from (a candidacy closed): its other candidacies of them must not enter again. */
+  private final java.util.Set<String> withdrawn = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   /**
    * @param atomix the started Atomix; throws {@code UNAVAILABLE} while the cluster is starting
    * @param timeout of each Raft operation
+   * @param membership the servers' verdicts on every node, by which a dead leader is evicted
+   * @param servers the cluster's Raft servers: a verdict counts only while a majority of them is alive
    */
-  AtomixElections(Supplier<Atomix> atomix, String node, Duration timeout) {
+  AtomixElections(Supplier<Atomix> atomix, String node, Duration timeout, Membership membership, List<String> servers) {
     this.atomix = atomix;
     this.node = node;
     this.timeout = timeout;
+    this.membership = membership;
+    this.servers = List.copyOf(servers);
+  }
+
+  /**
+   * Whether the servers judge {@code name} down, in a view that holds a majority of the servers
+   * alive (else the view is one side of a partition, or stale, and judges nobody).
+   */
+  private boolean judgedDown(String name) {
+    if (name.equals(node) || membership.member(name).map(m -> m.state() != MemberState.DOWN).orElse(true)) {
+      return false;
+    }
+    long alive = servers.stream()
+        .filter(s -> s.equals(node) || membership.member(s).map(m -> m.state() == MemberState.ALIVE).orElse(false))
+        .count();
+    return alive * 2 > servers.size();
   }
 
   @Override
   public Candidacy run(String topic) {
     LeaderElections.checkTopic(topic);
     Atomix a = atomix.get();
+    withdrawn.remove(topic);
     AsyncLeaderElection<String> e = null;
     try {
       e = a.<String>leaderElectionBuilder("berth-election-" + topic)
@@ -61,6 +103,7 @@ final class AtomixElections implements LeaderElections {
       long events = c.events;
       c.ran(e.run(node).get(timeout.toMillis(), TimeUnit.MILLISECONDS), events);
       e.addStateChangeListener(c::stateChanged);
+      c.entered();
       return c;
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
@@ -91,11 +134,20 @@ final class AtomixElections implements LeaderElections {
     private final String topic;
     private final AsyncLeaderElection<String> election;
     private final List<Consumer<Optional<String>>> listeners = new CopyOnWriteArrayList<>();
-    final LeadershipEventListener<String> listener = event -> changed(event.newLeadership());
+    final LeadershipEventListener<String> listener = event -> changed(event.oldLeadership(), event.newLeadership());
     private volatile Leadership<String> leadership;
     /** Events applied so far: a run's answer counts only if no event came after it was asked. */
     volatile long events;
+    private final java.util.function.Consumer<Member> judged = m -> {
+      if (m.state() == MemberState.DOWN) {
+        evictIfDown();
+      }
+    };
     private volatile boolean closed;
+    /** Set once the first run returned: from then on, a leadership without this node means it was evicted. */
+    private volatile boolean entered;
+    private final AtomicBoolean entering = new AtomicBoolean();
+    private final AtomicBoolean evicting = new AtomicBoolean();
     private PrimitiveState state = PrimitiveState.CONNECTED;
 
     AtomixCandidacy(String topic, AsyncLeaderElection<String> election) {
@@ -103,19 +155,91 @@ final class AtomixElections implements LeaderElections {
       this.election = election;
     }
 
+    /** The first run returned: watch for eviction of this node, and for the leader's node judged down. */
+    void entered() {
+      entered = true;
+      membership.addListener(judged);
+      evictIfDown();
+    }
+
     /**
      * Events come in Raft order on the primitive's thread; a run's answer may be overtaken by a
      * later event on its way to the caller, so it is taken only if no event came meanwhile.
      */
-    private synchronized void ran(Leadership<String> l, long eventsBefore) {
-      if (events == eventsBefore) {
-        update(l);
+    private void ran(Leadership<String> l, long eventsBefore) {
+      synchronized (this) {
+        if (events == eventsBefore) {
+          update(l);
+        }
       }
+      evictIfDown();
     }
 
-    private synchronized void changed(Leadership<String> l) {
-      events++;
-      update(l);
+    private void changed(Leadership<String> before, Leadership<String> after) {
+      synchronized (this) {
+        events++;
+        update(after);
+      }
+      if (closed || !entered) {
+        return;
+      }
+      // Out of the line, yet no candidacy of this agent withdrew: evicted (or its session expired,
+      // which stateChanged handles too; entering twice is harmless).
+      if (before != null && before.candidates().contains(node) && (after == null || !after.candidates().contains(node))
+          && !withdrawn.contains(topic)) {
+        enterAgain("evicted from the line");
+      }
+      evictIfDown();
+    }
+
+    /** Runs again (at the back of the line); one attempt at a time, never after close. */
+    private void enterAgain(String why) {
+      if (closed || withdrawn.contains(topic) || !entering.compareAndSet(false, true)) {
+        return;
+      }
+      LOG.info("election " + topic + ": " + why + ", entering again as " + node);
+      long eventsBefore = events;
+      election.run(node).whenComplete((l, err) -> {
+        entering.set(false);
+        if (err != null) {
+          LOG.log(Level.WARNING, "election " + topic + ": entering again failed; this agent is no candidate now", err);
+        } else {
+          ran(l, eventsBefore);
+        }
+      });
+    }
+
+    /**
+     * Evicts the leader as last heard if the servers judge its node down; asynchronous (this runs
+     * on Atomix's and the heartbeats' threads), one eviction at a time, tried again every
+     * {@link #EVICT_RETRY} while it fails and the judgement holds.
+     */
+    private void evictIfDown() {
+      Optional<String> l = leader();
+      if (closed || !entered || l.isEmpty() || !judgedDown(l.get()) || !evicting.compareAndSet(false, true)) {
+        return;
+      }
+      String dead = l.get();
+      long t0 = System.nanoTime();
+      LOG.info("election " + topic + ": the servers judge its leader " + dead + " down; evicting it");
+      CompletableFuture<Void> f;
+      try {
+        f = election.evict(dead);
+      } catch (RuntimeException e) {
+        evicting.set(false);
+        LOG.log(Level.FINE, "election " + topic + ": evicting " + dead, e);
+        return;
+      }
+      f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).whenComplete((v, err) -> {
+        evicting.set(false);
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        if (err == null) {
+          LOG.info("election " + topic + ": evicted " + dead + " in " + ms + " ms");
+        } else {
+          LOG.log(Level.FINE, "election " + topic + ": evicting " + dead + " failed after " + ms + " ms; will retry", err);
+          CompletableFuture.delayedExecutor(EVICT_RETRY.toMillis(), TimeUnit.MILLISECONDS).execute(this::evictIfDown);
+        }
+      });
     }
 
     private void update(Leadership<String> l) {
@@ -141,15 +265,7 @@ final class AtomixElections implements LeaderElections {
       PrimitiveState before = state;
       state = next;
       if (next == PrimitiveState.CONNECTED && before != PrimitiveState.CONNECTED && !closed) {
-        LOG.info("election " + topic + ": session " + before.name().toLowerCase() + ", entering again as " + node);
-        long eventsBefore = events;
-        election.run(node).whenComplete((l, err) -> {
-          if (err != null) {
-            LOG.log(Level.WARNING, "election " + topic + ": entering again failed; this agent is no candidate now", err);
-          } else {
-            ran(l, eventsBefore);
-          }
-        });
+        enterAgain("session " + before.name().toLowerCase());
       }
     }
 
@@ -173,6 +289,22 @@ final class AtomixElections implements LeaderElections {
     }
 
     @Override
+    public void evict(String other) {
+      if (closed) {
+        throw BerthException.failedPrecondition("the candidacy for " + topic + " is closed");
+      }
+      try {
+        election.evict(other).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new BerthException(BerthException.Kind.UNAVAILABLE, "interrupted while evicting " + other + " from " + topic);
+      } catch (Exception e) {
+        throw new BerthException(BerthException.Kind.UNAVAILABLE, "cannot evict " + other + " from election " + topic
+            + ": no quorum of servers answered", e);
+      }
+    }
+
+    @Override
     public void close() {
       synchronized (this) {
         if (closed) {
@@ -180,6 +312,8 @@ final class AtomixElections implements LeaderElections {
         }
         closed = true;
       }
+      withdrawn.add(topic);
+      membership.removeListener(judged);
       listeners.clear();
       try {
         election.removeListener(listener).get(timeout.toMillis(), TimeUnit.MILLISECONDS);

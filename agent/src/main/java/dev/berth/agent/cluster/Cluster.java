@@ -85,7 +85,7 @@ public final class Cluster implements AutoCloseable {
     this.store = new AtomixStore(this::started, OPERATION_TIMEOUT);
     this.nodes = new NodeRegistry(store);
     this.gossip = new AtomixGossip(config.node(), localFacts);
-    this.elections = new AtomixElections(this::started, config.node(), OPERATION_TIMEOUT);
+    this.elections = new AtomixElections(this::started, config.node(), OPERATION_TIMEOUT, membership, config.servers());
     this.timer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("berth-cluster-timer"));
   }
 

@@ -12,6 +12,12 @@ import java.util.function.Consumer;
  * <p>One candidacy per topic per agent: candidates are node names, so a second {@link #run} of
  * the same topic on the same agent does not queue it twice, and closing either candidacy
  * withdraws the node. Thread-safe.
+ *
+ * <p>A candidate can be {@linkplain Candidacy#evict evicted} by another: it leaves the line at
+ * once, and if it led, the next in line leads without waiting for the evicted node's session to
+ * expire. An evicted node that is in fact alive hears of it, stops leading, and enters again at
+ * the back of the line. The Atomix implementation evicts a topic's leader by itself once the
+ * servers judge its node down (see {@code AtomixElections}).
  */
 public interface LeaderElections {
   /**
@@ -50,6 +56,19 @@ public interface LeaderElections {
      * fake: on the thread that made the change); must not block.
      */
     void onChange(Consumer<Optional<String>> listener);
+
+    /**
+     * Removes {@code node} from this topic's line; if it led, the next in line leads now. A node
+     * that is no candidate is left alone. Blocks until the change is committed (a Raft write);
+     * throws {@code UNAVAILABLE} when no quorum answered in time, {@code FAILED_PRECONDITION}
+     * once closed.
+     *
+     * <p>The evicted node's own candidacies, if it is alive, hear the change like every other,
+     * no longer lead, and enter again at the back of the line; so an eviction made on a wrong
+     * judgement (a node paused or cut off, not dead) costs that node its place, never its
+     * candidacy.
+     */
+    void evict(String node);
 
     /** Withdraws; leadership passes to the next candidate. Idempotent; never throws. */
     @Override

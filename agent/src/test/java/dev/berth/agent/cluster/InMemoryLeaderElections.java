@@ -15,7 +15,8 @@ import java.util.function.Consumer;
  * one set of elections shared by one or more agents, each a view made by {@link #node}. It keeps
  * the Atomix implementation's rules, which {@code LeaderElectionsContract} holds both to: the
  * first candidate of a topic leads, the others queue in the order they entered; when the leader
- * withdraws the next in line leads; a node is a candidate once however often it runs.
+ * withdraws or is evicted the next in line leads; an evicted node that is still running enters
+ * again at the back; a node is a candidate once however often it runs.
  *
  * <p>What a test can do that a real cluster does by itself: {@link #handTo} gives a topic's
  * leadership to a candidate (as Atomix's {@code anoint}); {@link #stop} is this agent's node
@@ -23,8 +24,10 @@ import java.util.function.Consumer;
  * {@link #run} throw {@code UNAVAILABLE}, as while the cluster is starting.
  *
  * <p>Unlike Atomix, every view sees a change at once: the listeners run on the thread that made
- * the change, after it and outside the fake's lock, in the order the candidacies entered.
- * Thread-safe.
+ * the change, after it and outside the fake's lock, in the order the candidacies entered. An
+ * eviction is two changes, as in Atomix: the node leaves the line (listeners told if the leader
+ * changed), then its open candidacies put it back at the end (told again if that made it lead).
+ * Unlike Atomix, the fake never evicts by itself: it knows no liveness. Thread-safe.
  */
 public final class InMemoryLeaderElections implements LeaderElections {
   private final Shared shared;
@@ -197,6 +200,22 @@ public final class InMemoryLeaderElections implements LeaderElections {
       if (!closed) {
         listeners.add(listener);
       }
+    }
+
+    @Override
+    public void evict(String other) {
+      if (closed) {
+        throw BerthException.failedPrecondition("the candidacy for " + topic + " is closed");
+      }
+      boolean[] removed = new boolean[1];
+      shared.change(topic, t -> removed[0] = t.candidates.remove(other));
+      // As Atomix's candidacies do once they hear of it: a node still running enters again, at the back.
+      shared.change(topic, t -> {
+        boolean open = t.candidacies.stream().anyMatch(c -> c.owner().node.equals(other) && !c.owner().stopped);
+        if (removed[0] && open && !t.candidates.contains(other)) {
+          t.candidates.add(other);
+        }
+      });
     }
 
     @Override

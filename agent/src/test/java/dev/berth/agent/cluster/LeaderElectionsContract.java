@@ -178,8 +178,69 @@ abstract class LeaderElectionsContract {
     BlockingQueue<Optional<String>> heardByB = heard(b);
     a2.close();
     assertEquals(Optional.of(names().get(1)), next(heardByB));
-    // a1 is still open, but its node withdrew: it follows.
+    // a1 is still open, but its node withdrew: it follows, and never enters again by itself.
     awaitAgreement(names().get(1), List.of(b, a1), List.of(1, 0));
+    b.close();
+    await("no leader once b withdrew too", () -> a1.leader().isEmpty());
+    assertFalse(a1.isLeader());
+  }
+
+  @Test
+  void evictingTheLeaderHandsOverAtOnceAndTheEvictedNodeEntersAgainAtTheBack() throws Exception {
+    String t = topic("evict-leader");
+    LeaderElections.Candidacy a = run(0, t);
+    LeaderElections.Candidacy b = run(1, t);
+    LeaderElections.Candidacy c = run(2, t);
+    awaitAgreement(names().get(0), List.of(a, b, c), List.of(0, 1, 2));
+    BlockingQueue<Optional<String>> heardByA = heard(a);
+    BlockingQueue<Optional<String>> heardByC = heard(c);
+
+    // As when the servers judge a's node down, but a is alive: it must hear it and stop leading.
+    b.evict(names().get(0));
+    assertEquals(Optional.of(names().get(1)), next(heardByA), "the evicted leader hears who leads now");
+    assertEquals(Optional.of(names().get(1)), next(heardByC));
+    awaitAgreement(names().get(1), List.of(a, b, c), List.of(0, 1, 2));
+    assertFalse(a.isLeader(), "an evicted leader no longer leads");
+
+    // a entered again behind c: c leads next, then a.
+    b.close();
+    assertEquals(Optional.of(names().get(2)), next(heardByC));
+    awaitAgreement(names().get(2), List.of(a, c), List.of(0, 2));
+    c.close();
+    awaitAgreement(names().get(0), List.of(a), List.of(0));
+    assertTrue(a.isLeader(), "the evicted node stayed a candidate");
+  }
+
+  @Test
+  void evictingAFollowerOrANonCandidateChangesNoLeader() throws Exception {
+    String t = topic("evict-follower");
+    LeaderElections.Candidacy a = run(0, t);
+    LeaderElections.Candidacy b = run(1, t);
+    LeaderElections.Candidacy c = run(2, t);
+    awaitAgreement(names().get(0), List.of(a, b, c), List.of(0, 1, 2));
+    BlockingQueue<Optional<String>> heardByA = heard(a);
+    BlockingQueue<Optional<String>> heardByB = heard(b);
+
+    a.evict(names().get(1));
+    a.evict("no-such-node");
+    c.evict(names().get(1));
+    awaitAgreement(names().get(0), List.of(a, b, c), List.of(0, 1, 2));
+    // b entered again at the back: after a, c leads, not b.
+    a.close();
+    assertEquals(Optional.of(names().get(2)), next(heardByB), "the first change b hears is a's leaving, not its eviction");
+    awaitAgreement(names().get(2), List.of(b, c), List.of(1, 2));
+    assertTrue(heardByA.isEmpty(), "the leader heard of a follower's eviction, or after its close: " + heardByA);
+  }
+
+  @Test
+  void aClosedCandidacyCannotEvict() throws Exception {
+    String t = topic("evict-closed");
+    LeaderElections.Candidacy a = run(0, t);
+    LeaderElections.Candidacy b = run(1, t);
+    a.close();
+    BerthException e = assertThrows(BerthException.class, () -> a.evict(names().get(1)));
+    assertEquals(BerthException.Kind.FAILED_PRECONDITION, e.kind());
+    awaitAgreement(names().get(1), List.of(b), List.of(1));
   }
 
   @Test
