@@ -55,6 +55,12 @@ import java.util.logging.Logger;
  * operation), and one whose liveness view is stale, right after a partition heals, must not mark
  * the nodes it has not heard from lost.
  *
+ * <p>Leadership is checked again before each job of a round and before each node's write of a
+ * plan: a leader that hears it was replaced (it was evicted while paused or cut off, and the
+ * servers judged its node down) stops at once, leaving the rest to the new leader, which
+ * evaluates every job as soon as it takes over. The writes are compare-and-set checked anyway,
+ * so two leaders for a moment never overcommit a node; stopping keeps them from taking turns.
+ *
  * <p>One thread; {@link #wake()} from any thread.
  */
 public final class SchedulingLoop implements AutoCloseable {
@@ -108,6 +114,8 @@ public final class SchedulingLoop implements AutoCloseable {
   /** Parsed jobs by name and version: the loop's thread only. */
   private final Map<String, Job> parsed = new HashMap<>();
   private boolean noQuorumLogged;
+  /** When this agent last took over the leadership (nanoTime), until its first round is done; 0 otherwise. */
+  private long tookOverNanos;
   /** {@link #othersLeft} of the read it was computed from: every job of a round asks. */
   private ClusterView.Read othersLeftOf;
   private Set<String> othersLeft = Set.of();
@@ -158,7 +166,9 @@ public final class SchedulingLoop implements AutoCloseable {
           leading = lead;
           listener.leading(lead);
           LOG.info(lead ? "leading the scheduler" : "no longer leading the scheduler");
+          // A new leader evaluates every job at once: whatever its predecessor left undone.
           nextFull = 0;
+          tookOverNanos = lead ? System.nanoTime() : 0;
         }
         if (lead) {
           long now = System.nanoTime();
@@ -167,7 +177,14 @@ public final class SchedulingLoop implements AutoCloseable {
             nextFull = now + reconcileInterval.toNanos();
           }
           round(full);
+          if (tookOverNanos != 0) {
+            LOG.info("first round as the scheduler's leader done "
+                + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - tookOverNanos) + " ms after taking over");
+            tookOverNanos = 0;
+          }
         }
+      } catch (LostLeadership e) {
+        LOG.info("lost the scheduler's leadership: stopped " + e.getMessage() + "; the new leader evaluates it again");
       } catch (BerthException e) {
         // The cluster is starting, or no quorum answered: nothing can be placed until it does.
         LOG.log(Level.FINE, "scheduling round: " + e.getMessage(), e);
@@ -230,6 +247,7 @@ public final class SchedulingLoop implements AutoCloseable {
       order.addAll(byName.keySet());
     }
     for (String name : order) {
+      checkLeading("before job " + name);
       StoredJob job = byName.get(name);
       JobStore.EvaluationEntry eval = evalByJob.get(name);
       if (job == null) {
@@ -539,6 +557,7 @@ public final class SchedulingLoop implements AutoCloseable {
     boolean wrote = false;
     long now = clock.millis();
     for (String node : nodes) {
+      checkLeading("in the middle of job " + stored.getName() + "'s plan, before node " + node);
       Plan part = restrict(plan, node);
       for (int attempt = 0; ; attempt++) {
         JobStore.NodeAllocations cur = attempt == 0
@@ -571,6 +590,23 @@ public final class SchedulingLoop implements AutoCloseable {
       }
     }
     return new Commit(refused, wrote);
+  }
+
+  /**
+   * Thrown out of a round when this agent hears it no longer leads: what is left of the round is
+   * the new leader's. Tests that drive rounds without an election always lead.
+   */
+  private static final class LostLeadership extends RuntimeException {
+    LostLeadership(String where) {
+      super(where, null, false, false);
+    }
+  }
+
+  private void checkLeading(String where) {
+    LeaderElections.Candidacy c = candidacy;
+    if (c != null && !c.isLeader()) {
+      throw new LostLeadership(where);
+    }
   }
 
   /** How many reschedule times an allocation carries: enough for any attempts/interval a file sets sensibly. */
