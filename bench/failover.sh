@@ -4,6 +4,7 @@
 # container's main process until its host runs it again. Four phases:
 #   member: 3 Raft servers and 3 plain members (the shape the 5 s target is set for); the
 #           victim is the member holding the most replicas (p50/p99 over MEMBER_TRIALS kills);
+#           when no member holds one any more, the job is purged and submitted again first;
 #   host:   the same, but the whole host dies at once (deploy/cluster.sh crash: the agent and
 #           every process of its containers and launchers, as a power loss) (HOST_TRIALS);
 #   leader: 3 Raft servers and 2 plain members; the victim is the Raft leader, so the time
@@ -38,6 +39,9 @@ POLL_MS=${POLL_MS:-50}
 OUT=${OUT:-bench/results/failover.md}
 export BERTH_TARGET="$T"
 export BERTH_CLUSTER_ROOT=${BERTH_CLUSTER_ROOT:-/tmp/berth-cluster}
+# The agents log to the millisecond, so that the harness can tell from the servers' logs when
+# each step of a failover happened (FailoverBench's "where the time goes").
+export BERTH_JVM_FLAGS="-Djava.util.logging.SimpleFormatter.format=%1\$tFT%1\$tT.%1\$tL|%4\$s|%5\$s%6\$s%n"
 script=$PWD/deploy/cluster.sh
 
 if [ "$(id -u)" != 0 ]; then

@@ -58,6 +58,7 @@ $BERTH_CLUSTER_ROOT/ID/nK/berthd.sock (BERTH_CLUSTER_ROOT defaults to /tmp/berth
 
 berthd: --berthd CMD, else $BERTHD, else this repository's build (agent/${BERTH_TARGET:-target},
 after mvn -DskipTests package), else berthd on the PATH. CMD is split on spaces; no quotes.
+$BERTH_JVM_FLAGS (split on spaces) is added to the JVM flags of this repository's build.
 berth (for --tls): $BERTH, else this repository's build (ctl/${BERTH_TARGET:-target}), else the PATH.
 EOF
 }
@@ -109,6 +110,7 @@ berthd_cmd() {
     major=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
     flags="--add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED"
     [ "${major%%.*}" -ge 24 ] 2>/dev/null && flags="$flags --sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED"
+    [ -n "${BERTH_JVM_FLAGS:-}" ] && flags="$flags $BERTH_JVM_FLAGS"
     echo "java -XX:+UseSerialGC -Xss512k $flags -cp $repo/agent/$t/lib/*:$jar dev.berth.agent.AgentMain --launcher $repo/agent/$t/native/berth-launcher"
   fi
 }

@@ -35,7 +35,14 @@ import java.util.stream.Collectors;
  * replica runs on a live node as JobService.Status reports it. The victim is the plain member
  * that holds the most replicas ({@code --victim member}), the same member's whole host ({@code
  * --victim host}: {@code cluster.sh crash}, its agent and every process of its containers and
- * launchers at once, as a power loss), or the Raft leader ({@code --victim leader}). Between
+ * launchers at once, as a power loss), or the Raft leader ({@code --victim leader}). A member
+ * victim always holds replicas: replicas that moved to the servers stay there (spread does not
+ * move running replicas back), so when no member holds one any more the job is stopped, purged
+ * and submitted again before the trial, which spreads it over every node (untimed; counted in
+ * the results). Where the agents log to the millisecond (failover.sh has them do so), each trial
+ * also reads from the servers' logs when the steps of the way happened: the scheduler's dead
+ * leader evicted from its election, a new one taking over, its first round done, the victim's
+ * allocations marked lost. Between
  * trials the victim's agent is started again and the harness waits until it is ready, every node
  * is ready on every server, and the job is back to steady state: each replica running exactly
  * once on a live node, no other container of the job anywhere (the copies the victim kept running
@@ -114,7 +121,19 @@ public final class FailoverBench {
    * and until every replica ran on a live node; then how long the way back to steady state took.
    */
   record Trial(String victim, int held, String raftLeader, String schedulerBefore, String schedulerAfter, long downMillis,
-      long placedMillis, long runningMillis, long recoverMillis, String load) {}
+      long placedMillis, long runningMillis, long recoverMillis, String load, Steps steps) {}
+
+  /**
+   * When the steps between the kill and the replicas running happened, in ms from the kill; -1
+   * where the step did not happen or was not seen. {@code raft}: a surviving server names a new
+   * Raft leader (polled); the rest from the servers' logs: {@code judged}, a candidate of the
+   * scheduler's election finds its leader judged down and evicts it; {@code evicted}, the
+   * eviction committed; {@code tookOver}, the new scheduler leader logs it leads; {@code lost}, the
+   * victim's allocations marked lost; {@code firstRound}, the new leader's first round done.
+   */
+  record Steps(long raft, long judged, long evicted, long tookOver, long lost, long firstRound) {
+    static final Steps NONE = new Steps(-1, -1, -1, -1, -1, -1);
+  }
 
   /** One container kill: which replica, on which node, and the ms until its node listed it running again. */
   record ContainerTrial(int index, String node, int restartsBefore, long runningMillis, String load) {}
@@ -130,8 +149,7 @@ public final class FailoverBench {
       cluster.agent(h).importImage(Path.of(args.get("import")), "busybox");
     }
     LocalCluster.await(180, () -> allReady(servers, hosts) && busyboxEverywhere(), "every node ready with busybox on every server");
-    cluster.jobs(members.get(0)).submit(SubmitJobRequest.newBuilder().setSource(NAME + ".yaml")
-        .setText(String.format(Locale.ROOT, JOB, replicas)).build());
+    submit();
     awaitSteady(null);
     if (kind.equals("container")) {
       containerTrials(trials);
@@ -157,17 +175,44 @@ public final class FailoverBench {
     }
   }
 
+  private void submit() {
+    cluster.jobs(members.get(0)).submit(SubmitJobRequest.newBuilder().setSource(NAME + ".yaml")
+        .setText(String.format(Locale.ROOT, JOB, replicas)).build());
+  }
+
+  /** Times the job was stopped and submitted again because no member held a replica. */
+  private int rebalances;
+
+  /** Stops and purges the job, then submits it again: spread places it over every node. */
+  private void rebalance() throws Exception {
+    rebalances++;
+    cluster.jobs(members.get(0)).stop(StopJobRequest.newBuilder().setName(NAME).setPurge(true).build());
+    LocalCluster.await(120, () -> cluster.jobGone(members.get(0), NAME) && cluster.jobContainers(hosts, NAME).isEmpty(),
+        "the job stopped and purged, to spread it again");
+    submit();
+    awaitSteady(null);
+  }
+
+  private Map<String, Long> held() {
+    JobStatus before = cluster.job(members.get(0), NAME).orElseThrow();
+    return before.getAllocationsList().stream().filter(FailoverBench::live)
+        .collect(Collectors.groupingBy(AllocationInfo::getNode, Collectors.counting()));
+  }
+
   private Trial trial(int t, boolean leaderVictim, boolean wholeHost) throws Exception {
+    Map<String, Long> held = held();
+    if (!leaderVictim && members.stream().allMatch(m -> held.getOrDefault(m, 0L) == 0)) {
+      rebalance();
+      held.clear();
+      held.putAll(held());
+    }
     String leader = raftLeader();
     String scheduler = schedulerLeader();
     String victim;
-    JobStatus before = cluster.job(members.get(0), NAME).orElseThrow();
-    Map<String, Long> held = before.getAllocationsList().stream().filter(FailoverBench::live)
-        .collect(Collectors.groupingBy(AllocationInfo::getNode, Collectors.counting()));
     if (leaderVictim) {
       victim = leader;
     } else {
-      // The member with the most replicas; among equals, a different one each trial.
+      // The member with the most replicas (never none: see rebalance); among equals, a different one each trial.
       long most = members.stream().mapToLong(m -> held.getOrDefault(m, 0L)).max().orElse(0);
       List<String> top = members.stream().filter(m -> held.getOrDefault(m, 0L) == most).toList();
       victim = top.get(t % top.size());
@@ -182,6 +227,7 @@ public final class FailoverBench {
     String load = LocalCluster.load1();
 
     ProcessHandle p = ProcessHandle.of(cluster.pid(victim)).orElseThrow(() -> new IllegalStateException(victim + " is not running"));
+    long wall0 = System.currentTimeMillis();
     long t0 = System.nanoTime();
     if (wholeHost) {
       // From before the script starts: its own start-up (tens of ms) counts against Berth.
@@ -191,14 +237,25 @@ public final class FailoverBench {
     }
     long down = -1;
     long placed = -1;
+    long raft = -1;
     long running;
     JobStatus last = null;
     while (true) {
       long now = millisSince(t0);
+      // Each time is taken when its answer came: a call may wait seconds while Raft elects a leader.
       if (down < 0) {
         for (String j : judges) {
           if (cluster.status(j, victim) == NodeStatus.NODE_STATUS_DOWN) {
-            down = now;
+            down = millisSince(t0);
+            break;
+          }
+        }
+      }
+      if (leaderVictim && raft < 0) {
+        for (String j : judges) {
+          String named = cluster.raftLeader(j);
+          if (!named.isEmpty() && !named.equals(victim)) {
+            raft = millisSince(t0);
             break;
           }
         }
@@ -227,13 +284,38 @@ public final class FailoverBench {
       down = running;
     }
     String schedulerAfter = schedulerLeader();
+    Steps steps = steps(wall0, victim, judges, schedulerAfter.equals(scheduler) ? null : schedulerAfter, raft);
 
     // Back to steady state: the victim started again, ready, and the job as before.
     long r0 = System.nanoTime();
     cluster.sh("start", cluster.id(), victim);
     cluster.sh("wait", cluster.id(), "180");
     awaitSteady(victim);
-    return new Trial(victim, count, leader, scheduler, schedulerAfter, down, placed, running, millisSince(r0), load);
+    return new Trial(victim, count, leader, scheduler, schedulerAfter, down, placed, running, millisSince(r0), load, steps);
+  }
+
+  /** The steps of one trial from the servers' logs (see {@link Steps}); {@code newLeader} null if the scheduler stayed. */
+  private Steps steps(long wall0, String victim, List<String> judges, String newLeader, long raft) {
+    long judged = first(judges, wall0, m -> m.equals("election scheduler: the servers judge its leader " + victim
+        + " down; evicting it"));
+    long evicted = first(judges, wall0, m -> m.startsWith("election scheduler: evicted " + victim + " in "));
+    long tookOver = newLeader == null ? -1 : first(List.of(newLeader), wall0, m -> m.equals("leading the scheduler"));
+    long lost = first(judges, wall0, m -> m.startsWith("node " + victim + " is down: "));
+    long firstRound = newLeader == null ? -1
+        : first(List.of(newLeader), wall0, m -> m.startsWith("first round as the scheduler's leader done"));
+    return new Steps(raft, judged, evicted, tookOver, lost, firstRound);
+  }
+
+  /** The earliest line of any of {@code hosts}' logs since {@code wall0} that passes {@code match}, in ms from then; -1 if none. */
+  private long first(List<String> hosts, long wall0, java.util.function.Predicate<String> match) {
+    long best = -1;
+    for (String h : hosts) {
+      long at = cluster.logged(h, wall0, match);
+      if (at >= 0 && (best < 0 || at < best)) {
+        best = at;
+      }
+    }
+    return best < 0 ? -1 : best - wall0;
   }
 
   private void containerTrials(int trials) throws Exception {
@@ -429,6 +511,12 @@ public final class FailoverBench {
       o.append('\n');
       o.append("Back to steady state after each trial (start the victim again until it is ready and the job is as before) took ")
           .append(Percentiles.median(ts.stream().map(Trial::recoverMillis).toList())).append(" ms at the median.\n\n");
+      if (!leaderVictim) {
+        o.append("Victims: the member holding the most replicas. No member held one before ").append(rebalances)
+            .append(" of these trials: the job was then stopped, purged and submitted again (spread over every node) before"
+                + " the kill, untimed.\n\n");
+      }
+      steps(o, ts);
       if (leaderVictim) {
         // The scheduler leads by an election of its own: the Raft leader may or may not hold it too.
         List<Trial> both = ts.stream().filter(t -> t.victim().equals(t.schedulerBefore())).toList();
@@ -445,11 +533,11 @@ public final class FailoverBench {
         o.append('\n');
       }
       o.append("Trials (victim, replicas it held, Raft leader, scheduler leader before → after, 1-minute load at the kill;"
-          + " down, placed, **running** ms):\n\n");
+          + " down, placed, **running** ms; then the steps seen, in ms from the kill):\n\n");
       for (Trial t : ts) {
-        o.append(String.format(Locale.ROOT, "- %s, %d, %s, %s → %s, load %s; %d, %d, **%d**%n", t.victim(), t.held(),
+        o.append(String.format(Locale.ROOT, "- %s, %d, %s, %s → %s, load %s; %d, %d, **%d**%s%n", t.victim(), t.held(),
             t.raftLeader(), t.schedulerBefore(), t.schedulerAfter(), t.load(), t.downMillis(), t.placedMillis(),
-            t.runningMillis()));
+            t.runningMillis(), describe(t.steps())));
       }
     }
     if (failure != null) {
@@ -457,6 +545,41 @@ public final class FailoverBench {
     }
     Files.writeString(Path.of(args.get("out")), o.toString());
     System.err.println(o);
+  }
+
+  /** The steps' table: for each step seen in any trial, its p50 and max over the trials that saw it. */
+  private static void steps(StringBuilder o, List<Trial> ts) {
+    List<Map.Entry<String, java.util.function.ToLongFunction<Steps>>> all = List.of(
+        Map.entry("a surviving server names a new Raft leader (polled)", Steps::raft),
+        Map.entry("a candidate finds the scheduler's leader judged down and evicts it (log)", Steps::judged),
+        Map.entry("the eviction is committed (log)", Steps::evicted),
+        Map.entry("the new scheduler leader takes over (log)", Steps::tookOver),
+        Map.entry("the victim's allocations are marked lost (log)", Steps::lost),
+        Map.entry("the new scheduler leader's first round is done (log)", Steps::firstRound));
+    StringBuilder rows = new StringBuilder();
+    for (var e : all) {
+      List<Long> v = ts.stream().map(t -> e.getValue().applyAsLong(t.steps())).filter(x -> x >= 0).toList();
+      if (!v.isEmpty()) {
+        rows.append(String.format(Locale.ROOT, "| %s | %d | %d ms | %d ms | %d ms |%n", e.getKey(), v.size(), Percentiles.median(v),
+            Percentiles.pct(v, 1.0), Percentiles.pct(v, 0.0)));
+      }
+    }
+    if (rows.length() > 0) {
+      o.append("Where the time goes (ms from the kill, over the trials in which the step happened):\n\n")
+          .append("| step | trials | p50 | max | min |\n|---|---:|---:|---:|---:|\n").append(rows).append('\n');
+    }
+  }
+
+  private static String describe(Steps s) {
+    StringBuilder b = new StringBuilder();
+    String[] names = {"raft", "judged", "evicted", "took over", "lost", "first round"};
+    long[] v = {s.raft(), s.judged(), s.evicted(), s.tookOver(), s.lost(), s.firstRound()};
+    for (int i = 0; i < v.length; i++) {
+      if (v[i] >= 0) {
+        b.append(b.length() == 0 ? "; " : ", ").append(names[i]).append(' ').append(v[i]);
+      }
+    }
+    return b.toString();
   }
 
   private static String row(String what, List<Long> v) {

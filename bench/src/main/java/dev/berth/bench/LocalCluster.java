@@ -94,6 +94,16 @@ final class LocalCluster implements AutoCloseable {
     }
   }
 
+  /** The Raft leader {@code host} names (ClusterService.Status, which never waits on Raft); "" when none or no answer. */
+  String raftLeader(String host) {
+    try {
+      return dev.berth.proto.v1.ClusterServiceGrpc.newBlockingStub(agent(host).channel()).withDeadlineAfter(2, TimeUnit.SECONDS)
+          .status(dev.berth.proto.v1.ClusterStatusRequest.getDefaultInstance()).getLeader();
+    } catch (StatusRuntimeException e) {
+      return "";
+    }
+  }
+
   /** {@code node}'s status as {@code observer} reports it; UNSPECIFIED when it does not answer. */
   NodeStatus status(String observer, String node) {
     return nodes(observer).stream().filter(n -> n.getName().equals(node)).map(Node::getStatus).findFirst()
@@ -123,6 +133,32 @@ final class LocalCluster implements AutoCloseable {
       return false;
     }
   }
+
+  /**
+   * The wall-clock time (epoch ms) of the first line of {@code host}'s log at or after {@code
+   * sinceMillis} whose message passes {@code match}; -1 if none. Reads only lines stamped to the
+   * millisecond as failover.sh has the agents write them ({@code TIME|LEVEL|message}).
+   */
+  long logged(String host, long sinceMillis, java.util.function.Predicate<String> match) {
+    try {
+      for (String l : Files.readAllLines(dir.resolve(host).resolve("berthd.log"), StandardCharsets.UTF_8)) {
+        java.util.regex.Matcher m = STAMPED.matcher(l);
+        if (!m.matches()) {
+          continue;
+        }
+        long at = java.time.LocalDateTime.parse(m.group(1)).atZone(java.time.ZoneId.systemDefault()).toInstant().toEpochMilli();
+        if (at >= sinceMillis && match.test(m.group(2))) {
+          return at;
+        }
+      }
+    } catch (Exception e) {
+      // no log yet, or unreadable: not logged
+    }
+    return -1;
+  }
+
+  private static final java.util.regex.Pattern STAMPED =
+      java.util.regex.Pattern.compile("^(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3})\\|[A-Z]+\\|(.*)$");
 
   long pid(String host) throws Exception {
     return Long.parseLong(Files.readString(dir.resolve(host).resolve("pid")).trim());
