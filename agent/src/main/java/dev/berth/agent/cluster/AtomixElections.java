@@ -92,13 +92,11 @@ final class AtomixElections implements LeaderElections {
     Atomix a = atomix.get();
     withdrawn.remove(topic);
     AsyncLeaderElection<String> e = null;
+    AsyncLeaderElection<String> evictor = null;
     try {
-      e = a.<String>leaderElectionBuilder("berth-election-" + topic)
-          .withProtocol(AtomixNode.electionRaft())
-          .buildAsync()
-          .thenApply(LeaderElection::async)
-          .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      AtomixCandidacy c = new AtomixCandidacy(topic, e);
+      e = session(a, topic);
+      evictor = session(a, topic);
+      AtomixCandidacy c = new AtomixCandidacy(topic, e, evictor);
       e.addListener(c.listener).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       long events = c.events;
       c.ran(e.run(node).get(timeout.toMillis(), TimeUnit.MILLISECONDS), events);
@@ -108,13 +106,24 @@ final class AtomixElections implements LeaderElections {
     } catch (InterruptedException ex) {
       Thread.currentThread().interrupt();
       close(e);
+      close(evictor);
       throw new BerthException(BerthException.Kind.UNAVAILABLE, "interrupted while joining election " + topic);
     } catch (Exception ex) {
       // Its session would otherwise stay open, and with it a candidate the caller never got.
       close(e);
+      close(evictor);
       throw new BerthException(BerthException.Kind.UNAVAILABLE, "cannot join election " + topic + ": no quorum of servers answered",
           ex);
     }
+  }
+
+  /** The topic's election through a Raft session of its own. */
+  private AsyncLeaderElection<String> session(Atomix a, String topic) throws Exception {
+    return a.<String>leaderElectionBuilder("berth-election-" + topic)
+        .withProtocol(AtomixNode.electionRaft())
+        .buildAsync()
+        .thenApply(LeaderElection::async)
+        .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /** Closes a primitive's session without waiting; never throws. */
@@ -133,6 +142,14 @@ final class AtomixElections implements LeaderElections {
   private final class AtomixCandidacy implements Candidacy {
     private final String topic;
     private final AsyncLeaderElection<String> election;
+    /**
+     * The same election through a second session, for evictions. Atomix holds a session's events
+     * back until the answers to its commands sent before them have come (its sequencer), and an
+     * eviction sent while Raft elects a leader takes seconds to be answered: sent through the
+     * candidacy's own session, it held back the news that another server's eviction had made this
+     * one the leader (1.1 s in a trial of bench/failover.sh).
+     */
+    private final AsyncLeaderElection<String> evictor;
     private final List<Consumer<Optional<String>>> listeners = new CopyOnWriteArrayList<>();
     final LeadershipEventListener<String> listener = event -> changed(event.oldLeadership(), event.newLeadership());
     private volatile Leadership<String> leadership;
@@ -146,13 +163,17 @@ final class AtomixElections implements LeaderElections {
     private volatile boolean closed;
     /** Set once the first run returned: from then on, a leadership without this node means it was evicted. */
     private volatile boolean entered;
-    private final AtomicBoolean entering = new AtomicBoolean();
+    /** Whether a run to enter again is under way; its lock guards {@link #enterAgain} too. */
+    private final boolean[] entering = new boolean[1];
+    /** Why to enter again once the run under way is answered; null: no need. */
+    private String enterAgain;
     private final AtomicBoolean evicting = new AtomicBoolean();
     private PrimitiveState state = PrimitiveState.CONNECTED;
 
-    AtomixCandidacy(String topic, AsyncLeaderElection<String> election) {
+    AtomixCandidacy(String topic, AsyncLeaderElection<String> election, AsyncLeaderElection<String> evictor) {
       this.topic = topic;
       this.election = election;
+      this.evictor = evictor;
     }
 
     /** The first run returned: watch for eviction of this node, and for the leader's node judged down. */
@@ -192,19 +213,38 @@ final class AtomixElections implements LeaderElections {
       evictIfDown();
     }
 
-    /** Runs again (at the back of the line); one attempt at a time, never after close. */
+    /**
+     * Runs again (at the back of the line), never after close. One attempt at a time: a reason
+     * that comes up during one (a session recovered while an eviction's re-entry is under way)
+     * has another run after it, as the first may have been answered by the old session.
+     */
     private void enterAgain(String why) {
-      if (closed || withdrawn.contains(topic) || !entering.compareAndSet(false, true)) {
+      if (closed || withdrawn.contains(topic)) {
         return;
+      }
+      synchronized (entering) {
+        if (entering[0]) {
+          enterAgain = why;
+          return;
+        }
+        entering[0] = true;
       }
       LOG.info("election " + topic + ": " + why + ", entering again as " + node);
       long eventsBefore = events;
       election.run(node).whenComplete((l, err) -> {
-        entering.set(false);
         if (err != null) {
           LOG.log(Level.WARNING, "election " + topic + ": entering again failed; this agent is no candidate now", err);
         } else {
           ran(l, eventsBefore);
+        }
+        String next;
+        synchronized (entering) {
+          entering[0] = false;
+          next = enterAgain;
+          enterAgain = null;
+        }
+        if (next != null) {
+          enterAgain(next);
         }
       });
     }
@@ -224,7 +264,7 @@ final class AtomixElections implements LeaderElections {
       LOG.info("election " + topic + ": the servers judge its leader " + dead + " down; evicting it");
       CompletableFuture<Void> f;
       try {
-        f = election.evict(dead);
+        f = evictor.evict(dead);
       } catch (RuntimeException e) {
         evicting.set(false);
         LOG.log(Level.FINE, "election " + topic + ": evicting " + dead, e);
@@ -294,7 +334,7 @@ final class AtomixElections implements LeaderElections {
         throw BerthException.failedPrecondition("the candidacy for " + topic + " is closed");
       }
       try {
-        election.evict(other).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        evictor.evict(other).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new BerthException(BerthException.Kind.UNAVAILABLE, "interrupted while evicting " + other + " from " + topic);
@@ -323,6 +363,7 @@ final class AtomixElections implements LeaderElections {
         LOG.log(Level.FINE, "withdrawing from election " + topic, e);
       } finally {
         AtomixElections.this.close(election);
+        AtomixElections.this.close(evictor);
       }
     }
   }
