@@ -386,6 +386,13 @@ public final class SchedulingLoop implements AutoCloseable {
         Deployments.FAILED.equals(stored.getDeployment()), mine, read.drains(),
         read.drains().isEmpty() ? Set.of() : othersLeft(read), now);
     String id = isPending ? eval.evaluation().getId() : java.util.UUID.randomUUID().toString();
+    String taken = id + "-";
+    if (isPending && mine.stream().anyMatch(a -> a.getId().startsWith(taken))) {
+      // A former leader died (or was replaced) in the middle of this evaluation's commit: the ids
+      // its placements took (the evaluation's and an ordinal) would be refused as existing, and
+      // the rest placed only by one more evaluation. This attempt's placements get ids of their own.
+      id = java.util.UUID.randomUUID().toString();
+    }
     Evaluation.Trigger trigger = isPending ? trigger(eval.evaluation().getTrigger()) : Evaluation.Trigger.PENDING_RETRY;
     List<String> notes = new ArrayList<>(decision.notes());
     Set<String> startFirst = new LinkedHashSet<>(decision.startFirst());
