@@ -126,14 +126,14 @@ public final class FailoverBench {
   /**
    * When the steps between the kill and the replicas running happened, in ms from the kill; -1
    * where the step did not happen or was not seen. {@code raft}: a surviving server names a new
-   * Raft leader (polled); the rest from the servers' logs: {@code judged}, a candidate of the
+   * Raft leader (polled every 20 ms on a thread of its own); the rest from the agents' logs:
+   * {@code storeBack}, a surviving agent reads its allocations again after failing to while Raft
+   * had no leader (the store answers again); {@code judged}, a candidate of the
    * scheduler's election finds its leader judged down and evicts it; {@code evicted}, the
    * eviction committed; {@code tookOver}, the new scheduler leader logs it leads; {@code lost}, the
    * victim's allocations marked lost; {@code firstRound}, the new leader's first round done.
    */
-  record Steps(long raft, long judged, long evicted, long tookOver, long lost, long firstRound) {
-    static final Steps NONE = new Steps(-1, -1, -1, -1, -1, -1);
-  }
+  record Steps(long raft, long storeBack, long judged, long evicted, long tookOver, long lost, long firstRound) {}
 
   /** One container kill: which replica, on which node, and the ms until its node listed it running again. */
   record ContainerTrial(int index, String node, int restartsBefore, long runningMillis, String load) {}
@@ -237,8 +237,27 @@ public final class FailoverBench {
     }
     long down = -1;
     long placed = -1;
-    long raft = -1;
     long running;
+    // A new Raft leader, as a surviving server names it: polled apart from the calls below, which
+    // wait while Raft has no leader.
+    long[] raft = {-1};
+    Thread raftPoll = new Thread(() -> {
+      while (leaderVictim && raft[0] < 0 && !Thread.currentThread().isInterrupted()) {
+        for (String j : judges) {
+          String named = cluster.raftLeader(j);
+          if (!named.isEmpty() && !named.equals(victim)) {
+            raft[0] = millisSince(t0);
+            return;
+          }
+        }
+        try {
+          Thread.sleep(20);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    }, "raft-poll");
+    raftPoll.start();
     JobStatus last = null;
     while (true) {
       long now = millisSince(t0);
@@ -247,15 +266,6 @@ public final class FailoverBench {
         for (String j : judges) {
           if (cluster.status(j, victim) == NodeStatus.NODE_STATUS_DOWN) {
             down = millisSince(t0);
-            break;
-          }
-        }
-      }
-      if (leaderVictim && raft < 0) {
-        for (String j : judges) {
-          String named = cluster.raftLeader(j);
-          if (!named.isEmpty() && !named.equals(victim)) {
-            raft = millisSince(t0);
             break;
           }
         }
@@ -283,8 +293,10 @@ public final class FailoverBench {
       // Not seen between polls (every judge busy or electing): no later than the replicas ran.
       down = running;
     }
+    raftPoll.interrupt();
+    raftPoll.join();
     String schedulerAfter = schedulerLeader();
-    Steps steps = steps(wall0, victim, judges, schedulerAfter.equals(scheduler) ? null : schedulerAfter, raft);
+    Steps steps = steps(wall0, victim, judges, schedulerAfter.equals(scheduler) ? null : schedulerAfter, raft[0]);
 
     // Back to steady state: the victim started again, ready, and the job as before.
     long r0 = System.nanoTime();
@@ -296,6 +308,8 @@ public final class FailoverBench {
 
   /** The steps of one trial from the servers' logs (see {@link Steps}); {@code newLeader} null if the scheduler stayed. */
   private Steps steps(long wall0, String victim, List<String> judges, String newLeader, long raft) {
+    List<String> survivors = hosts.stream().filter(h -> !h.equals(victim)).toList();
+    long storeBack = first(survivors, wall0, m -> m.startsWith("the servers answer again"));
     long judged = first(judges, wall0, m -> m.equals("election scheduler: the servers judge its leader " + victim
         + " down; evicting it"));
     long evicted = first(judges, wall0, m -> m.startsWith("election scheduler: evicted " + victim + " in "));
@@ -303,7 +317,7 @@ public final class FailoverBench {
     long lost = first(judges, wall0, m -> m.startsWith("node " + victim + " is down: "));
     long firstRound = newLeader == null ? -1
         : first(List.of(newLeader), wall0, m -> m.startsWith("first round as the scheduler's leader done"));
-    return new Steps(raft, judged, evicted, tookOver, lost, firstRound);
+    return new Steps(raft, storeBack, judged, evicted, tookOver, lost, firstRound);
   }
 
   /** The earliest line of any of {@code hosts}' logs since {@code wall0} that passes {@code match}, in ms from then; -1 if none. */
@@ -551,6 +565,7 @@ public final class FailoverBench {
   private static void steps(StringBuilder o, List<Trial> ts) {
     List<Map.Entry<String, java.util.function.ToLongFunction<Steps>>> all = List.of(
         Map.entry("a surviving server names a new Raft leader (polled)", Steps::raft),
+        Map.entry("the store answers a surviving agent again (log)", Steps::storeBack),
         Map.entry("a candidate finds the scheduler's leader judged down and evicts it (log)", Steps::judged),
         Map.entry("the eviction is committed (log)", Steps::evicted),
         Map.entry("the new scheduler leader takes over (log)", Steps::tookOver),
@@ -572,8 +587,8 @@ public final class FailoverBench {
 
   private static String describe(Steps s) {
     StringBuilder b = new StringBuilder();
-    String[] names = {"raft", "judged", "evicted", "took over", "lost", "first round"};
-    long[] v = {s.raft(), s.judged(), s.evicted(), s.tookOver(), s.lost(), s.firstRound()};
+    String[] names = {"raft", "store", "judged", "evicted", "took over", "lost", "first round"};
+    long[] v = {s.raft(), s.storeBack(), s.judged(), s.evicted(), s.tookOver(), s.lost(), s.firstRound()};
     for (int i = 0; i < v.length; i++) {
       if (v[i] >= 0) {
         b.append(b.length() == 0 ? "; " : ", ").append(names[i]).append(' ').append(v[i]);

@@ -16,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -27,14 +26,14 @@ import java.util.function.Supplier;
 /**
  * A cluster that deploy/cluster.sh brought up, as a harness reaches it: each agent through its
  * unix socket (one {@link AgentConnection} per host, opened on first use), its pid from the
- * script's files, and the script's own commands (kill, start, wait). Not thread-safe: one
- * harness thread drives it.
+ * script's files, and the script's own commands (kill, start, wait). One harness thread drives
+ * it; its calls to the agents may come from other threads too (a poller during a trial).
  */
 final class LocalCluster implements AutoCloseable {
   private final Path dir;
   private final String id;
   private final Path script;
-  private final Map<String, AgentConnection> agents = new LinkedHashMap<>();
+  private final Map<String, AgentConnection> agents = new java.util.concurrent.ConcurrentHashMap<>();
 
   LocalCluster(Path root, String id, Path script) {
     this.dir = root.resolve(id);
