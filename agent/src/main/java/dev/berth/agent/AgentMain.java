@@ -465,6 +465,12 @@ public final class AgentMain implements Callable<Integer> {
     AutoCloseable publisher = publishSealKey(cluster, vault);
     allocations.start();
     if (scheduling != null) {
+      // A node judged down: its replicas are placed elsewhere at once, not at the next reconcile tick.
+      cluster.membership().addListener(m -> {
+        if (m.state() == dev.berth.agent.cluster.MemberState.DOWN) {
+          scheduling.nodeDown(m.name());
+        }
+      });
       scheduling.start();
     }
     return new Agent(servers, runtime, supervisor, publisher, puller, pusher, registries, networks, forwarder, cluster,

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.berth.agent.cluster.ClusterStore;
 import dev.berth.agent.cluster.InMemoryLeaderElections;
 import dev.berth.agent.cluster.LeaderElections;
+import dev.berth.agent.cluster.MemberState;
+import dev.berth.proto.v1.AllocationState;
 import dev.berth.proto.v1.StoredAllocation;
 import dev.berth.scheduler.Scheduler;
 import java.time.Clock;
@@ -27,7 +29,7 @@ import org.junit.jupiter.api.Test;
  * The scheduling loop on its own thread under an election (the in-memory one, held to Atomix's
  * rules by its contract): a leader that hears, in the middle of a plan's node-by-node commit, that
  * another server leads now (it was evicted while alive) writes no further node, and the next
- * leader finishes the plan, every replica placed once.
+ * leader finishes the plan, every replica placed once; a node judged down is acted on at once.
  */
 class SchedulingLoopLeadershipTest {
   private final FakeNodes nodes = new FakeNodes().node("a", 2, 4096).node("b", 2, 4096).node("c", 2, 4096);
@@ -132,6 +134,44 @@ class SchedulingLoopLeadershipTest {
     assertTrue(all.containsAll(kept), "what the old leader stored stays as it was");
     assertEquals(Evaluations.COMPLETE, nodes.jobs.evaluation("web").orElseThrow().evaluation().getStatus());
     assertFalse(loop.isLeader());
+  }
+
+  @Test
+  void aNodeJudgedDownIsActedOnAtOnceNotAtTheNextReconcileTick() throws Exception {
+    // An hour between full rounds: only the call for the node judged down can have the loop act.
+    loop = new SchedulingLoop(nodes.jobs, nodes.view(), s1, new Scheduler(), clock, Duration.ofHours(1),
+        SchedulingLoop.Listener.NONE);
+    loop.start();
+    new Jobs(nodes.jobs, nodes.view(), new Scheduler(), clock, loop::wake).submit("api.yaml", """
+        name: api
+        type: service
+        groups:
+          - name: api
+            count: 2
+            image: busybox
+            resources: {cpu: 100m, memory: 64m}
+        """, List.of());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (allocations().values().stream().mapToLong(List::size).sum() < 2) {
+      assertTrue(System.nanoTime() < deadline, "api placed");
+      Thread.sleep(10);
+    }
+    String victim = allocations().keySet().iterator().next();
+
+    nodes.state(victim, MemberState.DOWN);
+    loop.nodeDown(victim);
+    deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      List<StoredAllocation> all = allocations().values().stream().flatMap(List::stream).toList();
+      boolean lost = all.stream().filter(a -> a.getNode().equals(victim))
+          .allMatch(a -> a.getState() == AllocationState.ALLOCATION_LOST_VALUE);
+      long elsewhere = all.stream().filter(a -> !a.getNode().equals(victim) && !a.getDesiredStop()).count();
+      if (lost && elsewhere == 2) {
+        break;
+      }
+      assertTrue(System.nanoTime() < deadline, "api's replica on " + victim + " lost and placed elsewhere: " + all);
+      Thread.sleep(10);
+    }
   }
 
   private Map<String, List<StoredAllocation>> allocations() {
