@@ -526,9 +526,10 @@ public final class FailoverBench {
       o.append("Back to steady state after each trial (start the victim again until it is ready and the job is as before) took ")
           .append(Percentiles.median(ts.stream().map(Trial::recoverMillis).toList())).append(" ms at the median.\n\n");
       if (!leaderVictim) {
-        o.append("Victims: the member holding the most replicas. No member held one before ").append(rebalances)
-            .append(" of these trials: the job was then stopped, purged and submitted again (spread over every node) before"
-                + " the kill, untimed.\n\n");
+        o.append("Victims: the member holding the most replicas, which held one at least in every trial: ")
+            .append(rebalances == 0 ? "no member was ever left without, so the job was never spread again."
+                : "before " + rebalances + " of them no member held one, and the job was stopped, purged and submitted"
+                + " again (spread over every node) before the kill, untimed.").append("\n\n");
       }
       steps(o, ts);
       if (leaderVictim) {
