@@ -253,6 +253,8 @@ class ChaosNetnsTest {
     String job = null;
     int attempt = 0;
     int looks = 0;
+    // When the leader was killed (nanoTime): by a polling thread, or below.
+    java.util.concurrent.atomic.AtomicLong killed = new java.util.concurrent.atomic.AtomicLong();
     try {
       while (attempt < COMMIT_ATTEMPTS) {
         attempt++;
@@ -282,6 +284,7 @@ class ChaosNetnsTest {
                   reads.incrementAndGet();
                   if (!now.isEmpty() && sighted.compareAndSet(null, now) && now.size() < count) {
                     ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                    killed.set(System.nanoTime());
                   }
                 } catch (io.grpc.StatusRuntimeException e) {
                   // an election under way: read again
@@ -307,13 +310,16 @@ class ChaosNetnsTest {
         }
         c.purge(other, name);
       }
-      ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+      if (killed.get() == 0) {
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        killed.set(System.nanoTime());
+      }
     } finally {
       if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
         signal(pid, "CONT");
       }
     }
-    long t0 = System.nanoTime();
+    long t0 = killed.get();
     String wide = job;
     String dead = leader;
     c.cluster.await(30, () -> c.cluster.agentPid(dead).isEmpty(), leader + "'s agent gone");
