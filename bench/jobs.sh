@@ -55,6 +55,7 @@ tmp=$(mktemp -d /tmp/bjXXXX)
 cgparent="/berth-bench-jobs-$tag"
 current=""
 harness_pid=""
+. bench/podman.sh
 
 cleanup() {
   rc=$?
@@ -64,18 +65,7 @@ cleanup() {
   [ -n "$current" ] && [ -d "$BERTH_CLUSTER_ROOT/$current" ] && sh "$script" down "$current" >&2
   # podman's leftovers (a run that did not finish): whatever runs in its cgroups, then the cgroups.
   # Its mounts lived in the harness's private mount namespace and went with it.
-  for _ in 1 2 3; do
-    for procs in $(find /sys/fs/cgroup/*"$cgparent" -name cgroup.procs 2>/dev/null); do
-      for pid in $(cat "$procs" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-    done
-    sleep 0.2
-  done
-  for top in /sys/fs/cgroup/*"$cgparent"; do
-    [ -d "$top" ] || continue
-    find "$top" -depth -type d | while read -r d; do
-      rmdir "$d" 2>/dev/null || { sleep 0.2; rmdir "$d" 2>/dev/null; }
-    done
-  done
+  kill_cgroups "/sys/fs/cgroup/*$cgparent"
   left=$(ls -d /sys/fs/cgroup/*"$cgparent" 2>/dev/null)
   [ -z "$left" ] || echo "jobs.sh: cgroups remain: $left" >&2
   if awk -v d="$tmp/" 'index($5, d) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
@@ -95,7 +85,6 @@ sh scripts/busybox-rootfs.sh "$tmp/busybox.tar"
 
 # --- podman: a configuration and a store of our own, never the host's; overlay, as Berth's rootfs:
 # the image's layer below, a writable layer per container.
-. bench/podman.sh
 podman_conf "$tmp/podman" overlay
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)

@@ -1,6 +1,6 @@
 # Sourced by the benchmarks that run podman as a peer: podman_conf DIR DRIVER writes
 # DIR/containers.conf and DIR/storage.conf, a configuration and a store of the benchmark's own
-# under DIR, never the host's.
+# under DIR, never the host's; kill_cgroups GLOB clears what a run that failed left in them.
 # DRIVER: the storage driver, e.g. overlay (as Berth's rootfs) or vfs.
 podman_conf() {
   mkdir -p "$1"
@@ -25,4 +25,22 @@ driver = "$2"
 runroot = "$1/run"
 graphroot = "$1/root"
 CONF
+}
+
+# kill_cgroups GLOB: kill -9 what runs in the cgroup directories GLOB names (and below them),
+# then remove them, deepest first. For the cgroups a benchmark's containers were put in.
+kill_cgroups() {
+  for _ in 1 2 3; do
+    # shellcheck disable=SC2086
+    for procs in $(find $1 -name cgroup.procs 2>/dev/null); do
+      for pid in $(cat "$procs" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+    done
+    sleep 0.2
+  done
+  for top in $1; do
+    [ -d "$top" ] || continue
+    find "$top" -depth -type d | while read -r d; do
+      rmdir "$d" 2>/dev/null || { sleep 0.2; rmdir "$d" 2>/dev/null; }
+    done
+  done
 }

@@ -63,22 +63,7 @@ prefix="bench-${tmp#/tmp/bs}"
 cgparent="/berth-bench-scrape-${tmp#/tmp/bs}"
 agent_pid=""
 harness_pid=""
-
-kill_cgroups() { # $1: a glob of cgroup directories; kill what runs in them, then remove them
-  for _ in 1 2 3; do
-    # shellcheck disable=SC2086
-    for procs in $(find $1 -name cgroup.procs 2>/dev/null); do
-      for pid in $(cat "$procs" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-    done
-    sleep 0.2
-  done
-  for top in $1; do
-    [ -d "$top" ] || continue
-    find "$top" -depth -type d | while read -r d; do
-      rmdir "$d" 2>/dev/null || { sleep 0.2; rmdir "$d" 2>/dev/null; }
-    done
-  done
-}
+. bench/podman.sh
 
 cleanup() {
   rc=$?
@@ -121,7 +106,6 @@ trap 'exit 129' HUP
 sh scripts/busybox-rootfs.sh "$tmp/busybox.tar"
 
 # --- podman: a configuration and a store of our own, never the host's; overlay, as Berth's rootfs
-. bench/podman.sh
 podman_conf "$tmp/podman" overlay
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
