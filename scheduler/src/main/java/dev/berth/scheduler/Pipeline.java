@@ -6,6 +6,7 @@ import dev.berth.scheduler.filter.PortsFilter;
 import dev.berth.scheduler.filter.ReadyFilter;
 import dev.berth.scheduler.filter.ResourcesFilter;
 import dev.berth.scheduler.filter.VolumesFilter;
+import dev.berth.scheduler.model.NodeTable;
 import dev.berth.scheduler.score.AffinityScorer;
 import dev.berth.scheduler.score.ImageLocalityScorer;
 import dev.berth.scheduler.score.JobAntiAffinityScorer;
@@ -223,6 +224,19 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
       }
     }
 
+    /** Keeps the node-local part of a feasible node's score: see {@link #score}. */
+    private double localScore(int node) {
+      double total = 0;
+      for (int i = 0; i < localScores; i++) {
+        total += weights[i] * scores[i].score(node);
+      }
+      if (state[node] == FEASIBLE) {
+        localScore[node] = total;
+        state[node] = SCORED;
+      }
+      return total;
+    }
+
     /**
      * The first static filter's reason to reject the node, or null; records nothing. For a
      * system job's existing replicas, whose own resources would fail the dynamic filters.
@@ -268,6 +282,14 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
       return r;
     }
 
+    /**
+     * The rejected nodes' explanations, made when read from this group's records, which the
+     * explanations share: call once the group's placing is over.
+     */
+    List<Plan.NodeExplanation> explanations(NodeTable table, int[] rejectedNodes) {
+      return new Plan.Rejections(table, rejectedNodes, names, state, REJECTED, rejectionOf);
+    }
+
     boolean rejectedByStatic(int node) {
       int f = rejectingFilter(node);
       return f >= 0 && isStatic[f];
@@ -282,20 +304,8 @@ public record Pipeline(List<FeasibilityFilter> filters, List<Scorer> scorers) {
       if (weightSum == 0) {
         return 0;
       }
-      double total;
       byte st = state[node];
-      if (st == SCORED) {
-        total = localScore[node];
-      } else {
-        total = 0;
-        for (int i = 0; i < localScores; i++) {
-          total += weights[i] * scores[i].score(node);
-        }
-        if (st == FEASIBLE) {
-          localScore[node] = total;
-          state[node] = SCORED;
-        }
-      }
+      double total = st == SCORED ? localScore[node] : localScore(node);
       for (int i = localScores; i < scores.length; i++) {
         total += weights[i] * scores[i].score(node);
       }

@@ -84,35 +84,41 @@ public record Plan(String evaluationId, String job, long snapshotIndex, List<Gro
    * The explanations of the nodes a task group's filters rejected, kept as the scheduler recorded
    * them: per node its position, the rejecting filter and the rejection. An explanation is made
    * when read, and its reason put into words then, so a plan on a large cluster carries thousands
-   * of rejections at the cost of three arrays. Immutable.
+   * of rejections at the cost of the list of their positions. Immutable.
    */
   static final class Rejections extends AbstractList<NodeExplanation> implements RandomAccess {
     private final NodeTable table;
     private final int[] nodes;
     private final String[] filters;
     private final byte[] filterOf;
+    private final int filterBase;
     private final FeasibilityFilter.Rejection[] rejections;
 
     /**
+     * Shares the scheduler's per-node records rather than copying the rejected nodes' entries
+     * out of them: the group's placing is over when its plan is made, so they no longer change.
+     *
      * @param nodes      positions of the rejected nodes, in position order
      * @param filters    the filters' names
-     * @param filterOf   per node, the index of its rejecting filter in {@code filters}
-     * @param rejections per node, its rejection
+     * @param filterOf   per node position, {@code filterBase} plus the index of its rejecting
+     *                   filter in {@code filters}
+     * @param rejections per node position, its rejection
      */
-    Rejections(NodeTable table, int[] nodes, String[] filters, byte[] filterOf,
+    Rejections(NodeTable table, int[] nodes, String[] filters, byte[] filterOf, int filterBase,
         FeasibilityFilter.Rejection[] rejections) {
       this.table = table;
       this.nodes = nodes;
       this.filters = filters;
       this.filterOf = filterOf;
+      this.filterBase = filterBase;
       this.rejections = rejections;
     }
 
     @Override
     public NodeExplanation get(int i) {
       int node = nodes[i];
-      return new NodeExplanation(table.id(node), table.name(node), filters[filterOf[i]],
-          rejections[i]);
+      return new NodeExplanation(table.id(node), table.name(node),
+          filters[filterOf[node] - filterBase], rejections[node]);
     }
 
     @Override

@@ -344,7 +344,7 @@ public final class Scheduler {
     group.countReplica(node, 1);
     w.bound.touched(node);
     return new Allocation(ctx.newAllocationId(), group.job().name(), g.name(), index,
-        ctx.table.node(node).id(), g.resources(), ports, generation, AllocationStatus.PENDING);
+        ctx.table.id(node), g.resources(), ports, generation, AllocationStatus.PENDING);
   }
 
   private GroupPlan finish(PlacementContext ctx, GroupWork w, List<Allocation> placed,
@@ -370,26 +370,21 @@ public final class Scheduler {
           explanations.add(rejected(ctx, bound, node, perFilter, sampleOf));
         } else {
           Integer c = chosen.get(node);
-          explanations.add(new NodeExplanation(ctx.table.node(node).id(),
-              ctx.table.node(node).name(), null,
+          explanations.add(new NodeExplanation(ctx.table.id(node), ctx.table.name(node), null,
               c == null ? "not chosen (other nodes scored higher or were sampled instead)"
                   : "chosen for " + c + (c == 1 ? " replica" : " replicas")));
         }
       }
     } else {
       int[] rejected = bound.rejectedNodes();
-      byte[] filterOf = new byte[rejected.length];
-      FeasibilityFilter.Rejection[] rejections = new FeasibilityFilter.Rejection[rejected.length];
-      for (int i = 0; i < rejected.length; i++) {
-        int node = rejected[i];
-        int f = bound.rejectingFilter(node);
-        if (perFilter[f]++ == 0) {
-          sampleOf[f] = node; // the first in position order
+      if (!pending.isEmpty()) {
+        for (int node : rejected) {
+          if (perFilter[bound.rejectingFilter(node)]++ == 0) {
+            sampleOf[bound.rejectingFilter(node)] = node; // the first in position order
+          }
         }
-        filterOf[i] = (byte) f;
-        rejections[i] = bound.rejection(node);
       }
-      explanations = new Plan.Rejections(ctx.table, rejected, bound.names, filterOf, rejections);
+      explanations = bound.explanations(ctx.table, rejected);
     }
     Unplaced unplaced = Unplaced.NONE;
     if (!pending.isEmpty()) {
@@ -405,7 +400,7 @@ public final class Scheduler {
       List<FilterTally> tallies = new ArrayList<>();
       for (int f : filters) {
         int node = sampleOf[f];
-        tallies.add(new FilterTally(bound.names[f], perFilter[f], ctx.table.node(node).name(),
+        tallies.add(new FilterTally(bound.names[f], perFilter[f], ctx.table.name(node),
             bound.rejection(node).reason()));
       }
       unplaced = new Unplaced(pending, tallies);
