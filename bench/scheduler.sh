@@ -9,7 +9,9 @@
 # Environment: BERTH_TARGET (the modules' build directory, "target"), BENCH_BUILD=1 (build even
 # when the jars are newer than the scheduler's and the harness's sources),
 # SIZES ("100,1000,5000,10000"), COUNT (10000), PER_NODE (unset; when set, each size places
-# PER_NODE allocations per node instead of COUNT), WARMUP (5), ROUNDS (21),
+# PER_NODE allocations per node instead of COUNT), WARMUP_SECONDS (10: unmeasured rounds for at
+# least that long, since the JIT compiler keeps recompiling the hot methods for several seconds),
+# WARMUP (5: and at least that many), ROUNDS (51),
 # SAME_SHAPE (10; 0 for none: a second table, on SAME_SHAPE_SIZES "1000,5000,10000" with
 # SAME_SHAPE_ROUNDS 11 rounds, placing SAME_SHAPE allocations per node, so that every size has
 # nodes of the same size filled alike; see "Two workloads" in the results),
@@ -35,15 +37,26 @@ load_before=$(load)
 table=$("$JAVA" $JAVA_OPTS -cp "bench/$T/classes:bench/$T/lib/*" \
   -Dsizes="${SIZES:-100,1000,5000,10000}" -Dcount="${COUNT:-10000}" \
   -DperNode="${PER_NODE:-0}" \
-  -Dwarmup="${WARMUP:-5}" -Drounds="${ROUNDS:-21}" dev.berth.bench.SchedulerThroughput)
+  -Dwarmup="${WARMUP:-5}" -DwarmupSeconds="${WARMUP_SECONDS:-10}" -Drounds="${ROUNDS:-51}" \
+  dev.berth.bench.SchedulerThroughput)
 shape=${SAME_SHAPE:-10}
 if [ "$shape" -gt 0 ]; then
   # shellcheck disable=SC2086
   shape_table=$("$JAVA" $JAVA_OPTS -cp "bench/$T/classes:bench/$T/lib/*" \
     -Dsizes="${SAME_SHAPE_SIZES:-1000,5000,10000}" -DperNode="$shape" \
-    -Dwarmup="${WARMUP:-5}" -Drounds="${SAME_SHAPE_ROUNDS:-11}" dev.berth.bench.SchedulerThroughput)
+    -Dwarmup="${WARMUP:-5}" -DwarmupSeconds="${WARMUP_SECONDS:-10}" \
+    -Drounds="${SAME_SHAPE_ROUNDS:-11}" dev.berth.bench.SchedulerThroughput)
 fi
 load_after=$(load)
+# The harness says how long it warmed up in a comment line before its table.
+warmed() { printf '%s\n' "$1" | sed -n 's/^<!-- warm-up: \(.*\) -->$/\1/p'; }
+untag() { printf '%s\n' "$1" | sed '/^<!-- warm-up: /d'; }
+warm=$(warmed "$table")
+table=$(untag "$table")
+if [ "$shape" -gt 0 ]; then
+  shape_warm=$(warmed "$shape_table")
+  shape_table=$(untag "$shape_table")
+fi
 jdk=$("$JAVA" -XshowSettings:properties -version 2>&1 \
   | sed -n 's/^ *java.vm.name = //p;s/^ *java.runtime.version = //p' | tr '\n' ' ')
 cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
@@ -65,7 +78,7 @@ cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
   echo "| JDK | $jdk|"
   echo "| JVM options | $JAVA_OPTS |"
   echo "| load average (1, 5, 15 min) | before $load_before; after $load_after |"
-  echo "| rounds | ${WARMUP:-5} warm-up + ${ROUNDS:-21} measured evaluations per cluster size, each with its own seed, taken round by round across the sizes |"
+  echo "| rounds | warm-up of $warm across the sizes, then ${ROUNDS:-51} measured evaluations per cluster size, each with its own seed, taken round by round across the sizes |"
   echo
   echo "$table"
   if [ "$shape" -gt 0 ]; then
@@ -73,7 +86,7 @@ cpu=$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)
     echo "## The same workload shape at every size: $shape allocations per node"
     echo
     echo "Every node the same size at every cluster size, one evaluation placing $shape allocations"
-    echo "per node (so the 10,000-node evaluation places 100,000), ${WARMUP:-5} warm-up +"
+    echo "per node (so the 10,000-node evaluation places 100,000), a warm-up of $shape_warm, then"
     echo "${SAME_SHAPE_ROUNDS:-11} measured rounds, taken after the table above."
     echo
     echo "$shape_table"

@@ -32,8 +32,10 @@ import java.util.Set;
  * can apply to such a job switched on and every rejection explained. Not a test: run by
  * {@code bench/scheduler.sh}, which writes {@code bench/results/scheduler.md}.
  *
- * <p>{@code WARMUP} unmeasured evaluations per cluster size, then {@code ROUNDS} measured ones per
- * size, each with its own seed, taken round by round across the sizes (one of each size, then the
+ * <p>Unmeasured evaluations, round by round across the sizes, for at least {@code WARMUP_SECONDS}
+ * (10) and at least {@code WARMUP} rounds (5): the JIT compiler was seen recompiling the
+ * scheduler's hot methods up to 6 s into a run, and a few rounds measured it doing so rather than
+ * the scheduler. Then {@code ROUNDS} measured evaluations per size, each with its own seed, taken round by round across the sizes (one of each size, then the
  * next round) so that the machine's other load falls on every size alike. Throughput is placements
  * over the wall time of {@code schedule()} (snapshot to plan, set-up included), median over rounds;
  * per-placement latency is the time between consecutive placements as the scheduler reports them,
@@ -45,7 +47,9 @@ import java.util.Set;
  * <p>Arguments: none. System properties: {@code sizes} (comma list), {@code count},
  * {@code perNode} (when set, each size places that many allocations per node instead of
  * {@code count}: every node then has the same capacity and fills alike at every size, which
- * separates the cluster's size from how full its nodes get), {@code warmup}, {@code rounds}.
+ * separates the cluster's size from how full its nodes get), {@code warmup},
+ * {@code warmupSeconds}, {@code rounds}. Prints the warm-up rounds it took as a comment line
+ * ({@code <!-- warm-up: N rounds in S s -->}) before the table.
  */
 public final class SchedulerThroughput {
 
@@ -58,6 +62,7 @@ public final class SchedulerThroughput {
     int count = Integer.getInteger("count", 10_000);
     int perNode = Integer.getInteger("perNode", 0);
     int warmup = Integer.getInteger("warmup", 5);
+    double warmupSeconds = Double.parseDouble(System.getProperty("warmupSeconds", "10"));
     int rounds = Integer.getInteger("rounds", 21);
     Scheduler scheduler = new Scheduler(SchedulerConfig.DEFAULT);
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
@@ -72,11 +77,17 @@ public final class SchedulerThroughput {
       snaps[i] = cluster(sizes[i], counts[i], new Random(sizes[i]));
       jobs[i] = job(counts[i]);
     }
-    for (int w = 0; w < warmup; w++) {
+    long warmStart = System.nanoTime();
+    long warmUntil = warmStart + (long) (warmupSeconds * 1e9);
+    int warmed = 0;
+    while (warmed < warmup || System.nanoTime() - warmUntil < 0) {
       for (int i = 0; i < k; i++) {
-        scheduler.schedule(snaps[i], eval(jobs[i], "w" + sizes[i] + "-" + w, w));
+        scheduler.schedule(snaps[i], eval(jobs[i], "w" + sizes[i] + "-" + warmed, warmed));
       }
+      warmed++;
     }
+    System.out.printf("<!-- warm-up: %d rounds in %.1f s -->%n", warmed,
+        (System.nanoTime() - warmStart) / 1e9);
     double[][] rates = new double[k][rounds];
     double[][] millis = new double[k][rounds];
     double[][] cpuRates = new double[k][rounds];
