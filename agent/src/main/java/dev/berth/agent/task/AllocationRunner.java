@@ -68,6 +68,11 @@ import java.util.logging.Logger;
  * scheduler marked lost (its node was judged down and the replica runs elsewhere) is killed at
  * once, without the stop timeout: it is a duplicate.
  *
+ * <p>A start that cannot read its job because the servers do not answer (a Raft leader's death,
+ * a lost quorum) is not the allocation's failure: the scheduler would only place it again, on a
+ * node whose read would fail alike. The allocation stays pending, says why, and its start is
+ * tried again after 250 ms, doubling up to 5 s, until the read succeeds.
+ *
  * <p>One thread polls every {@code interval}; starts and stops run on a small pool so a slow pull
  * does not hold the others back; a watchdog thread checks every {@code interval} how long the
  * node has been without the servers.
@@ -126,6 +131,15 @@ public final class AllocationRunner implements AutoCloseable {
   private final Map<String, Paused> paused = new ConcurrentHashMap<>();
 
   private record Paused(long untilNanos, String why) {}
+
+  /** Allocations whose start could not read their job from the servers: when to try again (nanos). */
+  private final Map<String, Deferred> deferred = new ConcurrentHashMap<>();
+
+  private record Deferred(long untilNanos, int attempts, String why) {}
+
+  /** The first wait before a start deferred for the servers is tried again; it doubles per attempt. */
+  static final Duration DEFER_FIRST = Duration.ofMillis(250);
+  static final Duration DEFER_MAX = Duration.ofSeconds(5);
   /** Allocations stopped for stop_after_disconnect, with what to report once the servers answer. */
   private final Map<String, String> disconnectStopped = new ConcurrentHashMap<>();
   /** The allocations to stop after a disconnect, as of the last read. */
@@ -269,7 +283,12 @@ public final class AllocationRunner implements AutoCloseable {
               "its container " + a.getContainerId().substring(0, Math.min(12, a.getContainerId().length()))
                   + " was removed"));
         } else {
-          start(a);
+          Deferred d = deferred.get(a.getId());
+          if (d != null && System.nanoTime() - d.untilNanos() < 0) {
+            reports.put(a.getId(), new Report(AllocationState.ALLOCATION_PENDING, a.getContainerId(), d.why()));
+          } else {
+            start(a);
+          }
         }
         continue;
       }
@@ -286,6 +305,7 @@ public final class AllocationRunner implements AutoCloseable {
     okSince.keySet().retainAll(known);
     restarts.keySet().retainAll(known);
     paused.keySet().retainAll(known);
+    deferred.keySet().retainAll(known);
     report(mine, reports);
   }
 
@@ -492,8 +512,19 @@ public final class AllocationRunner implements AutoCloseable {
     busy.add(a.getId());
     workers.execute(() -> {
       try {
-        Optional<StoredJob> stored = jobs.job(a.getJob());
-        Job job = job(a).orElseThrow(() -> BerthException.notFound("job " + a.getJob() + " is gone"));
+        Optional<StoredJob> stored;
+        Job job;
+        try {
+          stored = jobs.job(a.getJob());
+          job = job(a).orElseThrow(() -> BerthException.notFound("job " + a.getJob() + " is gone"));
+        } catch (BerthException e) {
+          if (e.kind() != BerthException.Kind.UNAVAILABLE) {
+            throw e;
+          }
+          defer(a, e);
+          return;
+        }
+        deferred.remove(a.getId());
         TaskGroup g = job.groups().stream().filter(x -> x.name().equals(a.getGroup())).findFirst()
             .orElseThrow(() -> BerthException.notFound("job " + a.getJob() + " has no task group " + a.getGroup()));
         images.ensure(g.image(), a.getId(), stored.map(StoredJob::getCredentialsList).orElse(List.of()));
@@ -515,6 +546,22 @@ public final class AllocationRunner implements AutoCloseable {
         wake();
       }
     });
+  }
+
+  /** The servers did not answer the start's read of its job: pending, and tried again later. */
+  private void defer(StoredAllocation a, BerthException e) {
+    Deferred before = deferred.get(a.getId());
+    int attempts = before == null ? 1 : before.attempts() + 1;
+    Duration wait = DEFER_FIRST.multipliedBy(1L << Math.min(attempts - 1, 10));
+    if (wait.compareTo(DEFER_MAX) > 0) {
+      wait = DEFER_MAX;
+    }
+    String why = "waiting for the cluster's servers to read its job (" + e.getMessage() + "); trying again in "
+        + human(wait);
+    deferred.put(a.getId(), new Deferred(System.nanoTime() + wait.toNanos(), attempts, why));
+    if (attempts == 1) {
+      LOG.warning("allocation " + describe(a) + " not started yet: " + why);
+    }
   }
 
   private void stopAndRemove(String alloc, ContainerView c, int timeoutSeconds) {

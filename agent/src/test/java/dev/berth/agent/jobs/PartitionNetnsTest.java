@@ -112,7 +112,8 @@ class PartitionNetnsTest {
     Thread.sleep(5_000); // rounds of every leader there is now, on what they see
     // Nothing the cut server saw alone was acted on: steady's allocations on n4 were never lost.
     assertEquals(steadyIds, c.retrying(() -> c.status(other, "steady")).getAllocationsList().stream()
-        .map(AllocationInfo::getId).collect(Collectors.toSet()));
+        .map(AllocationInfo::getId).collect(Collectors.toSet()), () -> "steady's allocations are the ones it had: "
+        + c.describe(other, "steady"));
     assertEquals(2, NetnsJobs.running(c.retrying(() -> c.status(leader, "steady"))).size());
     assertEquals(lostBefore, c.log(leader, "allocation(s) lost").size(), "the cut server marked nothing lost");
     // What the cut server was asked to store never was (an uncommitted entry is overwritten on the heal).

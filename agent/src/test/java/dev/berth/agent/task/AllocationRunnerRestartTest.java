@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.berth.agent.BerthException;
+import dev.berth.agent.cluster.ClusterStore;
 import dev.berth.agent.cluster.InMemoryClusterStore;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.ImportRequest;
@@ -35,7 +37,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -48,7 +52,7 @@ import org.junit.jupiter.api.io.TempDir;
  * runtime and supervisor over recording syscalls (the launcher is a script whose "container" is
  * gone at once, an exit nobody saw: a failure), an in-memory store, and the runner's rounds driven
  * by the test. The node's own backoff base is long (5 s), so restarts come at the block's delay or
- * not in time at all.
+ * not in time at all. Also: a start whose read of its job the servers do not answer.
  */
 @Timeout(60)
 class AllocationRunnerRestartTest {
@@ -59,6 +63,57 @@ class AllocationRunnerRestartTest {
   private ContainerRuntime runtime;
   private PortReservations ports;
   private JobStore jobs;
+  private final FlakyStore store = new FlakyStore(new InMemoryClusterStore());
+
+  /**
+   * The in-memory store, whose reads of the jobs table fail as Atomix's do while {@link #down} is
+   * set, but for the first {@link #passes}.
+   */
+  private static final class FlakyStore implements ClusterStore {
+    private final ClusterStore to;
+    volatile boolean down;
+    final AtomicInteger passes = new AtomicInteger();
+    final AtomicInteger refused = new AtomicInteger();
+
+    FlakyStore(ClusterStore to) {
+      this.to = to;
+    }
+
+    private void check(String table) {
+      if (down && table.equals(JobStore.JOBS) && passes.getAndDecrement() <= 0) {
+        refused.incrementAndGet();
+        throw new BerthException(BerthException.Kind.UNAVAILABLE,
+            "the cluster's servers did not answer: ConnectException");
+      }
+    }
+
+    @Override
+    public Optional<Entry> get(String table, String key) {
+      check(table);
+      return to.get(table, key);
+    }
+
+    @Override
+    public List<Entry> list(String table) {
+      check(table);
+      return to.list(table);
+    }
+
+    @Override
+    public Entry put(String table, String key, byte[] value) {
+      return to.put(table, key, value);
+    }
+
+    @Override
+    public Optional<Entry> compareAndSet(String table, String key, long expectedVersion, byte[] value) {
+      return to.compareAndSet(table, key, expectedVersion, value);
+    }
+
+    @Override
+    public boolean remove(String table, String key, long expectedVersion) {
+      return to.remove(table, key, expectedVersion);
+    }
+  }
   private AllocationRunner runner;
 
   @BeforeEach
@@ -86,7 +141,7 @@ class AllocationRunnerRestartTest {
         images, new dev.berth.agent.runtime.VolumeStore(data.resolve("volumes")), networks, new GatedEvents(supervisor));
     supervisor.bind(runtime);
     networks.start();
-    jobs = new JobStore(new InMemoryClusterStore());
+    jobs = new JobStore(store);
     runner = new AllocationRunner("n1", jobs, runtime, supervisor, (ref, alloc, creds) -> { }, () -> true, Clock.systemUTC(),
         Duration.ofMillis(50));
   }
@@ -241,5 +296,37 @@ class AllocationRunnerRestartTest {
     StoredAllocation again = until(a -> a.getMessage().contains("restart mode delay"), 20, "paused again");
     assertTrue(again.getState() != AllocationState.ALLOCATION_FAILED_VALUE);
     assertEquals(id, container().id(), "the same container, on the same node");
+  }
+
+  @Test
+  void aStartWhoseJobTheServersCannotReadWaitsForThemInsteadOfFailing() throws Exception {
+    place("{attempts: 3, interval: 1m, delay: 20ms, mode: fail}");
+    // As while the Raft leader the node's session used has just died: the round's own read of the
+    // job (for its group) still answers, the start's read does not.
+    store.passes.set(1);
+    store.down = true;
+    StoredAllocation waiting = until(a -> a.getMessage().startsWith("waiting for the cluster's servers"), 10,
+        "reported waiting");
+    assertEquals(AllocationState.ALLOCATION_PENDING_VALUE, waiting.getState());
+    assertTrue(waiting.getMessage().matches("waiting for the cluster's servers to read its job \\(the cluster's servers"
+        + " did not answer: ConnectException\\); trying again in \\d+m?s"), waiting.getMessage());
+    // Rounds go on every 50 ms; the start is tried again at 250 ms, 500 ms, 1 s, not every round.
+    long since = System.nanoTime();
+    int before = store.refused.get();
+    for (int i = 0; i < 30; i++) {
+      Thread.sleep(50);
+      StoredAllocation a = until(x -> true, 1, "a round");
+      assertEquals(AllocationState.ALLOCATION_PENDING_VALUE, a.getState(), "never failed for the servers: " + a);
+    }
+    double seconds = (System.nanoTime() - since) / 1e9;
+    int tries = store.refused.get() - before;
+    // Retries due at 0.25, 0.75, 1.75 s...: two or three in these 30 rounds (1.5 s or more), not 30.
+    assertTrue(tries >= 1 && tries <= 4, tries + " reads refused in " + seconds + " s");
+    assertTrue(runtime.list(true).isEmpty(), "nothing was created while the job could not be read");
+
+    store.down = false;
+    StoredAllocation running = until(a -> a.getState() == AllocationState.ALLOCATION_RUNNING_VALUE
+        && !a.getContainerId().isEmpty(), 20, "started once the servers answer");
+    assertTrue(!running.getMessage().startsWith("waiting"), running.getMessage());
   }
 }
