@@ -5,6 +5,7 @@ import dev.berth.agent.cluster.CredentialVault;
 import dev.berth.agent.cluster.NodeRecord;
 import dev.berth.agent.cluster.NodeRegistry;
 import dev.berth.agent.cluster.Role;
+import dev.berth.agent.cluster.ServersUnavailableException;
 import dev.berth.agent.jobs.CredentialHandout;
 import dev.berth.agent.registry.Credentials;
 import dev.berth.agent.tls.NodeIdentityInterceptor;
@@ -101,16 +102,21 @@ public final class SecretClient {
 
   /**
    * Asks the servers in turn. One that cannot answer (unreachable, no seal key, not the cluster's)
-   * is skipped; an answer that refuses (permission, not found) is final.
+   * is skipped; an answer that refuses (permission, not found) is final. When none could answer
+   * only because none was reachable or answered in time (a leader election, a restart), that is
+   * {@link ServersUnavailableException}, worth trying again; a server that cannot answer by its
+   * setup (no API on TCP, no seal key) makes it a failed precondition.
    */
   private <R> R askServers(String what, Function<SecretServiceGrpc.SecretServiceBlockingStub, R> call) {
     List<String> why = new ArrayList<>();
+    boolean onlyUnreachable = true;
     for (NodeRecord s : nodes.list()) {
       if (s.role() != Role.SERVER || s.name().equals(node)) {
         continue;
       }
       if (s.apiAddress().isEmpty()) {
         why.add(s.name() + " serves no API on TCP (--tcp)");
+        onlyUnreachable = false;
         continue;
       }
       ManagedChannel ch;
@@ -118,6 +124,7 @@ public final class SecretClient {
         ch = channels.open(s.name(), s.apiAddress());
       } catch (BerthException e) {
         why.add(s.name() + ": " + e.getMessage());
+        onlyUnreachable = false;
         continue;
       }
       try {
@@ -128,7 +135,11 @@ public final class SecretClient {
         Status.Code code = e.getStatus().getCode();
         String desc = s.name() + ": " + (e.getStatus().getDescription() != null ? e.getStatus().getDescription() : code);
         switch (code) {
-          case UNAVAILABLE, DEADLINE_EXCEEDED, FAILED_PRECONDITION, UNIMPLEMENTED, INTERNAL, UNKNOWN -> why.add(desc);
+          case UNAVAILABLE, DEADLINE_EXCEEDED -> why.add(desc);
+          case FAILED_PRECONDITION, UNIMPLEMENTED, INTERNAL, UNKNOWN -> {
+            why.add(desc);
+            onlyUnreachable = false;
+          }
           case PERMISSION_DENIED, UNAUTHENTICATED -> throw BerthException.permissionDenied("cannot " + what
               + ": server " + desc);
           case NOT_FOUND -> throw BerthException.notFound("cannot " + what + ": server " + desc);
@@ -138,8 +149,12 @@ public final class SecretClient {
         ch.shutdownNow();
       }
     }
-    throw BerthException.failedPrecondition("cannot " + what + ": no server of the cluster could answer"
-        + (why.isEmpty() ? " (none is registered)" : ": " + String.join("; ", why)));
+    String message = "cannot " + what + ": no server of the cluster could answer"
+        + (why.isEmpty() ? " (none is registered)" : ": " + String.join("; ", why));
+    if (onlyUnreachable && !why.isEmpty()) {
+      throw new ServersUnavailableException(message, null);
+    }
+    throw BerthException.failedPrecondition(message);
   }
 
   private static String registries(List<StoredCredential> cs) {

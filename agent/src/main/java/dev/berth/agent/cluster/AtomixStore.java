@@ -127,8 +127,8 @@ final class AtomixStore implements ClusterStore {
   }
 
   private BerthException noQuorum() {
-    return new BerthException(BerthException.Kind.UNAVAILABLE,
-        "no quorum of the cluster's servers answered within " + timeout.toSeconds() + " s; the write may or may not have happened");
+    return new ServersUnavailableException(
+        "no quorum of the cluster's servers answered within " + timeout.toSeconds() + " s; the write may or may not have happened", null);
   }
 
   private BerthException translate(Throwable t) {
@@ -140,7 +140,7 @@ final class AtomixStore implements ClusterStore {
     // connection (refused, reset).
     if (t instanceof io.atomix.primitive.PrimitiveException || t instanceof TimeoutException
         || t instanceof java.io.IOException) {
-      return new BerthException(BerthException.Kind.UNAVAILABLE,
+      return new ServersUnavailableException(
           "the cluster's servers did not answer: " + t.getClass().getSimpleName(), t);
     }
     return BerthException.internal("cluster store: " + t, t);

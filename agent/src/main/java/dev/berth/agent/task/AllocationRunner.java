@@ -2,6 +2,7 @@ package dev.berth.agent.task;
 
 import dev.berth.agent.BerthException;
 import dev.berth.agent.DaemonThreads;
+import dev.berth.agent.cluster.ServersUnavailableException;
 import dev.berth.agent.image.Healthcheck;
 import dev.berth.agent.jobs.JobCodec;
 import dev.berth.agent.jobs.JobStore;
@@ -68,10 +69,10 @@ import java.util.logging.Logger;
  * scheduler marked lost (its node was judged down and the replica runs elsewhere) is killed at
  * once, without the stop timeout: it is a duplicate.
  *
- * <p>A start that cannot read its job because the servers do not answer (a Raft leader's death,
- * a lost quorum) is not the allocation's failure: the scheduler would only place it again, on a
- * node whose read would fail alike. The allocation stays pending, says why, and its start is
- * tried again after 250 ms, doubling up to 5 s, until the read succeeds.
+ * <p>A start that cannot read its job, or get its registry credential handed out, because the
+ * servers do not answer (a Raft leader's death, a lost quorum) is not the allocation's failure:
+ * the scheduler would only place it again, on a node where the same would happen. The allocation
+ * stays pending, says why, and its start is tried again after 250 ms, doubling up to 5 s.
  *
  * <p>One thread polls every {@code interval}; starts and stops run on a small pool so a slow pull
  * does not hold the others back; a watchdog thread checks every {@code interval} how long the
@@ -521,13 +522,18 @@ public final class AllocationRunner implements AutoCloseable {
           if (e.kind() != BerthException.Kind.UNAVAILABLE) {
             throw e;
           }
-          defer(a, e);
+          defer(a, "read its job", e);
+          return;
+        }
+        TaskGroup g = job.groups().stream().filter(x -> x.name().equals(a.getGroup())).findFirst()
+            .orElseThrow(() -> BerthException.notFound("job " + a.getJob() + " has no task group " + a.getGroup()));
+        try {
+          images.ensure(g.image(), a.getId(), stored.map(StoredJob::getCredentialsList).orElse(List.of()));
+        } catch (ServersUnavailableException e) {
+          defer(a, "hand out its registry credential", e); // the registry's own errors fail it below
           return;
         }
         deferred.remove(a.getId());
-        TaskGroup g = job.groups().stream().filter(x -> x.name().equals(a.getGroup())).findFirst()
-            .orElseThrow(() -> BerthException.notFound("job " + a.getJob() + " has no task group " + a.getGroup()));
-        images.ensure(g.image(), a.getId(), stored.map(StoredJob::getCredentialsList).orElse(List.of()));
         ContainerView c = runtime.create(request(a, job, g));
         try {
           runtime.start(c.id());
@@ -548,15 +554,15 @@ public final class AllocationRunner implements AutoCloseable {
     });
   }
 
-  /** The servers did not answer the start's read of its job: pending, and tried again later. */
-  private void defer(StoredAllocation a, BerthException e) {
+  /** The servers did not answer what the start asked of them: pending, and tried again later. */
+  private void defer(StoredAllocation a, String what, BerthException e) {
     Deferred before = deferred.get(a.getId());
     int attempts = before == null ? 1 : before.attempts() + 1;
     Duration wait = DEFER_FIRST.multipliedBy(1L << Math.min(attempts - 1, 10));
     if (wait.compareTo(DEFER_MAX) > 0) {
       wait = DEFER_MAX;
     }
-    String why = "waiting for the cluster's servers to read its job (" + e.getMessage() + "); trying again in "
+    String why = "waiting for the cluster's servers to " + what + " (" + e.getMessage() + "); trying again in "
         + human(wait);
     deferred.put(a.getId(), new Deferred(System.nanoTime() + wait.toNanos(), attempts, why));
     if (attempts == 1) {

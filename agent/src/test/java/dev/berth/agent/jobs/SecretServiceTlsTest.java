@@ -15,6 +15,7 @@ import dev.berth.agent.cluster.CredentialVault;
 import dev.berth.agent.cluster.RegistryLogins;
 import dev.berth.agent.cluster.Role;
 import dev.berth.agent.cluster.SealKey;
+import dev.berth.agent.cluster.ServersUnavailableException;
 import dev.berth.agent.registry.Credentials;
 import dev.berth.agent.tls.NodeIdentityInterceptor;
 import dev.berth.agent.tls.TestPki;
@@ -348,5 +349,22 @@ class SecretServiceTlsTest {
     BerthException e = assertThrows(BerthException.class, () -> member("n1").forAllocation("a1", REGISTRY));
     assertEquals("cannot get the credential of allocation a1 for registry registry.example.com: no server of the "
         + "cluster could answer: s1 serves no API on TCP (--tcp)", e.getMessage());
+    assertEquals(BerthException.Kind.FAILED_PRECONDITION, e.kind(), "a setup to fix, not a wait");
+  }
+
+  @Test
+  void aMemberWhoseServersAreAllUnreachableIsToldToTryAgain() throws Exception {
+    submit("s3cret");
+    place("n1", "a1", "web", false);
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closed = s.getLocalPort();
+    }
+    cluster.registry.register("s1", "10.0.1.1:7946", "127.0.0.1:" + closed, Role.SERVER, 1);
+    BerthException e = assertThrows(BerthException.class, () -> member("n1").forAllocation("a1", REGISTRY));
+    assertTrue(e instanceof ServersUnavailableException, e.getClass() + ": " + e.getMessage());
+    assertEquals(BerthException.Kind.UNAVAILABLE, e.kind());
+    assertTrue(e.getMessage().startsWith("cannot get the credential of allocation a1 for registry registry.example.com:"
+        + " no server of the cluster could answer: s1: "), e.getMessage());
   }
 }

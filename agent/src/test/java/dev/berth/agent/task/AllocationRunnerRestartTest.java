@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.berth.agent.BerthException;
 import dev.berth.agent.cluster.ClusterStore;
 import dev.berth.agent.cluster.InMemoryClusterStore;
+import dev.berth.agent.cluster.ServersUnavailableException;
 import dev.berth.agent.image.ImageStore;
 import dev.berth.agent.image.ImportRequest;
 import dev.berth.agent.image.LayerLimits;
@@ -64,6 +64,8 @@ class AllocationRunnerRestartTest {
   private PortReservations ports;
   private JobStore jobs;
   private final FlakyStore store = new FlakyStore(new InMemoryClusterStore());
+  /** While set, the image step fails as a credential handout does when no server is reachable. */
+  private volatile boolean handoutDown;
 
   /**
    * The in-memory store, whose reads of the jobs table fail as Atomix's do while {@link #down} is
@@ -82,8 +84,7 @@ class AllocationRunnerRestartTest {
     private void check(String table) {
       if (down && table.equals(JobStore.JOBS) && passes.getAndDecrement() <= 0) {
         refused.incrementAndGet();
-        throw new BerthException(BerthException.Kind.UNAVAILABLE,
-            "the cluster's servers did not answer: ConnectException");
+        throw new ServersUnavailableException("the cluster's servers did not answer: ConnectException", null);
       }
     }
 
@@ -142,8 +143,12 @@ class AllocationRunnerRestartTest {
     supervisor.bind(runtime);
     networks.start();
     jobs = new JobStore(store);
-    runner = new AllocationRunner("n1", jobs, runtime, supervisor, (ref, alloc, creds) -> { }, () -> true, Clock.systemUTC(),
-        Duration.ofMillis(50));
+    runner = new AllocationRunner("n1", jobs, runtime, supervisor, (ref, alloc, creds) -> {
+      if (handoutDown) {
+        throw new ServersUnavailableException("cannot get the credential of allocation " + alloc
+            + ": no server of the cluster could answer: s1: UNAVAILABLE", null);
+      }
+    }, () -> true, Clock.systemUTC(), Duration.ofMillis(50));
   }
 
   /** Hands the runtime's events to the supervisor; while held, exits wait before they are handed on. */
@@ -328,5 +333,18 @@ class AllocationRunnerRestartTest {
     StoredAllocation running = until(a -> a.getState() == AllocationState.ALLOCATION_RUNNING_VALUE
         && !a.getContainerId().isEmpty(), 20, "started once the servers answer");
     assertTrue(!running.getMessage().startsWith("waiting"), running.getMessage());
+  }
+
+  @Test
+  void aStartWhoseCredentialNoServerCanHandOutWaitsForThem() throws Exception {
+    handoutDown = true;
+    place("{attempts: 3, interval: 1m, delay: 20ms, mode: fail}");
+    StoredAllocation waiting = until(a -> a.getMessage().startsWith(
+        "waiting for the cluster's servers to hand out its registry credential (cannot get the credential"), 10,
+        "reported waiting");
+    assertEquals(AllocationState.ALLOCATION_PENDING_VALUE, waiting.getState(), waiting.toString());
+    handoutDown = false;
+    until(a -> a.getState() == AllocationState.ALLOCATION_RUNNING_VALUE && !a.getContainerId().isEmpty(), 20,
+        "started once a server hands it out");
   }
 }
