@@ -379,8 +379,9 @@ public final class Scheduler {
       int[] rejected = bound.rejectedNodes();
       if (!pending.isEmpty()) {
         for (int node : rejected) {
-          if (perFilter[bound.rejectingFilter(node)]++ == 0) {
-            sampleOf[bound.rejectingFilter(node)] = node; // the first in position order
+          int f = bound.rejectingFilter(node);
+          if (perFilter[f]++ == 0) {
+            sampleOf[f] = node; // the first in position order
           }
         }
       }

@@ -136,11 +136,11 @@ public final class AllocationRunner implements AutoCloseable {
   /** Allocations whose start could not read their job from the servers: when to try again (nanos). */
   private final Map<String, Deferred> deferred = new ConcurrentHashMap<>();
 
-  private record Deferred(long untilNanos, int attempts, String why) {}
+  private record Deferred(long untilNanos, Backoff backoff, String why) {}
 
-  /** The first wait before a start deferred for the servers is tried again; it doubles per attempt. */
-  static final Duration DEFER_FIRST = Duration.ofMillis(250);
-  static final Duration DEFER_MAX = Duration.ofSeconds(5);
+  /** The waits before a start deferred for the servers is tried again: 250 ms, doubling up to 5 s. */
+  static final Backoff.Settings DEFER = new Backoff.Settings(Duration.ofMillis(250), Duration.ofSeconds(5),
+      Duration.ZERO);
   /** Allocations stopped for stop_after_disconnect, with what to report once the servers answer. */
   private final Map<String, String> disconnectStopped = new ConcurrentHashMap<>();
   /** The allocations to stop after a disconnect, as of the last read. */
@@ -557,15 +557,12 @@ public final class AllocationRunner implements AutoCloseable {
   /** The servers did not answer what the start asked of them: pending, and tried again later. */
   private void defer(StoredAllocation a, String what, BerthException e) {
     Deferred before = deferred.get(a.getId());
-    int attempts = before == null ? 1 : before.attempts() + 1;
-    Duration wait = DEFER_FIRST.multipliedBy(1L << Math.min(attempts - 1, 10));
-    if (wait.compareTo(DEFER_MAX) > 0) {
-      wait = DEFER_MAX;
-    }
+    Backoff backoff = before != null ? before.backoff() : new Backoff(DEFER, clock);
+    Duration wait = backoff.next();
     String why = "waiting for the cluster's servers to " + what + " (" + e.getMessage() + "); trying again in "
         + human(wait);
-    deferred.put(a.getId(), new Deferred(System.nanoTime() + wait.toNanos(), attempts, why));
-    if (attempts == 1) {
+    deferred.put(a.getId(), new Deferred(System.nanoTime() + wait.toNanos(), backoff, why));
+    if (before == null) {
       LOG.warning("allocation " + describe(a) + " not started yet: " + why);
     }
   }
