@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -47,6 +48,8 @@ public final class Cluster implements AutoCloseable {
    * under heavy test load: a member's join that never completed while its servers were fine.
    */
   public static final Duration MEMBER_JOIN_ATTEMPT = Duration.ofSeconds(30);
+  /** How long a member whose join failed waits before it begins again. */
+  static final Duration JOIN_RETRY_PAUSE = Duration.ofSeconds(1);
 
   private static final Logger LOG = Logger.getLogger(Cluster.class.getName());
 
@@ -193,8 +196,8 @@ public final class Cluster implements AutoCloseable {
    * Starts {@code a} and waits until it has joined; answers the node that joined, or null if the
    * layer was closed meanwhile. A server waits as long as it takes (its Raft group needs its
    * peers, and its log is its own). A plain member holds no Raft state, so one whose join has not
-   * completed after {@link #joinAttempt} is stopped and begun again with a fresh node, each
-   * attempt logged: servers that are not up yet cost only the wait, and a join stuck for any
+   * completed after {@link #joinAttempt}, or whose start failed, is stopped and begun again with a
+   * fresh node, each attempt logged: servers that are not up yet cost only the wait, and a join stuck for any
    * other reason does not keep the member out of the cluster forever.
    */
   private Atomix join(Atomix a) throws Exception {
@@ -212,6 +215,13 @@ public final class Cluster implements AutoCloseable {
         LOG.warning("member " + config.node() + " has not joined cluster " + config.cluster() + " through "
             + config.join() + " after " + joinAttempt.toSeconds() + " s (attempt " + joinAttempts
             + "); beginning the join again");
+      } catch (ExecutionException e) {
+        // Atomix's own start can fail on a race of its membership protocol (a member it is told of
+        // before it knows it); a member has nothing to lose by beginning again.
+        LOG.warning("member " + config.node() + " could not join cluster " + config.cluster() + " through "
+            + config.join() + " (attempt " + joinAttempts + "): " + e.getCause() + "; beginning the join again in "
+            + JOIN_RETRY_PAUSE.toSeconds() + " s");
+        Thread.sleep(JOIN_RETRY_PAUSE.toMillis());
       }
       synchronized (this) {
         if (phase == ClusterStatus.Phase.STOPPED) {
